@@ -1,0 +1,4 @@
+"""``python -m edgetext`` is the ``edgetext`` CLI."""
+from .cli import main
+
+raise SystemExit(main())

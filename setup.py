@@ -1,0 +1,40 @@
+"""One distribution, ``edgetext``: the runtime SDK (sdk/edgetext), the converters
+(converters/edgetext_converters, heavy deps behind the ``convert`` extra) and the
+cffi extension ``edgetext._native`` compiled from native/."""
+from pathlib import Path
+
+from setuptools import setup
+
+ROOT = Path(__file__).resolve().parent
+
+
+def read_version() -> str:
+    for line in (ROOT / "sdk" / "edgetext" / "_version.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise RuntimeError("no __version__ in sdk/edgetext/_version.py")
+
+
+setup(
+    name="edgetext",
+    version=read_version(),
+    description="On-device text classification: native Fast WordPiece, self-describing bundles, "
+    "one predictor over ONNX Runtime and Paddle Lite",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    package_dir={"edgetext": "sdk/edgetext", "edgetext_converters": "converters/edgetext_converters"},
+    packages=["edgetext", "edgetext.backends", "edgetext_converters"],
+    package_data={"edgetext": ["schema/*.json", "py.typed"]},
+    cffi_modules=["native/build_ffi.py:ffi"],
+    setup_requires=["cffi>=1.15"],
+    install_requires=["numpy>=1.21", "cffi>=1.15", "onnxruntime>=1.16", "jsonschema>=4"],
+    extras_require={
+        "lite": ["paddlelite==2.13rc0", "numpy<2"],
+        "convert": ["paddlepaddle==2.6.2", "paddle2onnx==1.3.1", "onnx", "safetensors", "tqdm"],
+        "test": ["pytest", "hypothesis", "tokenizers"],
+    },
+    entry_points={"console_scripts": ["edgetext=edgetext.cli:main"]},
+    zip_safe=False,
+)

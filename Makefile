@@ -54,6 +54,17 @@ test: venv assets native-test
 test-slow: venv assets
 	$(PY) -m pytest -q -m slow tests
 
+# ARM emulation (scripts/arm/, samples/README.md): aarch64 C + Python and armv7 C under qemu-user.
+.PHONY: arm-sysroot test-arm-smoke
+arm-sysroot: venv
+	bash scripts/arm/setup.sh all
+
+test-arm: venv assets arm-sysroot
+	$(PY) -m pytest -q -m arm tests/arm
+
+test-arm-smoke: venv
+	$(PY) -m pytest -q tests/test_arm_smoke.py
+
 demo: venv assets
 	$(PY) samples/demo.py
 

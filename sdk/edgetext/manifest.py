@@ -1,0 +1,253 @@
+"""manifest.json of a bundle: parsing, JSON-Schema validation, semantic checks, typed views.
+
+The format (version 1) is described in docs/architecture.md and pinned by
+``schema/manifest.schema.json``. This module only reads bytes it is given; the
+bundle container (folder or .etb zip) lives in :mod:`edgetext.bundle`.
+Imports: stdlib, jsonschema (lazily, on first validation).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ManifestError, UnsafeBundleError
+
+FORMAT = "edgetext-bundle"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # golden vectors included; anything bigger is refused unread
+SCHEMA_PATH = Path(__file__).with_name("schema") / "manifest.schema.json"
+
+BACKENDS = ("onnxruntime", "paddlelite")
+TARGETS = ("x86_64", "aarch64", "armv7", "cuda")
+PRECISIONS = ("fp32", "fp16", "int8")
+ROLES = ("input_ids", "token_type_ids", "attention_mask")
+
+_BAD_MEMBER_CHARS = re.compile(r'[\x00-\x1f\\:*?"<>|]')
+
+
+def check_member_name(name: object, what: str = "member") -> str:
+    """Return `name` if it is a safe relative bundle path, else raise UnsafeBundleError.
+
+    Safe: a non-empty str of '/'-separated parts, none empty, '.' or '..', not absolute,
+    no backslash, drive colon or control character, at most 255 characters.
+    """
+    if not isinstance(name, str) or not name:
+        raise UnsafeBundleError(f"{what} name {name!r} is not a non-empty string")
+    if len(name) > 255 or name.startswith("/") or _BAD_MEMBER_CHARS.search(name):
+        raise UnsafeBundleError(f"{what} name {name!r} is absolute, too long or has forbidden characters")
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise UnsafeBundleError(f"{what} name {name!r} has an empty, '.' or '..' part")
+    return name
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    role: str  # input_ids | token_type_ids | attention_mask
+    dtype: str  # int64 | int32
+    shape: tuple[int, ...] = (-1, -1)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    name: str
+    dtype: str = "float32"
+    shape: tuple[int, ...] = (-1, -1)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of manifest["models"]: a model file and how to feed it."""
+
+    file: str
+    backend: str
+    target: str
+    precision: str
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[OutputSpec, ...]
+    verified: bool = False
+    quantization: dict | None = None
+    accuracy: dict | None = None
+
+    @property
+    def output(self) -> OutputSpec:
+        return self.outputs[0]
+
+    def summary(self) -> str:
+        return f"{self.backend} {self.precision} {self.target} ({self.file})"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        return cls(
+            file=d["file"], backend=d["backend"], target=d["target"], precision=d["precision"],
+            inputs=tuple(InputSpec(i["name"], i["role"], i["dtype"], tuple(i.get("shape", (-1, -1))))
+                         for i in d["inputs"]),
+            outputs=tuple(OutputSpec(o["name"], o.get("dtype", "float32"), tuple(o.get("shape", (-1, -1))))
+                          for o in d["outputs"]),
+            verified=bool(d.get("verified", False)), quantization=d.get("quantization"),
+            accuracy=d.get("accuracy"),
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest. `raw` is the parsed JSON, the other fields are typed views of it."""
+
+    raw: dict
+    labels: tuple[str, ...]
+    tokenizer: dict
+    models: tuple[ModelSpec, ...]
+    golden: tuple[dict, ...]
+    files: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.raw.get("name", "")
+
+    @property
+    def max_length(self) -> int:
+        return int(self.tokenizer["max_length"])
+
+    @property
+    def vocab(self) -> str:
+        return self.tokenizer["vocab"]
+
+    def model(self, file: str) -> ModelSpec:
+        for m in self.models:
+            if m.file == file:
+                return m
+        raise ManifestError(f"the bundle has no model {file!r}; it has {[m.file for m in self.models]}")
+
+    def referenced_files(self) -> list[str]:
+        return [self.vocab, *(m.file for m in self.models)]
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ManifestError(f"manifest.json has the key {k!r} twice")
+        out[k] = v
+    return out
+
+
+def loads(data: bytes | str) -> dict:
+    """Parse manifest bytes into a dict (size cap, strict UTF-8, no duplicate keys, no NaN)."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"manifest.json is {len(data)} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
+    try:
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys,
+                         parse_constant=lambda c: (_ for _ in ()).throw(ValueError(f"{c} is not JSON")))
+    except ManifestError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ManifestError(f"manifest.json is not valid UTF-8 JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise ManifestError(f"manifest.json must be a JSON object, not {type(obj).__name__}")
+    return obj
+
+
+def validate(obj: dict, require_files: bool = True) -> Manifest:
+    """Check a parsed manifest (version, member names, schema, cross-field rules) and type it."""
+    if obj.get("format") != FORMAT:
+        raise ManifestError(f"manifest.json 'format' is {obj.get('format')!r}, expected {FORMAT!r}")
+    version = obj.get("format_version")
+    if version != FORMAT_VERSION:
+        hint = "upgrade edgetext" if isinstance(version, int) and version > FORMAT_VERSION else "rebuild the bundle"
+        raise ManifestError(f"bundle format_version {version!r} is not supported (this SDK reads {FORMAT_VERSION}): "
+                            f"{hint}")
+    # unsafe names are an attack, not a typo: say so before the schema does
+    tok = obj.get("tokenizer")
+    if isinstance(tok, dict) and "vocab" in tok:
+        check_member_name(tok["vocab"], "tokenizer vocab")
+    for m in obj.get("models") or []:
+        if isinstance(m, dict) and "file" in m:
+            check_member_name(m["file"], "model file")
+    files = obj.get("files")
+    if isinstance(files, dict):
+        for name in files:
+            check_member_name(name, "files entry")
+            if name == MANIFEST_NAME:
+                raise UnsafeBundleError("'files' must not list manifest.json itself")
+
+    errors = sorted(_validator().iter_errors(obj), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.absolute_path) or "(root)"
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise ManifestError(f"manifest.json does not match the schema at {where}: {e.message[:300]}{more}")
+
+    labels = tuple(obj["labels"])
+    models = tuple(ModelSpec.from_dict(m) for m in obj["models"])
+    seen: set[str] = set()
+    for m in models:
+        if m.file in seen:
+            raise ManifestError(f"model file {m.file!r} is listed twice")
+        seen.add(m.file)
+        roles = [i.role for i in m.inputs]
+        if len(set(roles)) != len(roles) or "input_ids" not in roles:
+            raise ManifestError(f"model {m.file}: inputs need one 'input_ids' role and no repeated role, got {roles}")
+        if len({i.name for i in m.inputs}) != len(m.inputs):
+            raise ManifestError(f"model {m.file}: two inputs share a name")
+        n_out = m.output.shape[-1] if m.output.shape else -1
+        if n_out not in (-1, len(labels)):
+            raise ManifestError(f"model {m.file} outputs {n_out} classes but the bundle has {len(labels)} labels "
+                                f"{list(labels)}")
+        if m.backend == "paddlelite" and m.target == "cuda":
+            raise ManifestError(f"model {m.file}: Paddle Lite has no 'cuda' target")
+    if obj["tokenizer"]["vocab"] in seen:
+        raise ManifestError("the vocab file is also listed as a model")
+    golden = tuple(obj.get("golden") or ())
+    for i, g in enumerate(golden):
+        for lab in [g.get("label"), *(p.get("label") for p in (g.get("per_model") or {}).values())]:
+            if lab is not None and lab not in labels:
+                raise ManifestError(f"golden[{i}] label {lab!r} is not one of the bundle labels {list(labels)}")
+        for f in g.get("per_model") or {}:
+            if f not in seen:
+                raise ManifestError(f"golden[{i}] per_model names {f!r}, which is not a model of the bundle")
+        if g.get("logits") is not None and len(g["logits"]) != len(labels):
+            raise ManifestError(f"golden[{i}] has {len(g['logits'])} logits for {len(labels)} labels")
+
+    files = obj.get("files")
+    if files is None:
+        if require_files:
+            raise ManifestError("manifest.json has no 'files' checksums: pack the folder with edgetext.bundle.pack")
+        files = {}
+    else:
+        missing = [f for f in [obj["tokenizer"]["vocab"], *seen] if f not in files]
+        if missing:
+            raise ManifestError(f"'files' has no checksum for {missing}")
+    return Manifest(raw=obj, labels=labels, tokenizer=dict(obj["tokenizer"]), models=models, golden=golden,
+                    files=dict(files))
+
+
+def parse(data: bytes | str, require_files: bool = True) -> Manifest:
+    """loads() + validate(): the one way bytes become a Manifest."""
+    return validate(loads(data), require_files=require_files)
+
+
+def tokenizer_kwargs(settings: dict) -> dict:
+    """Manifest tokenizer settings -> keyword arguments of edgetext.Tokenizer.from_file / from_vocab_bytes."""
+    special = settings.get("special_tokens") or {}
+    kw = {k: settings[k] for k in ("lowercase", "strip_accents", "tokenize_chinese_chars", "clean_text",
+                                   "max_input_chars_per_word", "wordpieces_prefix") if k in settings}
+    for key in ("unk", "sep", "cls", "pad"):
+        if key in special:
+            kw[f"{key}_token"] = special[key]
+    return kw

@@ -1,0 +1,279 @@
+"""Real test models for the runtime SDK, built from scratch (no hub, no download).
+
+A small BERT/ERNIE-shaped classifier (embeddings over the real bert-base-chinese
+vocabulary, a couple of transformer layers, pooler, classifier head) with random
+weights is written with Paddle 2.6.2 (`paddle.jit.save`, legacy .pdmodel) and
+converted the ways the converters do it:
+
+- Paddle Lite `.nb` for x86 via `paddlelite.lite.Opt`;
+- ONNX via paddle2onnx 1.3.1, folded by an ONNX Runtime basic-optimized session;
+- ONNX int8 via `onnxruntime.quantization.quantize_dynamic`.
+
+The Paddle part runs in a child process (``python tests/runtime_models.py build
+OUT``) so that test processes never load libpaddle (its zlib and OpenMP would
+leak into the runtime under test). :func:`make_bundle` then writes a bundle
+directory with a manifest, golden vectors computed with the reference tokenizer
+(Hugging Face ``tokenizers``) and the fp32 ONNX model, and packs it with
+``edgetext.bundle.pack``.
+
+Used by the tests (session fixtures in tests/test_predictor.py etc.) and by
+bench/classifier.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+LABELS = ["negative", "neutral", "positive"]
+MAX_LENGTH = 64
+HIDDEN = 32
+
+GOLDEN_TEXTS = [
+    "这家店的菜很好吃，服务也很周到。",
+    "房间太小了，隔音很差，不会再来。",
+    "物流很快，包装完好。",
+    "Hello world! This is an English sentence, mixed with 中文 and numbers 12345.",
+    "",
+    "差评",
+    "酒店的位置不错，早餐一般般，性价比还可以吧，下次出差也许还会考虑。" * 3,
+]
+
+# Variants: name -> (ids dtype, inputs the exported graph takes)
+VARIANTS = {
+    "base": ("int64", ["input_ids", "token_type_ids"]),
+    "int32mask": ("int32", ["input_ids", "token_type_ids", "attention_mask"]),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# child process: Paddle model -> .pdmodel -> .nb / .onnx / int8 .onnx
+# ----------------------------------------------------------------------------------------------
+def _build_paddle(out: Path, vocab_size: int, dtype: str, inputs: list[str], seed: int = 7) -> Path:
+    import zlib  # noqa: F401  (must be loaded before libpaddle's own zlib, see FACTS.md)
+
+    import numpy as np
+    import paddle
+    import paddle.nn as nn
+
+    paddle.seed(seed)
+    np.random.seed(seed)
+
+    class TinyBert(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.word = nn.Embedding(vocab_size, HIDDEN)
+            self.pos = nn.Embedding(512, HIDDEN)
+            self.type = nn.Embedding(2, HIDDEN)
+            self.norm = nn.LayerNorm(HIDDEN)
+            layer = nn.TransformerEncoderLayer(HIDDEN, 2, 64, dropout=0.0, activation="gelu")
+            self.encoder = nn.TransformerEncoder(layer, 2)
+            self.pool = nn.Linear(HIDDEN, HIDDEN)
+            self.cls = nn.Linear(HIDDEN, len(LABELS))
+
+        def forward(self, input_ids, token_type_ids, attention_mask=None):
+            ones = paddle.ones_like(input_ids)
+            position_ids = paddle.cumsum(ones, axis=-1) - ones
+            h = self.word(input_ids) + self.pos(position_ids) + self.type(token_type_ids)
+            h = self.norm(h)
+            if attention_mask is None:
+                # compare against a full tensor, not a Python scalar: Lite aborts on a 0-D fill_constant
+                keep = paddle.cast(input_ids != paddle.full_like(input_ids, 0), "float32")
+            else:
+                keep = paddle.cast(attention_mask, "float32")
+            mask = paddle.unsqueeze((1.0 - keep) * -1e4, axis=[1, 2])
+            h = self.encoder(h, mask)
+            # masked mean pooling: with random weights the [CLS] state alone barely depends on the text
+            summed = paddle.sum(h * paddle.unsqueeze(keep, axis=[2]), axis=1)
+            pooled = paddle.tanh(self.pool(summed / paddle.sum(keep, axis=1, keepdim=True)))
+            return self.cls(pooled)
+
+    model = TinyBert()
+    model.eval()
+    with paddle.no_grad():
+        # calibrate the head on random texts so every label occurs and logits are well spread
+        # (labels are then not coin flips between backends)
+        ids = paddle.to_tensor(np.random.randint(106, vocab_size, size=(256, 24)), dtype=dtype)
+        feeds = [ids, paddle.zeros_like(ids)] + ([paddle.ones_like(ids)] if len(inputs) == 3 else [])
+        logits = model(*feeds)
+        mean, std = paddle.mean(logits, axis=0), paddle.std(logits, axis=0)
+        model.cls.weight.set_value(model.cls.weight / std * 1.5)
+        model.cls.bias.set_value((model.cls.bias - mean) / std * 1.5)
+    spec = [paddle.static.InputSpec([None, None], dtype, name) for name in inputs]
+    static = paddle.jit.to_static(model, input_spec=spec)
+    prefix = out / "paddle" / "model"
+    paddle.jit.save(static, str(prefix))
+    return prefix
+
+
+def _to_nb(prefix: Path, out_file: Path) -> None:
+    import paddlelite.lite as lite
+
+    opt = lite.Opt()
+    opt.set_model_file(str(prefix) + ".pdmodel")
+    opt.set_param_file(str(prefix) + ".pdiparams")
+    opt.set_valid_places("x86")
+    opt.set_model_type("naive_buffer")
+    opt.set_optimize_out(str(out_file.with_suffix("")))
+    opt.run()
+    if not out_file.is_file():
+        raise RuntimeError(f"paddle lite opt wrote no {out_file}")
+
+
+def _to_onnx(prefix: Path, fp32_file: Path, int8_file: Path | None) -> None:
+    import paddle2onnx
+    import onnxruntime as ort
+
+    raw = fp32_file.with_suffix(".raw.onnx")
+    paddle2onnx.export(str(prefix) + ".pdmodel", str(prefix) + ".pdiparams", save_file=str(raw),
+                       opset_version=14, verbose=False, enable_onnx_checker=True)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    so.optimized_model_filepath = str(fp32_file)
+    ort.InferenceSession(str(raw), so, providers=["CPUExecutionProvider"])
+    raw.unlink()
+    if int8_file is not None:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(fp32_file), str(int8_file), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=True)
+
+
+def build_variant(out: Path, variant: str, vocab_size: int) -> None:
+    dtype, inputs = VARIANTS[variant]
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = _build_paddle(out, vocab_size, dtype, inputs)
+    _to_onnx(prefix, out / "model.x86_64.fp32.onnx", out / "model.x86_64.int8.onnx" if variant == "base" else None)
+    _to_nb(prefix, out / "model.x86_64.fp32.nb")
+    shutil.rmtree(out / "paddle")
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(out / "model.x86_64.fp32.onnx"), providers=["CPUExecutionProvider"])
+    (out / "io.json").write_text(json.dumps({"outputs": [o.name for o in sess.get_outputs()]}))
+
+
+# ----------------------------------------------------------------------------------------------
+# parent process: build (cached), then write + pack bundles
+# ----------------------------------------------------------------------------------------------
+def _cache_key(variant: str, vocab: Path) -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(variant.encode())
+    h.update(hashlib.sha256(vocab.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def build_models(cache_dir: Path, vocab: Path, variant: str = "base", python: str | None = None) -> Path:
+    """The models of `variant`, built once per builder version into `cache_dir/<variant>-<key>/`."""
+    out = Path(cache_dir) / f"{variant}-{_cache_key(variant, vocab)}"
+    if (out / ".done").is_file():
+        return out
+    if out.exists():
+        shutil.rmtree(out)
+    vocab_size = sum(1 for _ in vocab.open(encoding="utf-8"))
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", GLOG_minloglevel="2")
+    proc = subprocess.run([python or sys.executable, __file__, "build", str(out), variant, str(vocab_size)],
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building test model {variant} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    (out / ".done").write_text("ok")
+    return out
+
+
+def reference_tokenizer(vocab: Path):
+    """Hugging Face's BertWordPiece: the reference EdgeText's tokenizer matches id for id."""
+    from tokenizers import BertWordPieceTokenizer
+
+    tok = BertWordPieceTokenizer(str(vocab), lowercase=True, strip_accents=None, handle_chinese_chars=True,
+                                 clean_text=True)
+    tok.enable_truncation(MAX_LENGTH)
+    return tok
+
+
+def _ort_logits(model: Path, ids: list[list[int]], dtype: str, inputs: list[str]):
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    rows = []
+    for seq in ids:
+        arr = np.asarray([seq], dtype=dtype)
+        feeds = {"input_ids": arr, "token_type_ids": np.zeros_like(arr), "attention_mask": np.ones_like(arr)}
+        rows.append(sess.run(None, {k: feeds[k] for k in inputs})[0][0])
+    return np.asarray(rows, dtype=np.float32)
+
+
+def model_entries(models_dir: Path, variant: str = "base") -> list[dict]:
+    dtype, inputs = VARIANTS[variant]
+    ins = [{"name": n, "role": n, "dtype": dtype, "shape": [-1, -1]} for n in inputs]
+    out_names = json.loads((models_dir / "io.json").read_text())["outputs"]
+    outs = [{"name": out_names[0], "dtype": "float32", "shape": [-1, len(LABELS)]}]
+    entries = []
+    for f in sorted(models_dir.iterdir()):
+        if f.suffix not in (".onnx", ".nb"):
+            continue
+        _, target, precision = f.stem.split(".")
+        backend = "onnxruntime" if f.suffix == ".onnx" else "paddlelite"
+        entry = {"file": f.name, "backend": backend, "target": target, "precision": precision,
+                 "inputs": ins, "outputs": outs,
+                 "verified": precision == "fp32",
+                 "quantization": ({"method": "dynamic", "per_channel": True, "reduce_range": True}
+                                  if precision == "int8" else None),
+                 "accuracy": None}
+        entries.append(entry)
+    return entries
+
+
+def make_bundle(models_dir: Path, vocab: Path, out: Path, variant: str = "base", name: str = "tiny-zh",
+                archive: bool = False, models: list[str] | None = None) -> Path:
+    """Write a bundle folder (members + manifest without `files`) and pack it (folder or .etb)."""
+    from edgetext.bundle import pack
+
+    import numpy as np
+
+    dtype, inputs = VARIANTS[variant]
+    src = Path(str(out) + ".src") if archive else Path(out)
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    shutil.copyfile(vocab, src / "vocab.txt")
+    entries = [e for e in model_entries(models_dir, variant) if models is None or e["file"] in models]
+    for e in entries:
+        shutil.copyfile(models_dir / e["file"], src / e["file"])
+    tok = reference_tokenizer(vocab)
+    ids = [enc.ids for enc in tok.encode_batch(GOLDEN_TEXTS)]
+    logits = _ort_logits(models_dir / "model.x86_64.fp32.onnx", ids, dtype, inputs)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = e / e.sum(axis=1, keepdims=True)
+    golden = [{"text": t, "text_pair": None, "input_ids": i, "label": LABELS[int(p.argmax())],
+               "score": round(float(p.max()), 6), "logits": [round(float(x), 6) for x in lg]}
+              for t, i, p, lg in zip(GOLDEN_TEXTS, ids, probs, logits)]
+    manifest = {
+        "format": "edgetext-bundle", "format_version": 1, "name": name, "task": "text-classification",
+        "created_by": "tests/runtime_models.py", "labels": LABELS,
+        "tokenizer": {"vocab": "vocab.txt", "lowercase": True, "strip_accents": None, "tokenize_chinese_chars": True,
+                      "clean_text": True, "max_length": MAX_LENGTH, "max_input_chars_per_word": 100,
+                      "wordpieces_prefix": "##",
+                      "special_tokens": {"unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD]",
+                                         "mask": "[MASK]"}},
+        "models": entries, "golden": golden, "report": {"note": "random weights, test model"},
+    }
+    (src / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    if not archive:
+        pack(src, src)
+        return src
+    target = Path(out)
+    pack(src, target)
+    shutil.rmtree(src)
+    return target
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "build":
+        build_variant(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    else:
+        print("usage: python tests/runtime_models.py build OUT VARIANT VOCAB_SIZE", file=sys.stderr)
+        raise SystemExit(2)

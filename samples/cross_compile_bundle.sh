@@ -65,11 +65,12 @@ import json, platform, sys
 import edgetext
 
 path = sys.argv[1]
-edgetext.Bundle.open(path).verify()
-clf = edgetext.TextClassifier(path, backend="auto", threads=1)
 bundle = edgetext.Bundle.open(path)
-texts = [g["text"] for g in bundle.manifest.get("golden", [])] or ["hello"]
-print(json.dumps({"machine": platform.machine(), "predictor": clf.describe()}, default=str, ensure_ascii=False))
+report = bundle.verify(predictions=True)  # checksums, golden ids and golden labels of the models this CPU runs
+clf = edgetext.TextClassifier(path, backend="auto", threads=1)
+print(json.dumps({"machine": platform.machine(), "verify": report, "predictor": clf.describe()},
+                 default=str, ensure_ascii=False, indent=1))
+texts = [g["text"] for g in bundle.manifest.golden] or ["hello"]
 for text, cats in zip(texts, clf.classify_batch(texts, top_k=1)):
     print(f"{cats[0].label}\t{cats[0].score:.4f}\t{text[:60]}")
 PY

@@ -108,3 +108,69 @@ def test_emulated_python_is_aarch64_with_the_pinned_packages(arm, aarch64_pkg):
     assert got["cffi"] == cffi.__version__, "the host generates the extension's C: cffi versions must match"
     assert "CPUExecutionProvider" in got["providers"]
     assert got["native"].startswith(str(aarch64_pkg)) and got["native"].endswith(got["ext"])
+
+
+# ----------------------------------------------------------------------------- classifier parity
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(arm, zh_vocab, tmp_path_factory) -> Path:
+    """tests/runtime_models.py's small random-weight classifier, packed with its fp32 ONNX model twice:
+    as the x86_64 model (the host takes it) and as the aarch64 model (the emulated CPU takes it)."""
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import runtime_models
+
+    built = runtime_models.build_models(arm.ARM_CACHE / "models", zh_vocab)
+    models = tmp_path_factory.mktemp("arm-models")
+    shutil.copyfile(built / "io.json", models / "io.json")
+    shutil.copyfile(built / "model.x86_64.fp32.onnx", models / "model.x86_64.fp32.onnx")
+    shutil.copyfile(built / "model.x86_64.fp32.onnx", models / "model.aarch64.fp32.onnx")
+    out = tmp_path_factory.mktemp("arm-bundle") / "tiny-arm.etb"
+    return runtime_models.make_bundle(models, zh_vocab, out, name="tiny-arm", archive=True)
+
+
+def _classify_on(where: str, arm, bundle: Path, texts_file: Path) -> dict:
+    script = HERE / "classify_texts.py"
+    if where == "host":
+        proc = subprocess.run([sys.executable, str(script), str(bundle), str(texts_file)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+    else:
+        proc = arm.guest_python(str(script), str(bundle), str(texts_file), timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_classifier_on_aarch64_matches_the_host(arm, aarch64_pkg, tiny_bundle, assets, tmp_path):
+    texts = zh_texts(assets)[:40]
+    texts_file = tmp_path / "texts.json"
+    texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+
+    host = _classify_on("host", arm, tiny_bundle, texts_file)
+    target = _classify_on("aarch64", arm, tiny_bundle, texts_file)
+
+    assert (host["machine"], target["machine"]) == ("x86_64", "aarch64")
+    assert target["verify"]["ok"] is True  # golden ids and golden predictions hold on the ARM CPU
+    assert "aarch64" in json.dumps(target["describe"]) and "x86_64" in json.dumps(host["describe"])
+    for key in ("batch", "single"):
+        assert len(target[key]) == len(host[key])
+        for text, h, t in zip(texts, host[key], target[key]):
+            assert [c[0] for c in t] == [c[0] for c in h], f"labels differ for {text!r}: host {h}, arm {t}"
+            assert t[0][1] == pytest.approx(h[0][1], abs=1e-5), f"scores differ for {text!r}: host {h}, arm {t}"
+
+
+def test_embed_app_sample_runs_on_aarch64(arm, aarch64_pkg, tiny_bundle, assets, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(zh_texts(assets)[:12]) + "\n", encoding="utf-8")
+    app = ROOT / "samples" / "embed_app.py"
+    args = [str(app), str(tiny_bundle), "--input", str(texts), "--workers", "2", "--threads", "1", "--batch", "4"]
+    host = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
+    target = arm.guest_python(*args, timeout=600, check=False)
+    assert host.returncode == 0, host.stderr[-3000:]
+    assert target.returncode == 0, target.stderr[-3000:]
+    host_rows = [json.loads(line) for line in host.stdout.splitlines()]
+    arm_rows = [json.loads(line) for line in target.stdout.splitlines()]
+    assert len(arm_rows) == 12
+    assert [r["labels"][0]["label"] for r in arm_rows] == [r["labels"][0]["label"] for r in host_rows]
+    assert '"report"' in target.stderr

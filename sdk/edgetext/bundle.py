@@ -349,7 +349,9 @@ class Bundle:
             return []
         try:
             clf = TextClassifier(self, backend=spec.backend, model=spec.file, threads=1)
-            results = clf.classify_batch([g["text"] for g in golden], top_k=1)
+            # one text per run: dynamically quantized (int8) models scale activations per batch,
+            # so a text's scores depend on its batch-mates; goldens are recorded one text at a time
+            results = clf.classify_batch([g["text"] for g in golden], top_k=1, batch_size=1)
         except EdgeTextError as e:
             return [f"{spec.file}: cannot run: {e}"]
         tol = SCORE_TOLERANCE[spec.precision]

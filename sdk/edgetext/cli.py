@@ -1,0 +1,293 @@
+"""The ``edgetext`` command (also ``python -m edgetext``). A contract other tools call:
+
+    edgetext classify BUNDLE [TEXT ...] [--top-k K] [--backend B] [--device D] [--threads N] [--json]
+    edgetext info BUNDLE [--json]
+    edgetext verify BUNDLE [--predictions] [--json]
+    edgetext bench BUNDLE [--backend B] [--threads N] [--batch-size B] [--texts FILE] [--json]
+    edgetext convert ...            (edgetext_converters.cli.main; pip install edgetext[convert])
+
+classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
+JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1).
+Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Sequence
+
+from . import __version__
+from .errors import EdgeTextError
+
+PROG = "edgetext"
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, never a traceback
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="EdgeText: on-device text classification with self-describing bundles.")
+    p.add_argument("--version", action="version", version=f"edgetext {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def runtime_opts(sp, batch: bool = False) -> None:
+        sp.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "paddlelite"],
+                        help="inference backend (default: auto, the best one for this host)")
+        sp.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+        sp.add_argument("--threads", type=_positive_int, default=None,
+                        help="threads for tokenizer and backend (default: the libraries' defaults)")
+        sp.add_argument("--model", default=None, help="use this model file of the bundle instead of the table's choice")
+        if batch:
+            sp.add_argument("--batch-size", type=_positive_int, default=32, help="texts per batch (default 32)")
+
+    c = sub.add_parser("classify", help="classify texts (arguments, or stdin one per line)",
+                       description="Classify each TEXT (or each stdin line when no TEXT is given).")
+    c.add_argument("bundle", metavar="BUNDLE", help="bundle folder or .etb file")
+    c.add_argument("texts", metavar="TEXT", nargs="*", default=[],
+                   help="texts to classify (default: stdin, one per line)")
+    c.add_argument("--top-k", type=_positive_int, default=1, help="categories per text (default 1)")
+    c.add_argument("--json", action="store_true", help="one JSON object per line per text")
+    runtime_opts(c, batch=True)
+
+    i = sub.add_parser("info", help="describe a bundle", description="Describe a bundle: labels, tokenizer, models.")
+    i.add_argument("bundle", metavar="BUNDLE")
+    i.add_argument("--json", action="store_true", help="print JSON")
+
+    v = sub.add_parser("verify", help="check a bundle (checksums, schema, golden ids/predictions)",
+                       description="Check checksums, schema and golden token ids; exit 1 with the reason on any "
+                                   "problem.")
+    v.add_argument("bundle", metavar="BUNDLE")
+    v.add_argument("--predictions", action="store_true", help="also check the golden predictions of every model "
+                                                              "this host can run")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    b = sub.add_parser("bench", help="latency percentiles, throughput, tokenizer/model split, peak RSS",
+                       description="Benchmark a bundle on this host.")
+    b.add_argument("bundle", metavar="BUNDLE")
+    b.add_argument("--texts", metavar="FILE", default=None,
+                   help="texts, one per line (default: the bundle's golden texts)")
+    b.add_argument("--repeat", type=_positive_int, default=None,
+                   help="passes over the texts (default: enough for ~256 texts)")
+    b.add_argument("--warmup", type=int, default=2, help="untimed batches first (default 2)")
+    b.add_argument("--json", action="store_true", help="print JSON")
+    runtime_opts(b, batch=True)
+
+    sub.add_parser("convert", help="convert a model into a bundle (needs edgetext[convert])", add_help=False)
+    return p
+
+
+# ------------------------------------------------------------------------------------------------
+def _classifier(args):
+    from .predictor import TextClassifier
+
+    return TextClassifier(args.bundle, backend=args.backend, device=args.device, threads=args.threads,
+                          model=args.model)
+
+
+def _cmd_classify(args) -> int:
+    texts = args.texts
+    if not texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    clf = _classifier(args)
+    results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size)
+    out = sys.stdout
+    for text, cats in zip(texts, results):
+        top = cats[0]
+        if args.json:
+            obj = {"text": text, "label": top.label, "score": top.score, "index": top.index}
+            if args.top_k > 1:
+                obj["categories"] = [{"label": c.label, "score": c.score, "index": c.index} for c in cats]
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        else:
+            shown = "  ".join(f"{c.label} {c.score:.4f}" for c in cats)
+            out.write(f"{shown}\t{text}\n")
+    return EXIT_OK
+
+
+def _cmd_info(args) -> int:
+    from .backends import registry
+    from .bundle import Bundle
+
+    with Bundle.open(args.bundle) as b:
+        info = b.info()
+        for m, spec in zip(info["models"], b.models):
+            m["runs_here"] = registry.why_unavailable(spec) is None
+            m["why_not"] = registry.why_unavailable(spec)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    print(f"bundle     {info['path']} ({info['kind']}, {info['size']:,} bytes, {info['files']} files)")
+    print(f"name       {info['name']}  task {info['task']}  format v{info['format_version']}")
+    print(f"labels     {', '.join(info['labels'])}")
+    tok = info["tokenizer"]
+    print(f"tokenizer  vocab {tok['vocab']}, max_length {tok['max_length']}, lowercase {tok.get('lowercase')}, "
+          f"strip_accents {tok.get('strip_accents')}, chinese chars {tok.get('tokenize_chinese_chars')}")
+    print(f"golden     {info['golden']} texts")
+    print("models")
+    for m in info["models"]:
+        here = "runs here" if m["runs_here"] else f"not here: {m['why_not']}"
+        print(f"  {m['file']:<32} {m['backend']:<12} {m['target']:<8} {m['precision']:<5} "
+              f"{m['size']:>12,} B  verified={m['verified']}  [{here}]")
+    return EXIT_OK
+
+
+def _cmd_verify(args) -> int:
+    from .bundle import Bundle
+
+    with Bundle.open(args.bundle) as b:
+        report = b.verify(predictions=args.predictions)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"OK {report['bundle']}: " + "; ".join(report["checks"]))
+        for s in report["skipped"]:
+            print(f"skipped {s}")
+    return EXIT_OK
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * q / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def _progress(total: int, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="text", file=sys.stderr, disable=None, leave=False)
+
+
+def _cmd_bench(args) -> int:
+    import resource
+
+    clf = _classifier(args)
+    if args.texts:
+        with open(args.texts, encoding="utf-8") as f:
+            texts = [line.rstrip("\r\n") for line in f if line.strip()]
+        if not texts:
+            raise _UsageError(f"{args.texts} has no non-empty lines")
+    else:
+        texts = [g["text"] for g in clf.bundle.manifest.golden if g["text"]] or ["edgetext"]
+    repeat = args.repeat or max(1, -(-256 // len(texts)))
+    work = texts * repeat
+    bs = args.batch_size
+    batches = [work[i:i + bs] for i in range(0, len(work), bs)]
+    for batch in batches[:max(0, args.warmup)]:
+        clf.run_ids(clf.encode(batch), batch_size=bs)
+    lat, tok_s, model_s = [], 0.0, 0.0
+    bar = _progress(len(work), "bench")
+    t_all = time.perf_counter()
+    for batch in batches:
+        t0 = time.perf_counter()
+        ids = clf.encode(batch)
+        t1 = time.perf_counter()
+        clf.run_ids(ids, batch_size=bs)
+        t2 = time.perf_counter()
+        tok_s += t1 - t0
+        model_s += t2 - t1
+        lat.append((t2 - t0) * 1000.0)
+        if bar is not None:
+            bar.update(len(batch))
+    wall = time.perf_counter() - t_all
+    if bar is not None:
+        bar.close()
+    lat.sort()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_mb = rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
+    d = clf.describe()
+    report = {
+        "bundle": d["bundle"], "backend": d["backend"], "model": d["model"], "precision": d["precision"],
+        "threads": d["threads"]["backend"], "batch_size": bs, "texts": len(work), "batches": len(batches),
+        "latency_ms": {"p50": _percentile(lat, 50), "p90": _percentile(lat, 90), "p99": _percentile(lat, 99),
+                       "mean": sum(lat) / len(lat)},
+        "throughput_texts_per_s": len(work) / wall if wall > 0 else float("inf"),
+        "ms_per_text": wall * 1000.0 / len(work),
+        "tokenizer_s": tok_s, "model_s": model_s,
+        "tokenizer_share": tok_s / (tok_s + model_s) if tok_s + model_s > 0 else 0.0,
+        "peak_rss_mb": rss_mb,
+    }
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    ms = report["latency_ms"]
+    print(f"{d['backend']} {d['precision']} {d['model']}  threads={report['threads']}  batch={bs}  "
+          f"{len(work)} texts in {len(batches)} batches")
+    print(f"latency per batch   p50 {ms['p50']:.2f} ms   p90 {ms['p90']:.2f} ms   p99 {ms['p99']:.2f} ms")
+    print(f"throughput          {report['throughput_texts_per_s']:.1f} texts/s  ({report['ms_per_text']:.3f} ms/text)")
+    print(f"time split          tokenizer {tok_s * 1000:.1f} ms ({report['tokenizer_share']:.1%})   "
+          f"model {model_s * 1000:.1f} ms")
+    print(f"peak RSS            {rss_mb:.1f} MB")
+    return EXIT_OK
+
+
+def _cmd_convert(argv: list[str]) -> int:
+    try:
+        from edgetext_converters.cli import main as convert_main
+    except ImportError as e:
+        missing = getattr(e, "name", None) or str(e)
+        _print_error(f"'convert' needs the converters ({missing} is not importable): "
+                     f"pip install edgetext[convert]")
+        return EXIT_FAIL
+    return int(convert_main(argv) or 0)
+
+
+def _print_error(message: str) -> None:
+    """One line on stderr, whatever the message holds (multi-line reports are joined with ' | ')."""
+    text = " | ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
+COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify, "bench": _cmd_bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "convert":
+        return _cmd_convert(argv[1:])
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return COMMANDS[args.command](args)
+    except _UsageError as e:
+        _print_error(str(e))
+        return EXIT_USAGE
+    except BrokenPipeError:  # `edgetext classify ... | head`
+        return EXIT_OK
+    except (EdgeTextError, OSError, UnicodeDecodeError) as e:
+        _print_error(str(e) or type(e).__name__)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,334 @@
+"""Hostile and broken bundles are refused with a clear error, and nothing is written outside.
+
+These bundles are crafted by hand (malicious zips and folders); they need no model
+toolchain, so this suite also runs on Python 3.11-3.13 with ONNX Runtime only.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edgetext.bundle import Bundle, pack
+from edgetext.errors import (BundleError, BundleIntegrityError, BundleNotFoundError, ManifestError,
+                             UnsafeBundleError)
+
+MODEL_BYTES = b"not-a-real-model-but-open-does-not-load-it" * 10
+VOCAB = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n"
+
+
+def manifest_obj(labels=("neg", "pos"), n_out=2, version=1) -> dict:
+    return {
+        "format": "edgetext-bundle", "format_version": version, "name": "crafted", "task": "text-classification",
+        "labels": list(labels),
+        "tokenizer": {"vocab": "vocab.txt", "lowercase": True, "max_length": 16,
+                      "special_tokens": {"unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD]"}},
+        "models": [{"file": "model.onnx", "backend": "onnxruntime", "target": "x86_64", "precision": "fp32",
+                    "inputs": [{"name": "input_ids", "role": "input_ids", "dtype": "int64", "shape": [-1, -1]}],
+                    "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, n_out]}]}],
+        "golden": [],
+    }
+
+
+def files_of(members: dict[str, bytes]) -> dict:
+    return {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members.items()}
+
+
+def good_members() -> dict[str, bytes]:
+    return {"vocab.txt": VOCAB.encode(), "model.onnx": MODEL_BYTES}
+
+
+def write_zip(path: Path, entries: list[tuple], manifest: dict | bytes | None = None) -> Path:
+    """entries: (name, data[, unix_mode[, compress_type]]). The manifest goes first unless None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns on duplicate names: we want them
+        with zipfile.ZipFile(path, "w") as zf:
+            if manifest is not None:
+                data = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+                zf.writestr("manifest.json", data)
+            for entry in entries:
+                name, data = entry[0], entry[1]
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.create_system = 3
+                info.external_attr = (entry[2] if len(entry) > 2 else (stat.S_IFREG | 0o644)) << 16
+                info.compress_type = entry[3] if len(entry) > 3 else zipfile.ZIP_STORED
+                zf.writestr(info, data)
+    return path
+
+
+def good_zip(path: Path, extra: list[tuple] = (), members: dict | None = None, files: dict | None = None,
+             **manifest_kw) -> Path:
+    members = good_members() if members is None else members
+    m = manifest_obj(**manifest_kw)
+    m["files"] = files_of(good_members()) if files is None else files
+    return write_zip(path, [(n, d) for n, d in members.items()] + list(extra), m)
+
+
+def listing(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture
+def area(tmp_path: Path) -> Path:
+    """A folder whose listing must not change except for the crafted bundle itself."""
+    d = tmp_path / "area"
+    d.mkdir()
+    return d
+
+
+def open_refused(path: Path, error: type, match: str, area: Path) -> None:
+    before = listing(area.parent)
+    with pytest.raises(error, match=match):
+        Bundle.open(path)
+    assert listing(area.parent) == before, "opening a refused bundle wrote files"
+
+
+def test_a_well_formed_crafted_archive_opens(area):
+    b = Bundle.open(good_zip(area / "ok.etb"))
+    assert b.labels == ("neg", "pos") and b.read("model.onnx") == MODEL_BYTES
+    b.close()
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "a/../../evil.txt", "/tmp/evil.txt", "C:/evil.txt",
+                                  "a\\..\\evil.txt", "./vocab.txt"])
+def test_hostile_archive_member_paths_are_refused(area, name):
+    open_refused(good_zip(area / "b.etb", extra=[(name, b"pwned")]), UnsafeBundleError, "name", area)
+    assert not (area.parent.parent / "evil.txt").exists()
+
+
+def test_hostile_archive_symlink_member_is_refused(area):
+    z = good_zip(area / "b.etb", extra=[("link", b"/etc/passwd", stat.S_IFLNK | 0o777)])
+    open_refused(z, UnsafeBundleError, "symbolic link", area)
+
+
+@pytest.mark.parametrize("mode", [stat.S_IFCHR | 0o666, stat.S_IFBLK | 0o666, stat.S_IFIFO | 0o644])
+def test_hostile_archive_device_member_is_refused(area, mode):
+    open_refused(good_zip(area / "b.etb", extra=[("dev", b"", mode)]), UnsafeBundleError, "not a regular file", area)
+
+
+def test_hostile_archive_duplicate_member_is_refused(area):
+    z = good_zip(area / "b.etb", extra=[("model.onnx", MODEL_BYTES)])
+    open_refused(z, UnsafeBundleError, "two members named", area)
+
+
+def test_hostile_archive_duplicate_manifest_is_refused(area):
+    z = good_zip(area / "b.etb", extra=[("manifest.json", b"{}")])
+    open_refused(z, UnsafeBundleError, "two members named 'manifest.json'", area)
+
+
+def test_archive_member_not_in_manifest_is_refused(area):
+    open_refused(good_zip(area / "b.etb", extra=[("payload.so", b"\x7fELF")]), UnsafeBundleError,
+                 "does not list", area)
+
+
+def test_archive_member_missing_is_refused(area):
+    members = good_members()
+    del members["model.onnx"]
+    open_refused(good_zip(area / "b.etb", members=members), BundleNotFoundError, "lacks files", area)
+
+
+def test_archive_truncated_member_is_refused(area):
+    members = good_members()
+    members["model.onnx"] = MODEL_BYTES[:-7]
+    open_refused(good_zip(area / "b.etb", members=members), BundleIntegrityError, "truncated or altered", area)
+
+
+def test_archive_oversized_member_is_refused(area):
+    members = good_members()
+    members["model.onnx"] = MODEL_BYTES + b"trailing payload"
+    open_refused(good_zip(area / "b.etb", members=members), BundleIntegrityError, "truncated or altered", area)
+
+
+def test_zip_bomb_member_is_refused(area):
+    bomb = b"\0" * (20 * 1024 * 1024)
+    members = {**good_members(), "model.onnx": bomb}
+    z = write_zip(area / "bomb.etb", [("vocab.txt", members["vocab.txt"]),
+                                       ("model.onnx", bomb, stat.S_IFREG | 0o644, zipfile.ZIP_DEFLATED)],
+                  dict(manifest_obj(), files=files_of(members)))
+    assert z.stat().st_size < 1024 * 1024
+    open_refused(z, UnsafeBundleError, "zip bomb", area)
+
+
+def test_truncated_archive_file_is_refused(area):
+    z = good_zip(area / "b.etb")
+    data = z.read_bytes()
+    z.write_bytes(data[: len(data) // 2])
+    open_refused(z, BundleIntegrityError, "not a valid .etb", area)
+
+
+def test_not_a_zip_is_refused(area):
+    p = area / "junk.etb"
+    p.write_bytes(os.urandom(4096))
+    open_refused(p, BundleIntegrityError, "not a valid .etb", area)
+
+
+def test_checksum_mismatch_is_caught_on_read_and_verify(area):
+    members = good_members()
+    files = files_of(members)
+    members["model.onnx"] = b"X" + MODEL_BYTES[1:]  # same size, different bytes
+    b = Bundle.open(good_zip(area / "b.etb", members=members, files=files))
+    with pytest.raises(BundleIntegrityError, match="checksum mismatch for 'model.onnx'"):
+        b.read("model.onnx")
+    with pytest.raises(BundleIntegrityError, match="checksum mismatch"):
+        b.verify()
+
+
+def test_unknown_manifest_version_is_refused(area):
+    open_refused(good_zip(area / "b.etb", version=2), ManifestError, "format_version 2 .*upgrade edgetext", area)
+
+
+def test_labels_not_matching_model_output_are_refused(area):
+    open_refused(good_zip(area / "b.etb", labels=("a", "b", "c"), n_out=2), ManifestError,
+                 "outputs 2 classes but the bundle has 3 labels", area)
+
+
+@pytest.mark.parametrize("payload,match", [
+    (b"not json at all", "not valid UTF-8 JSON"),
+    (b"\xff\xfe{}", "not valid UTF-8 JSON"),
+    (b"[1, 2, 3]", "must be a JSON object"),
+    (b'{"format": "edgetext-bundle", "format": "x"}', "twice"),
+    (b'{"format": "edgetext-bundle", "format_version": NaN}', "not valid UTF-8 JSON"),
+])
+def test_malformed_manifest_is_refused(area, payload, match):
+    z = write_zip(area / "b.etb", list(good_members().items()), payload)
+    open_refused(z, ManifestError, match, area)
+
+
+def test_huge_manifest_is_refused_unread(area):
+    m = manifest_obj()
+    m["report"] = {"padding": "x" * (9 * 1024 * 1024)}
+    open_refused(write_zip(area / "b.etb", list(good_members().items()), m), ManifestError, "over the", area)
+
+
+def test_missing_manifest_is_refused(area):
+    open_refused(write_zip(area / "b.etb", list(good_members().items()), None), ManifestError, "no manifest.json",
+                 area)
+
+
+def test_manifest_without_files_is_refused(area):
+    z = write_zip(area / "b.etb", list(good_members().items()), manifest_obj())
+    open_refused(z, ManifestError, "no 'files'", area)
+
+
+def test_manifest_naming_a_parent_path_is_refused(area):
+    m = manifest_obj()
+    m["models"][0]["file"] = "../model.onnx"
+    m["files"] = files_of(good_members())
+    open_refused(write_zip(area / "b.etb", list(good_members().items()), m), UnsafeBundleError, "'..'", area)
+
+
+def test_schema_violations_say_where(area):
+    m = manifest_obj()
+    m["models"][0]["backend"] = "tensorrt"
+    m["files"] = files_of(good_members())
+    open_refused(write_zip(area / "b.etb", list(good_members().items()), m), ManifestError, "models/0/backend", area)
+
+
+def test_missing_bundle_is_not_found(tmp_path):
+    with pytest.raises(BundleNotFoundError, match="not found"):
+        Bundle.open(tmp_path / "nope.etb")
+
+
+# -- folder bundles --------------------------------------------------------------------------------
+@pytest.fixture
+def good_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "bundle"
+    d.mkdir()
+    for n, data in good_members().items():
+        (d / n).write_bytes(data)
+    (d / "manifest.json").write_text(json.dumps(manifest_obj()))
+    pack(d)
+    return d
+
+
+def test_a_packed_folder_opens(good_dir):
+    b = Bundle.open(good_dir)
+    assert set(b.manifest.files) == {"vocab.txt", "model.onnx"}
+    assert b.read("vocab.txt") == VOCAB.encode()
+
+
+def test_folder_symlink_member_is_refused(good_dir, tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_bytes(MODEL_BYTES)
+    (good_dir / "model.onnx").unlink()
+    os.symlink(outside, good_dir / "model.onnx")
+    with pytest.raises(UnsafeBundleError, match="symbolic link"):
+        Bundle.open(good_dir)
+
+
+def test_folder_hardlink_member_is_refused(good_dir, tmp_path):
+    os.link(good_dir / "model.onnx", tmp_path / "elsewhere")
+    with pytest.raises(UnsafeBundleError, match="hard link"):
+        Bundle.open(good_dir)
+
+
+def test_folder_fifo_member_is_refused(good_dir):
+    os.mkfifo(good_dir / "pipe")
+    with pytest.raises(UnsafeBundleError, match="not a regular file"):
+        Bundle.open(good_dir)
+
+
+def test_folder_extra_file_is_refused(good_dir):
+    (good_dir / "extra.bin").write_bytes(b"x")
+    with pytest.raises(UnsafeBundleError, match="does not list"):
+        Bundle.open(good_dir)
+
+
+def test_folder_missing_file_is_refused(good_dir):
+    (good_dir / "model.onnx").unlink()
+    with pytest.raises(BundleNotFoundError, match="lacks files"):
+        Bundle.open(good_dir)
+
+
+def test_folder_truncated_file_is_refused(good_dir):
+    (good_dir / "model.onnx").write_bytes(MODEL_BYTES[:10])
+    with pytest.raises(BundleIntegrityError, match="truncated or altered"):
+        Bundle.open(good_dir)
+
+
+def test_folder_altered_file_fails_verify(good_dir):
+    (good_dir / "model.onnx").write_bytes(MODEL_BYTES.upper())
+    b = Bundle.open(good_dir)
+    with pytest.raises(BundleIntegrityError, match="checksum mismatch"):
+        b.verify()
+
+
+# -- pack ------------------------------------------------------------------------------------------
+def test_pack_validates_before_writing(tmp_path):
+    d = tmp_path / "src"
+    d.mkdir()
+    for n, data in good_members().items():
+        (d / n).write_bytes(data)
+    (d / "manifest.json").write_text(json.dumps(manifest_obj(labels=("a", "b", "c"), n_out=2)))
+    with pytest.raises(ManifestError, match="3 labels"):
+        pack(d, tmp_path / "out.etb")
+    assert not (tmp_path / "out.etb").exists()
+    assert "files" not in json.loads((d / "manifest.json").read_text())
+
+
+def test_pack_refuses_missing_members(tmp_path):
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "vocab.txt").write_text(VOCAB)
+    (d / "manifest.json").write_text(json.dumps(manifest_obj()))
+    with pytest.raises(BundleError, match="model.onnx"):
+        pack(d, tmp_path / "out.etb")
+
+
+def test_pack_to_archive_and_folder_roundtrip(good_dir, tmp_path):
+    etb = Bundle.pack(good_dir, tmp_path / "x.etb")
+    copy = pack(good_dir, tmp_path / "copy")
+    for p in (etb, copy):
+        with Bundle.open(p) as b:
+            assert b.manifest.files == Bundle.open(good_dir).manifest.files
+            assert b.read("model.onnx") == MODEL_BYTES
+    with zipfile.ZipFile(etb) as zf:
+        assert zf.namelist()[0] == "manifest.json"
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+    assert pack(good_dir, tmp_path / "y.etb").read_bytes() == etb.read_bytes(), "pack is deterministic"

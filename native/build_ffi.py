@@ -1,0 +1,62 @@
+"""cffi API-mode build of ``edgetext._native`` from native/src (used by setup.py's
+``cffi_modules`` and runnable directly: ``python native/build_ffi.py`` builds
+the module into sdk/edgetext/).  The Unicode tables are generated first."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE / "src"
+SOURCES = ["normalizer.c", "wordpiece_builder.c", "wordpiece.c", "encode.c"]
+
+
+def _generate_tables() -> None:
+    out = SRC / "unicode_tables.h"
+    deps = [HERE / "gen_unicode_tables.py", HERE / "hf_unicode_delta.json"]
+    if out.is_file() and all(out.stat().st_mtime >= d.stat().st_mtime for d in deps):
+        return
+    subprocess.check_call([sys.executable, str(HERE / "gen_unicode_tables.py"), str(out)])
+
+
+def _cdef() -> str:
+    """The declarations of include/edgetext.h, minus preprocessor lines and comments."""
+    text = (HERE / "include" / "edgetext.h").read_text()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    start = text.index('extern "C" {') + len('extern "C" {')
+    text = text[start:]
+    text = text[text.index("#endif") + len("#endif"):]  # end of the extern "C" guard
+    end = text.rindex("#ifdef __cplusplus")
+    lines = [ln for ln in text[:end].splitlines() if not ln.strip().startswith("#")]
+    return "\n".join(lines)
+
+
+def make_ffi(absolute: bool) -> FFI:
+    _generate_tables()
+    f = FFI()
+    f.cdef(_cdef())
+    f.set_source(
+        "edgetext._native",
+        '#include "edgetext.h"\n',
+        sources=[str(SRC / s) if absolute else os.path.relpath(SRC / s) for s in SOURCES],
+        include_dirs=[str(HERE / "include"), str(SRC)],
+        extra_compile_args=["-std=c11", "-O3", "-D_POSIX_C_SOURCE=200809L"],
+        libraries=["pthread"] if os.name == "posix" else [],
+    )
+    return f
+
+
+ffi = make_ffi(absolute=__name__ == "__main__")
+
+if __name__ == "__main__":
+    ffi.compile(tmpdir=str(HERE.parent / "build" / "cffi"), verbose=False)
+    built = list((HERE.parent / "build" / "cffi" / "edgetext").glob("_native*.so"))
+    for so in built:
+        target = HERE.parent / "sdk" / "edgetext" / so.name
+        target.write_bytes(so.read_bytes())
+        print("built", target)

@@ -1,0 +1,177 @@
+/* Internal structures of libedgetext.  Not part of the ABI.
+ *
+ * Stages (named after Hugging Face tokenizers' pipeline):
+ *   normalizer.c      BertNormalizer (clean_text, handle_chinese_chars,
+ *                     strip_accents = NFD + drop Mn, lowercase) and
+ *                     BertPreTokenizer (whitespace split, punctuation isolated)
+ *   wordpiece_builder.c  compiles vocab.txt into the flat LinMaxMatch model
+ *   wordpiece.c       Fast WordPiece tokenization of one word with that model
+ *   encode.c          the public API: encode, pairs, truncation, padding, batch
+ */
+#ifndef EDGETEXT_INTERNAL_H_
+#define EDGETEXT_INTERNAL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgetext.h"
+
+#define ET_NO_NODE UINT32_MAX
+
+/* The compiled vocabulary: a byte trie with LinMaxMatch failure links and
+ * failure pops (arXiv 2012.15524, section 3).  Flat arrays only, read-only
+ * after building. */
+typedef struct {
+  uint32_t n_nodes;
+  uint32_t root;        /* word-start tokens */
+  uint32_t suffix_root; /* continuation tokens, prefix stripped */
+  /* transitions: open addressing on key = node * 256 + byte + 1 */
+  uint64_t *edge_keys;
+  uint32_t *edge_child;
+  uint64_t edge_mask;
+  uint32_t root_next[256];   /* dense transitions of the two roots */
+  uint32_t suffix_next[256];
+  int32_t *node_token;       /* token id ending at this node, or -1 */
+  uint32_t *fail_link;       /* f(v), ET_NO_NODE for none */
+  uint32_t *pops_off;        /* F(v) = pops[pops_off[v] .. + pops_len[v]] */
+  uint32_t *pops_len;
+  int32_t *pops_id;          /* token ids */
+  uint32_t *pops_bytes;      /* bytes of the word each pop consumes */
+  uint32_t n_pops;
+} EtWordPieceModel;
+
+typedef struct {
+  char *bytes; /* all token strings, concatenated */
+  size_t bytes_len;
+  uint32_t *tok_off; /* per id: offset into bytes, UINT32_MAX when the id is shadowed */
+  uint32_t *tok_len;
+  size_t n_ids;      /* number of lines (max id + 1) */
+  size_t n_unique;   /* distinct tokens (HF's vocab size) */
+  /* exact lookup: open addressing over ids */
+  uint32_t *map;     /* id + 1, 0 = empty */
+  size_t map_mask;
+} EtVocab;
+
+struct EtTokenizer {
+  EtVocab vocab;
+  EtWordPieceModel wp;
+  int lowercase, strip_accents, chinese, clean_text;
+  size_t max_chars_per_word;
+  int32_t unk_id, cls_id, sep_id, pad_id;
+  int32_t cp_token[128]; /* ASCII code point -> id of that one-char word-start token (-1) */
+};
+
+/* A token of one sequence: id and character offsets into the original text. */
+typedef struct {
+  int32_t id;
+  uint32_t start, end;
+} EtToken;
+
+typedef struct {
+  EtToken *items;
+  size_t len, cap;
+} EtTokenList;
+
+int et_tokens_push(EtTokenList *list, int32_t id, uint32_t start, uint32_t end);
+
+/* utilities */
+void et_set_error(EtError *err, EtStatus status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+uint64_t et_hash_bytes(const char *s, size_t n);
+
+/* Decode one UTF-8 scalar from s[*i..n); returns -1 on invalid input
+ * (overlong, surrogate, > U+10FFFF, truncated). */
+static inline int32_t et_utf8_next(const unsigned char *s, size_t n, size_t *i) {
+  size_t p = *i;
+  uint32_t c = s[p];
+  if (c < 0x80) {
+    *i = p + 1;
+    return (int32_t)c;
+  }
+  if (c < 0xC2) return -1;
+  if (c < 0xE0) {
+    if (p + 1 >= n || (s[p + 1] & 0xC0) != 0x80) return -1;
+    *i = p + 2;
+    return (int32_t)(((c & 0x1F) << 6) | (s[p + 1] & 0x3F));
+  }
+  if (c < 0xF0) {
+    if (p + 2 >= n || (s[p + 1] & 0xC0) != 0x80 || (s[p + 2] & 0xC0) != 0x80) return -1;
+    uint32_t v = ((c & 0x0F) << 12) | ((uint32_t)(s[p + 1] & 0x3F) << 6) | (s[p + 2] & 0x3F);
+    if (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)) return -1;
+    *i = p + 3;
+    return (int32_t)v;
+  }
+  if (c < 0xF5) {
+    if (p + 3 >= n || (s[p + 1] & 0xC0) != 0x80 || (s[p + 2] & 0xC0) != 0x80 ||
+        (s[p + 3] & 0xC0) != 0x80)
+      return -1;
+    uint32_t v = ((c & 0x07) << 18) | ((uint32_t)(s[p + 1] & 0x3F) << 12) |
+                 ((uint32_t)(s[p + 2] & 0x3F) << 6) | (s[p + 3] & 0x3F);
+    if (v < 0x10000 || v > 0x10FFFF) return -1;
+    *i = p + 4;
+    return (int32_t)v;
+  }
+  return -1;
+}
+
+static inline size_t et_utf8_put(uint32_t c, unsigned char *out) {
+  if (c < 0x80) {
+    out[0] = (unsigned char)c;
+    return 1;
+  }
+  if (c < 0x800) {
+    out[0] = (unsigned char)(0xC0 | (c >> 6));
+    out[1] = (unsigned char)(0x80 | (c & 0x3F));
+    return 2;
+  }
+  if (c < 0x10000) {
+    out[0] = (unsigned char)(0xE0 | (c >> 12));
+    out[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    out[2] = (unsigned char)(0x80 | (c & 0x3F));
+    return 3;
+  }
+  out[0] = (unsigned char)(0xF0 | (c >> 18));
+  out[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+  out[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+  out[3] = (unsigned char)(0x80 | (c & 0x3F));
+  return 4;
+}
+
+#define ET_EDGE_HASH(key) (((key) * 0x9E3779B97F4A7C15ULL) >> 20)
+
+/* Trie transition (node, byte) -> child, or ET_NO_NODE. */
+static inline uint32_t et_wp_goto(const EtWordPieceModel *m, uint32_t node, unsigned char b) {
+  uint64_t key = ((uint64_t)node << 8 | b) + 1;
+  uint64_t i = ET_EDGE_HASH(key) & m->edge_mask;
+  for (;;) {
+    uint64_t k = m->edge_keys[i];
+    if (k == key) return m->edge_child[i];
+    if (k == 0) return ET_NO_NODE;
+    i = (i + 1) & m->edge_mask;
+  }
+}
+
+/* wordpiece_builder.c */
+EtStatus et_vocab_parse(EtVocab *vocab, const char *data, size_t size, EtError *err);
+void et_vocab_free(EtVocab *vocab);
+int32_t et_vocab_find(const EtVocab *vocab, const char *s, size_t n);
+EtStatus et_wordpiece_build(EtWordPieceModel *model, const EtVocab *vocab, const char *prefix,
+                            size_t prefix_len, EtError *err);
+void et_wordpiece_free(EtWordPieceModel *model);
+
+/* wordpiece.c: tokenize one pre-token (UTF-8 bytes w[0..n), n > 0).
+ * char_of_byte[b] = index of the character containing byte b (size n + 1,
+ * char_of_byte[n] = number of chars); orig[k] = original char index of the
+ * word's k-th char.  Appends tokens; returns 0, or -1 when out of memory. */
+int et_wordpiece_tokenize(const EtTokenizer *tok, const unsigned char *w, size_t n,
+                          const uint32_t *char_of_byte, const uint32_t *orig,
+                          EtTokenList *out);
+
+/* normalizer.c: text -> tokens of one sequence (no special tokens). */
+EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
+                              EtTokenList *out, EtError *err);
+
+#endif

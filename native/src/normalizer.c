@@ -1,0 +1,266 @@
+/* BertNormalizer + BertPreTokenizer, then WordPiece per pre-token.
+ *
+ * Pass 1 (per original character, in order; HF applies the same per-char
+ *   steps to the whole string): clean_text (drop U+0000, U+FFFD, Cc/Cf/Co;
+ *   whitespace -> ' '), handle_chinese_chars (' ' c ' '), and for
+ *   strip_accents the canonical decomposition (NFD).  Each normalized char
+ *   remembers the original char it came from (all of HF's alignments for these
+ *   steps point at exactly one original char).
+ * Pass 2 (strip_accents only, when needed): canonical reordering of
+ *   combining-mark runs, then removal of Mn.
+ * Pass 3: lowercase (per char, may expand: U+0130 -> i U+0307), split on
+ *   White_Space, isolate punctuation, WordPiece each word (words longer than
+ *   max_input_chars_per_word characters become [UNK]).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "et_internal.h"
+#include "unicode_tables.h"
+
+#define HANGUL_S 0xAC00u
+#define HANGUL_COUNT 11172u
+
+typedef struct {
+  uint32_t *cp, *org;
+  size_t len;
+} NormBuf;
+
+int et_tokens_push(EtTokenList *list, int32_t id, uint32_t start, uint32_t end) {
+  if (list->len == list->cap) {
+    size_t cap = list->cap ? list->cap * 2 : 64;
+    EtToken *items = realloc(list->items, cap * sizeof(EtToken));
+    if (!items) return -1;
+    list->items = items;
+    list->cap = cap;
+  }
+  EtToken *t = &list->items[list->len++];
+  t->id = id;
+  t->start = start;
+  t->end = end;
+  return 0;
+}
+
+/* Canonical ordering: stable sort of each run of non-starters by ccc. */
+static void reorder(NormBuf *nb) {
+  size_t i = 0;
+  while (i < nb->len) {
+    if (et_uprop_of(nb->cp[i])->ccc == 0) {
+      i++;
+      continue;
+    }
+    size_t j = i;
+    while (j < nb->len && et_uprop_of(nb->cp[j])->ccc != 0) j++;
+    for (size_t a = i + 1; a < j; a++) { /* insertion sort, stable */
+      uint32_t c = nb->cp[a], o = nb->org[a];
+      uint8_t k = et_uprop_of(c)->ccc;
+      size_t b = a;
+      while (b > i && et_uprop_of(nb->cp[b - 1])->ccc > k) {
+        nb->cp[b] = nb->cp[b - 1];
+        nb->org[b] = nb->org[b - 1];
+        b--;
+      }
+      nb->cp[b] = c;
+      nb->org[b] = o;
+    }
+    i = j;
+  }
+}
+
+typedef struct {
+  const EtTokenizer *tok;
+  EtTokenList *out;
+  unsigned char *bytes; /* current word */
+  uint32_t *char_of_byte, *orig;
+  size_t nbytes, nchars, cap_chars;
+  uint32_t first_orig, last_orig;
+} Word;
+
+static int flush(Word *w) {
+  if (w->nchars == 0) return 0;
+  int rc;
+  if (w->nchars > w->tok->max_chars_per_word) {
+    rc = et_tokens_push(w->out, w->tok->unk_id, w->first_orig, w->last_orig + 1);
+  } else {
+    w->char_of_byte[w->nbytes] = (uint32_t)w->nchars;
+    rc = et_wordpiece_tokenize(w->tok, w->bytes, w->nbytes, w->char_of_byte, w->orig, w->out);
+  }
+  w->nbytes = 0;
+  w->nchars = 0;
+  return rc;
+}
+
+static inline void add_char(Word *w, uint32_t c, uint32_t org) {
+  if (w->nchars == 0) w->first_orig = org;
+  w->last_orig = org;
+  if (w->nchars < w->cap_chars) {
+    size_t k = et_utf8_put(c, w->bytes + w->nbytes);
+    for (size_t b = 0; b < k; b++) w->char_of_byte[w->nbytes + b] = (uint32_t)w->nchars;
+    w->orig[w->nchars] = org;
+    w->nbytes += k;
+  }
+  w->nchars++;
+}
+
+static int pretokenize_char(Word *w, uint32_t c, uint32_t org) {
+  uint8_t f = et_uprop_of(c)->flags;
+  if (f & ET_UF_WS) return flush(w);
+  if (f & ET_UF_PUNCT) {
+    if (flush(w) != 0) return -1;
+    if (c < 128) {
+      int32_t id = w->tok->cp_token[c];
+      return et_tokens_push(w->out, id >= 0 ? id : w->tok->unk_id, org, org + 1);
+    }
+    add_char(w, c, org);
+    return flush(w);
+  }
+  add_char(w, c, org);
+  return 0;
+}
+
+EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
+                              EtTokenList *out, EtError *err) {
+  if (size > (UINT32_MAX / 8)) {
+    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "text too long (%zu bytes)", size);
+    return ET_ERR_INVALID_ARGUMENT;
+  }
+  const unsigned char *s = (const unsigned char *)text;
+  int strip = tok->strip_accents;
+  /* pass 1 */
+  size_t cap = size * 4 + 4;
+  uint32_t stack_buf[2 * 1024];
+  uint32_t *heap = NULL;
+  NormBuf nb;
+  if (cap <= 1024) {
+    nb.cp = stack_buf;
+    nb.org = stack_buf + 1024;
+  } else {
+    heap = malloc(cap * 2 * sizeof(uint32_t));
+    if (!heap) {
+      et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+      return ET_ERR_NO_MEMORY;
+    }
+    nb.cp = heap;
+    nb.org = heap + cap;
+  }
+  nb.len = 0;
+  int need_reorder = 0, any_mn = 0;
+  uint8_t last_ccc = 0;
+  size_t i = 0;
+  uint32_t k = 0; /* original char index */
+  EtStatus st = ET_OK;
+  while (i < size) {
+    size_t at = i;
+    int32_t sc = et_utf8_next(s, size, &i);
+    if (sc < 0) {
+      et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", at);
+      st = ET_ERR_INVALID_UTF8;
+      goto done;
+    }
+    uint32_t c = (uint32_t)sc;
+    const et_uprop *p = et_uprop_of(c);
+    if (tok->clean_text) {
+      if (p->flags & ET_UF_REMOVE) {
+        k++;
+        continue;
+      }
+      if (p->flags & ET_UF_SPACE) {
+        c = ' ';
+        p = et_uprop_of(c);
+      }
+    }
+    if (tok->chinese && (p->flags & ET_UF_CJK)) {
+      nb.cp[nb.len] = ' ';
+      nb.org[nb.len++] = k;
+      nb.cp[nb.len] = c;
+      nb.org[nb.len++] = k;
+      nb.cp[nb.len] = ' ';
+      nb.org[nb.len++] = k;
+      last_ccc = 0;
+    } else if (strip) {
+      if (c - HANGUL_S < HANGUL_COUNT) {
+        uint32_t x = c - HANGUL_S;
+        nb.cp[nb.len] = 0x1100u + x / 588u;
+        nb.org[nb.len++] = k;
+        nb.cp[nb.len] = 0x1161u + (x % 588u) / 28u;
+        nb.org[nb.len++] = k;
+        if (x % 28u) {
+          nb.cp[nb.len] = 0x11A7u + x % 28u;
+          nb.org[nb.len++] = k;
+        }
+        last_ccc = 0;
+      } else {
+        const uint32_t *seq = p->nfd_len ? &et_useq[p->nfd_off] : &c;
+        size_t n = p->nfd_len ? p->nfd_len : 1;
+        for (size_t j = 0; j < n; j++) {
+          const et_uprop *q = et_uprop_of(seq[j]);
+          if (q->ccc != 0 && last_ccc > q->ccc) need_reorder = 1;
+          if (q->flags & ET_UF_MN) any_mn = 1;
+          last_ccc = q->ccc;
+          nb.cp[nb.len] = seq[j];
+          nb.org[nb.len++] = k;
+        }
+      }
+    } else {
+      nb.cp[nb.len] = c;
+      nb.org[nb.len++] = k;
+    }
+    k++;
+  }
+  /* pass 2 */
+  if (need_reorder) reorder(&nb);
+  if (any_mn) {
+    size_t o = 0;
+    for (size_t j = 0; j < nb.len; j++) {
+      if (et_uprop_of(nb.cp[j])->flags & ET_UF_MN) continue;
+      nb.cp[o] = nb.cp[j];
+      nb.org[o++] = nb.org[j];
+    }
+    nb.len = o;
+  }
+  /* pass 3 */
+  {
+    size_t cap_chars = tok->max_chars_per_word;
+    if (cap_chars > nb.len * 3) cap_chars = nb.len * 3;
+    cap_chars += 1;
+    unsigned char wstack[512];
+    uint32_t wcob[513], worig[129];
+    Word w = {tok, out, wstack, wcob, worig, 0, 0, cap_chars, 0, 0};
+    void *wheap = NULL;
+    if (cap_chars > 128) {
+      wheap = malloc(cap_chars * 4 + (cap_chars * 4 + 1) * sizeof(uint32_t) + cap_chars * sizeof(uint32_t));
+      if (!wheap) {
+        et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+        st = ET_ERR_NO_MEMORY;
+        goto done;
+      }
+      w.char_of_byte = (uint32_t *)wheap;
+      w.orig = w.char_of_byte + cap_chars * 4 + 1;
+      w.bytes = (unsigned char *)(w.orig + cap_chars);
+    } else {
+      w.cap_chars = 128;
+    }
+    int rc = 0;
+    for (size_t j = 0; j < nb.len && rc == 0; j++) {
+      uint32_t c = nb.cp[j];
+      if (tok->lowercase) {
+        const et_uprop *p = et_uprop_of(c);
+        if (p->lower_len) {
+          for (size_t q = 0; q < p->lower_len && rc == 0; q++)
+            rc = pretokenize_char(&w, et_useq[p->lower_off + q], nb.org[j]);
+          continue;
+        }
+      }
+      rc = pretokenize_char(&w, c, nb.org[j]);
+    }
+    if (rc == 0) rc = flush(&w);
+    free(wheap);
+    if (rc != 0) {
+      et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+      st = ET_ERR_NO_MEMORY;
+    }
+  }
+done:
+  free(heap);
+  return st;
+}

@@ -1,0 +1,498 @@
+"""The EdgeText tokenizer: Hugging Face ``tokenizers`` BertWordPiece semantics
+(BertNormalizer + BertPreTokenizer + WordPiece + [CLS]/[SEP] template),
+bit-identical ids and offsets, computed by the native Fast WordPiece library
+(``edgetext._native``, C, cffi API mode; the GIL is released during native
+calls, batches run on native threads).
+
+    tok = Tokenizer.from_file("vocab.txt", lowercase=False)
+    tok.encode("这家店的菜很好吃")                      # [101, ..., 102]
+    tok(["a", "bb"], padding=True)["input_ids"]       # 2-D numpy array
+
+May import: numpy, cffi (through edgetext._native), the standard library.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputTypeError, InvalidInputError, NativeLibraryError, TokenizerError, VocabError
+
+try:
+    from ._native import ffi, lib
+except ImportError as exc:  # pragma: no cover - depends on the build
+    raise NativeLibraryError(
+        "the compiled extension edgetext._native is missing or was built for another Python: "
+        "run `pip install --no-build-isolation -e .` (or `python native/build_ffi.py`) in the "
+        f"EdgeText checkout ({exc})"
+    ) from exc
+
+__all__ = ["Tokenizer"]
+
+_STATUS_NAMES = {
+    lib.ET_ERR_INVALID_ARGUMENT: "invalid argument",
+    lib.ET_ERR_INVALID_UTF8: "invalid UTF-8",
+    lib.ET_ERR_NO_MEMORY: "out of memory",
+    lib.ET_ERR_IO: "I/O error",
+    lib.ET_ERR_VOCAB: "bad vocabulary",
+    lib.ET_ERR_TRUNCATION: "truncation",
+    lib.ET_ERR_THREAD: "thread",
+}
+_PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
+_SPECIAL_KEYS = ("unk", "cls", "sep", "pad", "mask")
+
+
+def _raise(status: int, err: Any, what: str) -> None:
+    msg = ffi.string(err.message).decode("utf-8", "replace") if err is not None else ""
+    text = f"{what}: {msg or _STATUS_NAMES.get(status, status)}"
+    if status == lib.ET_ERR_INVALID_UTF8:
+        raise InvalidInputError(text)
+    if status in (lib.ET_ERR_VOCAB, lib.ET_ERR_IO):
+        raise VocabError(text)
+    if status == lib.ET_ERR_INVALID_ARGUMENT:
+        raise InvalidInputError(text)
+    raise TokenizerError(text)
+
+
+def _utf8(text: Any, what: str = "text") -> bytes:
+    """One text as UTF-8 bytes; the only conversion on the per-text path."""
+    if type(text) is str:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                f"{what} is not encodable as UTF-8 (lone surrogate at index {exc.start}): "
+                "pass well-formed Unicode"
+            ) from None
+    if isinstance(text, str):
+        return _utf8(str(text), what)
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return bytes(text)  # validated by the native code (invalid UTF-8 -> InvalidInputError)
+    if text is None:
+        raise InvalidInputError(f"{what} is None: pass a str (use '' for an empty text)")
+    raise InputTypeError(f"{what} must be str (or UTF-8 bytes), got {type(text).__name__}")
+
+
+class _Scratch:
+    """Per-thread output buffers, reused across calls (grown on demand)."""
+
+    __slots__ = ("cap", "ids", "types", "offs", "enc", "err")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.ids = ffi.new("int32_t[]", cap)
+        self.types = ffi.new("int32_t[]", cap)
+        self.offs = ffi.new("int32_t[]", 2 * cap)
+        self.enc = ffi.new("EtEncoding *")
+        self.enc.ids = self.ids
+        self.enc.type_ids = self.types
+        self.enc.attention_mask = ffi.NULL
+        self.enc.offsets = self.offs
+        self.enc.capacity = cap
+        self.err = ffi.new("EtError *")
+
+
+class Tokenizer:
+    """A BERT WordPiece tokenizer equal to Hugging Face ``tokenizers`` (see module doc)."""
+
+    def __init__(self, _handle: Any, config: dict, _token: object = None) -> None:
+        if _token is not _CREATE:
+            raise TokenizerError("use Tokenizer.from_file / from_pretrained / from_vocab_bytes")
+        self._h = ffi.gc(_handle, lib.et_tokenizer_delete)
+        self._config = config
+        self._tls = threading.local()
+        self._opts: dict[tuple, Any] = {}
+        self._default_opts = self._options(None, False, 0, True)
+        self.threads = config.pop("_threads", None)
+        self.max_length = config.get("max_length")
+        self.unk_token_id = lib.et_tokenizer_unk_id(self._h)
+        self.cls_token_id = lib.et_tokenizer_cls_id(self._h)
+        self.sep_token_id = lib.et_tokenizer_sep_id(self._h)
+        pad = lib.et_tokenizer_pad_id(self._h)
+        self.pad_token_id = pad if pad >= 0 else None
+
+    # ---------------------------------------------------------------- creation
+    @classmethod
+    def from_vocab_bytes(
+        cls,
+        data: bytes,
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        tokenize_chinese_chars: bool = True,
+        clean_text: bool = True,
+        unk_token: str = "[UNK]",
+        sep_token: str = "[SEP]",
+        cls_token: str = "[CLS]",
+        pad_token: str = "[PAD]",
+        max_input_chars_per_word: int = 100,
+        wordpieces_prefix: str = "##",
+        threads: int | None = None,
+        mask_token: str = "[MASK]",
+        max_length: int | None = None,
+    ) -> "Tokenizer":
+        """A tokenizer from the bytes of a vocab.txt (one token per line, id = line number)."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InputTypeError(f"vocabulary data must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if not data.strip():
+            raise VocabError("the vocabulary is empty")
+        if strip_accents not in (None, True, False):
+            raise InputTypeError("strip_accents must be None, True or False")
+        if not isinstance(max_input_chars_per_word, int) or max_input_chars_per_word <= 0:
+            raise InvalidInputError("max_input_chars_per_word must be a positive int")
+        specials = {"unk": unk_token, "cls": cls_token, "sep": sep_token, "pad": pad_token, "mask": mask_token}
+        for key, tok in specials.items():
+            if not isinstance(tok, str) or not tok or "\x00" in tok:
+                raise InputTypeError(f"{key}_token must be a non-empty str")
+        if not isinstance(wordpieces_prefix, str) or "\x00" in wordpieces_prefix:
+            raise InputTypeError("wordpieces_prefix must be a str")
+        keep = []  # keep the C strings alive during creation
+        opts = ffi.new("EtTokenizerOptions *")
+        lib.et_tokenizer_options_init(opts)
+        opts.lowercase = bool(lowercase)
+        opts.strip_accents = -1 if strip_accents is None else int(bool(strip_accents))
+        opts.tokenize_chinese_chars = bool(tokenize_chinese_chars)
+        opts.clean_text = bool(clean_text)
+        for field, value in (("unk_token", unk_token), ("cls_token", cls_token), ("sep_token", sep_token),
+                             ("pad_token", pad_token), ("continuing_subword_prefix", wordpieces_prefix)):
+            c = ffi.new("char[]", value.encode("utf-8"))
+            keep.append(c)
+            setattr(opts, field, c)
+        opts.max_input_chars_per_word = max_input_chars_per_word
+        out = ffi.new("EtTokenizer **")
+        err = ffi.new("EtError *")
+        st = lib.et_tokenizer_create_from_buffer(data, len(data), opts, out, err)
+        if st != lib.ET_OK:
+            _raise(st, err, "cannot build the tokenizer")
+        config = {
+            "lowercase": bool(lowercase),
+            "strip_accents": strip_accents,
+            "tokenize_chinese_chars": bool(tokenize_chinese_chars),
+            "clean_text": bool(clean_text),
+            "max_length": max_length,
+            "max_input_chars_per_word": max_input_chars_per_word,
+            "wordpieces_prefix": wordpieces_prefix,
+            "special_tokens": specials,
+            "_threads": threads,
+        }
+        return cls(out[0], config, _CREATE)
+
+    @classmethod
+    def from_file(cls, vocab_path: str | os.PathLike, **options: Any) -> "Tokenizer":
+        """A tokenizer from a vocab.txt file; options as :meth:`from_vocab_bytes`."""
+        if not isinstance(vocab_path, (str, os.PathLike)):
+            raise InputTypeError(f"vocab_path must be a path, got {type(vocab_path).__name__}")
+        path = Path(vocab_path)
+        if not path.is_file():
+            raise VocabError(f"vocabulary file not found: {path}")
+        return cls.from_vocab_bytes(path.read_bytes(), **options)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike, **overrides: Any) -> "Tokenizer":
+        """A tokenizer from a Hugging Face or PaddleNLP tokenizer folder.
+
+        Reads ``tokenizer.json`` (normalizer and WordPiece model settings) when
+        present, else ``vocab.txt`` (or ``*vocab*.txt``) with
+        ``tokenizer_config.json`` (do_lower_case, strip_accents,
+        tokenize_chinese_chars, special tokens, model_max_length)."""
+        root = Path(folder)
+        if not root.is_dir():
+            raise VocabError(f"tokenizer folder not found: {root}")
+        opts: dict[str, Any] = {}
+        data: bytes | None = None
+        cfg_path = root / "tokenizer_config.json"
+        cfg: dict = {}
+        if cfg_path.is_file():
+            try:
+                cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise VocabError(f"{cfg_path} is not valid JSON: {exc}") from None
+            if not isinstance(cfg, dict):
+                raise VocabError(f"{cfg_path} must hold a JSON object")
+            cfg = {**cfg.get("init_kwargs", {}), **cfg} if isinstance(cfg.get("init_kwargs"), dict) else cfg
+            if "do_lower_case" in cfg:
+                opts["lowercase"] = bool(cfg["do_lower_case"])
+            if "strip_accents" in cfg:
+                opts["strip_accents"] = cfg["strip_accents"]
+            if "tokenize_chinese_chars" in cfg:
+                opts["tokenize_chinese_chars"] = bool(cfg["tokenize_chinese_chars"])
+            for key in _SPECIAL_KEYS:
+                value = cfg.get(f"{key}_token")
+                if isinstance(value, dict):
+                    value = value.get("content")
+                if isinstance(value, str) and value:
+                    opts[f"{key}_token"] = value
+            mml = cfg.get("model_max_length")
+            if isinstance(mml, int) and 0 < mml < 1_000_000:
+                opts["max_length"] = mml
+        tj = root / "tokenizer.json"
+        if tj.is_file():
+            data = cls._read_tokenizer_json(tj, opts)
+        if data is None:
+            vocab = root / "vocab.txt"
+            if not vocab.is_file():
+                named = cfg.get("vocab_file")
+                candidates = ([root / named] if isinstance(named, str) else []) + sorted(root.glob("*vocab*.txt"))
+                vocab = next((p for p in candidates if p.is_file()), vocab)
+            if not vocab.is_file():
+                raise VocabError(f"no tokenizer.json or vocab.txt in {root}")
+            data = vocab.read_bytes()
+        opts.update(overrides)
+        return cls.from_vocab_bytes(data, **opts)
+
+    @staticmethod
+    def _read_tokenizer_json(path: Path, opts: dict) -> bytes | None:
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise VocabError(f"{path} is not valid JSON: {exc}") from None
+        model = spec.get("model") or {}
+        if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
+            raise VocabError(f"{path}: only WordPiece models are supported, got {model.get('type')!r}")
+        norm = spec.get("normalizer") or {}
+        if norm.get("type") == "BertNormalizer":
+            opts["clean_text"] = bool(norm.get("clean_text", True))
+            opts["tokenize_chinese_chars"] = bool(norm.get("handle_chinese_chars", True))
+            opts["lowercase"] = bool(norm.get("lowercase", True))
+            opts["strip_accents"] = norm.get("strip_accents")
+        elif norm:
+            raise VocabError(f"{path}: unsupported normalizer {norm.get('type')!r} (BertNormalizer expected)")
+        opts["unk_token"] = model.get("unk_token", "[UNK]")
+        opts["wordpieces_prefix"] = model.get("continuing_subword_prefix", "##")
+        opts["max_input_chars_per_word"] = int(model.get("max_input_chars_per_word", 100))
+        vocab = model["vocab"]
+        if not vocab:
+            raise VocabError(f"{path}: empty vocabulary")
+        size = max(vocab.values()) + 1
+        lines = [""] * size
+        for tok, i in vocab.items():
+            if "\n" in tok or tok != tok.rstrip():
+                raise VocabError(f"{path}: token {tok!r} cannot be represented in vocab.txt form")
+            lines[i] = tok
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+    # ---------------------------------------------------------------- encoding
+    def _options(self, max_length: int | None, truncation: Any, padding: int, add_special: bool) -> Any:
+        key = (max_length, truncation, padding, add_special)
+        o = self._opts.get(key)
+        if o is None:
+            if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
+                                           or max_length < 0):
+                raise InvalidInputError(f"max_length must be a non-negative int or None, got {max_length!r}")
+            if truncation not in (True, False, "longest_first", "do_not_truncate", None):
+                raise InvalidInputError(
+                    f"truncation={truncation!r} is not supported: use True/'longest_first' or False")
+            if truncation in (True, "longest_first") and max_length is None:
+                raise InvalidInputError("truncation needs max_length")
+            o = ffi.new("EtEncodeOptions *")
+            lib.et_encode_options_init(o)
+            o.max_length = max_length or 0
+            o.truncation = truncation in (True, "longest_first")
+            o.padding = padding
+            o.add_special_tokens = bool(add_special)
+            self._opts[key] = o
+        return o
+
+    def _scratch(self, need: int = 0) -> _Scratch:
+        try:
+            s = self._tls.s
+        except AttributeError:
+            s = self._tls.s = _Scratch(512)
+        if need > s.cap:
+            s = self._tls.s = _Scratch(max(need, 2 * s.cap))
+        return s
+
+    def _encode_one(self, text: Any, text_pair: Any, opts: Any) -> _Scratch:
+        b = _utf8(text)
+        s = self._scratch()
+        if text_pair is None:
+            st = lib.et_encode(self._h, b, len(b), ffi.NULL, 0, opts, s.enc, s.err)
+        else:
+            p = _utf8(text_pair, "text_pair")
+            st = lib.et_encode(self._h, b, len(b), p, len(p), opts, s.enc, s.err)
+        if st == lib.ET_ERR_BUFFER_TOO_SMALL:
+            s = self._scratch(s.enc.length)
+            if text_pair is None:
+                st = lib.et_encode(self._h, b, len(b), ffi.NULL, 0, opts, s.enc, s.err)
+            else:
+                st = lib.et_encode(self._h, b, len(b), p, len(p), opts, s.enc, s.err)
+        if st != lib.ET_OK:
+            _raise(st, s.err, "cannot encode the text")
+        return s
+
+    def encode(self, text: str, text_pair: str | None = None, max_length: int | None = None,
+               truncation: bool | str = False, add_special_tokens: bool = True) -> list[int]:
+        """Token ids of one text (or pair): [CLS] A [SEP] (B [SEP])."""
+        if max_length is None and not truncation and add_special_tokens:
+            opts = self._default_opts
+        else:
+            opts = self._options(max_length, truncation, 0, add_special_tokens)
+        s = self._encode_one(text, text_pair, opts)
+        return ffi.unpack(s.ids, s.enc.length)
+
+    def encode_with_offsets(self, text: str, text_pair: str | None = None, max_length: int | None = None,
+                            truncation: bool | str = False, add_special_tokens: bool = True) -> dict:
+        """ids, type ids and character offsets of one text (or pair)."""
+        opts = self._options(max_length, truncation, 0, add_special_tokens)
+        s = self._encode_one(text, text_pair, opts)
+        n = s.enc.length
+        flat = ffi.unpack(s.offs, 2 * n)
+        return {"input_ids": ffi.unpack(s.ids, n), "token_type_ids": ffi.unpack(s.types, n),
+                "offsets": list(zip(flat[0::2], flat[1::2]))}
+
+    def _batch(self, texts: Any, text_pairs: Any, max_length: int | None, truncation: Any,
+               add_special: bool, threads: int | None) -> Any:
+        if isinstance(texts, (str, bytes)) or texts is None:
+            raise InputTypeError("texts must be a list of str (got a single text; use encode or wrap it in a list)")
+        if not isinstance(texts, (list, tuple)):
+            try:
+                texts = list(texts)
+            except TypeError:
+                raise InputTypeError(f"texts must be a list of str, got {type(texts).__name__}") from None
+        n = len(texts)
+        data = [_utf8(t, f"texts[{i}]") for i, t in enumerate(texts)]
+        keep = [ffi.from_buffer(b) for b in data]
+        ptrs = ffi.new("char *[]", keep) if n else ffi.new("char *[]", 1)
+        sizes = ffi.new("size_t[]", [len(b) for b in data]) if n else ffi.new("size_t[]", 1)
+        pptrs = psizes = ffi.NULL
+        if text_pairs is not None:
+            if isinstance(text_pairs, (str, bytes)) or len(text_pairs) != n:
+                raise InvalidInputError("text_pairs must be a list with one pair per text")
+            pdata = [_utf8(t, f"text_pairs[{i}]") for i, t in enumerate(text_pairs)]
+            pkeep = [ffi.from_buffer(b) for b in pdata]
+            keep.extend(pkeep)
+            pptrs = ffi.new("char *[]", pkeep) if n else ffi.new("char *[]", 1)
+            psizes = ffi.new("size_t[]", [len(b) for b in pdata]) if n else ffi.new("size_t[]", 1)
+        opts = self._options(max_length, truncation, 0, add_special)
+        if threads is None:
+            threads = self.threads
+        if threads is not None and (not isinstance(threads, int) or threads < 0):
+            raise InvalidInputError(f"threads must be a non-negative int or None, got {threads!r}")
+        out = ffi.new("EtBatch **")
+        err = ffi.new("EtError *")
+        st = lib.et_encode_batch(self._h, n, ptrs, sizes, pptrs, psizes, opts, threads or 0, out, err)
+        if st != lib.ET_OK:
+            _raise(st, err, "cannot encode the batch")
+        return ffi.gc(out[0], lib.et_batch_delete)
+
+    def encode_batch(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
+                     max_length: int | None = None, truncation: bool | str = False,
+                     threads: int | None = None, add_special_tokens: bool = True) -> list[list[int]]:
+        """Token ids of many texts, encoded on native threads (GIL released)."""
+        b = self._batch(texts, text_pairs, max_length, truncation, add_special_tokens, threads)
+        n = lib.et_batch_size(b)
+        flat = ffi.unpack(lib.et_batch_all_ids(b), lib.et_batch_total_tokens(b))
+        starts = ffi.unpack(lib.et_batch_row_starts(b), n + 1)
+        return [flat[starts[i]:starts[i + 1]] for i in range(n)]
+
+    def __call__(self, texts: str | Sequence[str], text_pair: str | Sequence[str] | None = None,
+                 max_length: int | None = None, padding: bool | str = False, truncation: bool | str = False,
+                 return_offsets_mapping: bool = False, dtype: Any = np.int64, threads: int | None = None,
+                 add_special_tokens: bool = True) -> dict[str, np.ndarray]:
+        """HF-like call returning 2-D numpy arrays (a single str is a batch of one)."""
+        if isinstance(texts, (str, bytes)):
+            texts = [texts]
+            if text_pair is not None:
+                text_pair = [text_pair]
+        elif isinstance(text_pair, (str, bytes)):
+            raise InvalidInputError("text_pair must be a list when texts is a list")
+        try:
+            mode = _PADDING[padding]
+        except (KeyError, TypeError):
+            raise InvalidInputError(
+                f"padding={padding!r} is not supported: use False, True, 'longest' or 'max_length'") from None
+        if mode == 2 and max_length is None:
+            raise InvalidInputError("padding='max_length' needs max_length")
+        dt = np.dtype(dtype)
+        if dt.kind not in "iu":
+            raise InputTypeError(f"dtype must be an integer type, got {dt}")
+        b = self._batch(texts, text_pair, max_length, truncation, add_special_tokens, threads)
+        n = lib.et_batch_size(b)
+        longest = lib.et_batch_max_length(b)
+        if mode == 0:
+            starts = ffi.unpack(lib.et_batch_row_starts(b), n + 1)
+            lengths = {starts[i + 1] - starts[i] for i in range(n)}
+            if len(lengths) > 1:
+                raise InvalidInputError(
+                    f"the texts encode to different lengths ({min(lengths)}..{max(lengths)} tokens) and "
+                    "padding=False: pass padding=True (pad to the longest) or padding='max_length' "
+                    "with max_length to get rectangular arrays")
+            width = longest
+        elif mode == 1:
+            width = longest
+        else:
+            width = max(max_length, longest)
+        wide = np.dtype(np.int32) if dt == np.int32 else np.dtype(np.int64)
+        ids = np.empty((n, width), wide)
+        types = np.empty((n, width), wide)
+        mask = np.empty((n, width), wide)
+        offs = np.empty((n, width, 2), wide) if return_offsets_mapping else None
+        fill = lib.et_batch_fill_i32 if wide == np.int32 else lib.et_batch_fill_i64
+        ctype = "int32_t *" if wide == np.int32 else "int64_t *"
+        fill(b, width, ffi.cast(ctype, ids.ctypes.data), ffi.cast(ctype, types.ctypes.data),
+             ffi.cast(ctype, mask.ctypes.data),
+             ffi.cast(ctype, offs.ctypes.data) if offs is not None else ffi.NULL)
+        out = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+        if offs is not None:
+            out["offset_mapping"] = offs
+        if wide != dt:
+            out = {k: v.astype(dt) for k, v in out.items()}
+        return out
+
+    # ---------------------------------------------------------------- vocabulary
+    def tokenize(self, text: str) -> list[str]:
+        """The WordPiece tokens of a text, without special tokens."""
+        ids = self.encode(text, add_special_tokens=False)
+        return [self.id_to_token(i) for i in ids]
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of distinct tokens (as HF's get_vocab_size)."""
+        return int(lib.et_tokenizer_vocab_size(self._h))
+
+    def token_to_id(self, token: str) -> int | None:
+        if not isinstance(token, str):
+            raise InputTypeError(f"token must be str, got {type(token).__name__}")
+        b = _utf8(token, "token")
+        i = lib.et_tokenizer_token_to_id(self._h, b, len(b))
+        return None if i < 0 else int(i)
+
+    def id_to_token(self, i: int) -> str | None:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise InputTypeError(f"id must be int, got {type(i).__name__}")
+        if not -(2 ** 31) <= int(i) < 2 ** 31:
+            return None
+        size = ffi.new("size_t *")
+        p = lib.et_tokenizer_id_to_token(self._h, int(i), size)
+        return None if p == ffi.NULL else ffi.unpack(p, size[0]).decode("utf-8")
+
+    def get_vocab(self) -> dict[str, int]:
+        out = {}
+        for i in range(2 ** 31):
+            size = ffi.new("size_t *")
+            p = lib.et_tokenizer_id_to_token(self._h, i, size)
+            if p == ffi.NULL and len(out) >= self.vocab_size:
+                break
+            if p != ffi.NULL:
+                out[ffi.unpack(p, size[0]).decode("utf-8")] = i
+        return out
+
+    @property
+    def config(self) -> dict:
+        """The manifest "tokenizer" settings (without the vocab file name)."""
+        c = dict(self._config)
+        c["special_tokens"] = dict(c["special_tokens"])
+        return c
+
+    def __repr__(self) -> str:
+        c = self._config
+        return (f"Tokenizer(vocab_size={self.vocab_size}, lowercase={c['lowercase']}, "
+                f"strip_accents={c['strip_accents']}, tokenize_chinese_chars={c['tokenize_chinese_chars']})")
+
+
+_CREATE = object()
+

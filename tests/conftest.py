@@ -26,3 +26,45 @@ def zh_vocab(assets: Path) -> Path:
 @pytest.fixture(scope="session")
 def en_vocab(assets: Path) -> Path:
     return assets / "minilm" / "vocab.txt"
+
+
+# --- runtime SDK: real test models and bundles (built by tests/runtime_models.py, cached by pytest) ---
+def _require_model_toolchain() -> None:
+    for mod in ("paddle", "paddle2onnx", "paddlelite", "onnx", "tokenizers"):
+        pytest.importorskip(mod, reason=f"building the runtime test models needs {mod}")
+
+
+@pytest.fixture(scope="session")
+def runtime_models(request, zh_vocab: Path):
+    """{variant: folder of .onnx/.nb files} for the tiny BERT-shaped test classifier."""
+    _require_model_toolchain()
+    import runtime_models as rm
+
+    cache = request.config.cache.mkdir("edgetext-runtime-models")
+    return {v: rm.build_models(cache, zh_vocab, v) for v in rm.VARIANTS}
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
+    """A packed .etb bundle: fp32 .nb, fp32 ONNX and int8 ONNX of one model, golden vectors."""
+    import runtime_models as rm
+
+    return rm.make_bundle(runtime_models["base"], zh_vocab, tmp_path_factory.mktemp("bundles") / "tiny.etb",
+                          archive=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
+    """The same bundle as a folder."""
+    import runtime_models as rm
+
+    return rm.make_bundle(runtime_models["base"], zh_vocab, tmp_path_factory.mktemp("bundles") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def int32_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
+    """A bundle whose models declare int32 input_ids / token_type_ids / attention_mask."""
+    import runtime_models as rm
+
+    return rm.make_bundle(runtime_models["int32mask"], zh_vocab, tmp_path_factory.mktemp("bundles") / "i32.etb",
+                          variant="int32mask", archive=True)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .bundle import Bundle
 from .backends import registry
-from .errors import BackendError, InputTypeError, InvalidInputError
+from .errors import BackendError, EdgeTextError, InputTypeError, InvalidInputError, TokenizerError
 
 _DTYPES = {"int64": np.int64, "int32": np.int32}
 
@@ -113,7 +113,7 @@ class TextClassifier:
     def classify_batch(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[list[Category]]:
         """The top_k categories of every text, in the caller's order."""
         top_k = min(_check_positive_int(top_k, "top_k"), len(self.labels))
-        probs = softmax(self.logits(texts, batch_size=batch_size))
+        probs = softmax(self.logits(_check_texts(texts), batch_size=batch_size))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
         labels = self.labels
         return [[Category(labels[j], float(p[j]), int(j)) for j in row] for p, row in zip(probs, order)]
@@ -132,8 +132,16 @@ class TextClassifier:
         try:
             return self.tokenizer.encode_batch(texts, max_length=self.max_length, truncation=True,
                                                threads=self.threads)
-        except UnicodeEncodeError as e:
-            raise InvalidInputError(f"a text is not valid Unicode (lone surrogate?): {e}") from None
+        except EdgeTextError:
+            raise
+        except (UnicodeError, TypeError, ValueError) as e:
+            for i, text in enumerate(texts):  # diagnose only on failure: no extra pass on the hot path
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as u:
+                    raise InvalidInputError(f"texts[{i}] is not valid Unicode: lone surrogate "
+                                            f"{text[u.start]!r} at character {u.start}") from None
+            raise TokenizerError(f"the tokenizer failed: {e}") from e
 
     def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray:
         """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest."""

@@ -151,12 +151,15 @@ def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model
         raise BackendUnavailableError(f"the bundle has no model {model!r}; it has "
                                       f"{[s.file for s in manifest.models]}")
     if not viable:
-        servable = [f"{s.summary()}" for s in manifest.models if why_unavailable(s, device) is None]
+        def servable(dev: str) -> str:
+            return ", ".join(s.summary() for s in manifest.models if why_unavailable(s, dev) is None) or "none"
+
         asked = f"backend={backend!r}, device={device!r}" + (f", model={model!r}" if model else "")
-        raise BackendUnavailableError(
-            f"nothing in this bundle can run with {asked} on this {host_arch()} host. "
-            f"Available here: {', '.join(servable) if servable else 'none'}. "
-            f"Why not: {'; '.join(rejected)}")
+        available = f"Available here: {servable(device)}"
+        if kind != "cpu":
+            available += f" (on device='cpu': {servable('cpu')})"
+        raise BackendUnavailableError(f"nothing in this bundle can run with {asked} on this {host_arch()} host. "
+                                      f"{available}. Why not: {'; '.join(rejected)}")
     viable.sort(key=lambda rs: rs[0].rank)
     row, spec = viable[0]
     how = "requested model" if model else ("backend=auto" if backend == "auto" else f"backend={backend}")

@@ -1,0 +1,133 @@
+"""The backend table (auto choice per host/device) and the backends' own checks."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from edgetext import manifest as mf
+from edgetext.backends import registry
+from edgetext.errors import BackendError, BackendUnavailableError
+
+
+def make_manifest(*models: tuple[str, str, str]) -> mf.Manifest:
+    """models: (backend, target, precision) triples."""
+    entries = []
+    for backend, target, precision in models:
+        ext = "onnx" if backend == "onnxruntime" else "nb"
+        entries.append({"file": f"m.{target}.{precision}.{ext}", "backend": backend, "target": target,
+                        "precision": precision,
+                        "inputs": [{"name": "input_ids", "role": "input_ids", "dtype": "int64"}],
+                        "outputs": [{"name": "logits", "shape": [-1, 2]}]})
+    obj = {"format": "edgetext-bundle", "format_version": 1, "task": "text-classification", "labels": ["a", "b"],
+           "tokenizer": {"vocab": "vocab.txt", "max_length": 32}, "models": entries}
+    return mf.validate(obj, require_files=False)
+
+
+@pytest.fixture
+def host(monkeypatch):
+    """host(arch, engines=..., providers=...) fakes this machine for the table."""
+    def fake(arch: str, engines=("onnxruntime", "paddlelite"), providers=("CPUExecutionProvider",)):
+        monkeypatch.setattr(registry, "host_arch", lambda: arch)
+        monkeypatch.setattr(registry, "engine_installed", lambda name: name in engines)
+        monkeypatch.setattr(registry, "ort_providers", lambda: list(providers))
+    return fake
+
+
+ALL_X86 = [("onnxruntime", "x86_64", "fp32"), ("paddlelite", "x86_64", "fp32"), ("onnxruntime", "x86_64", "int8")]
+ALL_ARM = [("onnxruntime", "aarch64", "int8"), ("paddlelite", "aarch64", "fp32"), ("paddlelite", "aarch64", "int8"),
+           ("onnxruntime", "aarch64", "fp32")]
+
+
+@pytest.mark.parametrize("arch,models,device,engines,providers,want", [
+    # x86 CPU: ONNX Runtime int8 first, then ORT fp32, then Lite fp32
+    ("x86_64", ALL_X86, "cpu", None, None, ("onnxruntime", "x86_64", "int8")),
+    ("x86_64", ALL_X86[:2], "cpu", None, None, ("onnxruntime", "x86_64", "fp32")),
+    ("x86_64", ALL_X86[1:2], "cpu", None, None, ("paddlelite", "x86_64", "fp32")),
+    # a bundle with models for both arches: only the host's arch counts
+    ("x86_64", ALL_X86 + ALL_ARM, "cpu", None, None, ("onnxruntime", "x86_64", "int8")),
+    ("aarch64", ALL_X86 + ALL_ARM, "cpu", None, None, ("onnxruntime", "aarch64", "int8")),
+    # ARM without an ONNX int8: Lite int8 beats ORT fp32; without onnxruntime installed Lite serves
+    ("aarch64", ALL_ARM[1:], "cpu", None, None, ("paddlelite", "aarch64", "int8")),
+    ("aarch64", ALL_ARM, "cpu", ("paddlelite",), None, ("paddlelite", "aarch64", "int8")),
+    ("armv7", [("paddlelite", "armv7", "fp32"), ("onnxruntime", "aarch64", "int8")], "cpu", None, None,
+     ("paddlelite", "armv7", "fp32")),
+    # no paddlelite installed: ORT
+    ("x86_64", ALL_X86[:2], "cpu", ("onnxruntime",), None, ("onnxruntime", "x86_64", "fp32")),
+    # CUDA: a GPU model first, else the portable fp32 model; never an int8 CPU model
+    ("x86_64", ALL_X86 + [("onnxruntime", "cuda", "fp16")], "cuda", None,
+     ("CUDAExecutionProvider", "CPUExecutionProvider"), ("onnxruntime", "cuda", "fp16")),
+    ("x86_64", ALL_X86, "cuda:1", None, ("CUDAExecutionProvider", "CPUExecutionProvider"),
+     ("onnxruntime", "x86_64", "fp32")),
+])
+def test_auto_backend_choice_table(host, arch, models, device, engines, providers, want):
+    host(arch, engines or ("onnxruntime", "paddlelite"), providers or ("CPUExecutionProvider",))
+    choice = registry.choose(make_manifest(*models), "auto", device)
+    s = choice.spec
+    assert (s.backend, s.target, s.precision) == want
+    assert choice.row.why in choice.reason and s.file in choice.reason
+
+
+def test_cuda_without_the_provider_is_unavailable(host):
+    host("x86_64")
+    with pytest.raises(BackendUnavailableError, match="Available here: none .on device='cpu': onnxruntime fp32.*CUDAExecutionProvider"):
+        registry.choose(make_manifest(*ALL_X86), "auto", "cuda")
+
+
+def test_lite_int8_on_x86_is_refused_with_the_reason(host):
+    host("x86_64")
+    with pytest.raises(BackendUnavailableError, match="Lite int8 on x86 outputs NaN"):
+        registry.choose(make_manifest(("paddlelite", "x86_64", "int8")), "paddlelite")
+
+
+def test_explicit_backend_missing_from_bundle_lists_available(host):
+    host("x86_64")
+    with pytest.raises(BackendUnavailableError) as e:
+        registry.choose(make_manifest(*ALL_X86[:1]), "paddlelite")
+    assert "Available here: onnxruntime fp32 x86_64 (m.x86_64.fp32.onnx)" in str(e.value)
+
+
+def test_wrong_arch_models_are_rejected_with_reasons(host):
+    host("aarch64")
+    with pytest.raises(BackendUnavailableError, match="built for x86_64, this host is aarch64"):
+        registry.choose(make_manifest(*ALL_X86), "auto")
+
+
+def test_every_table_row_is_a_valid_manifest_combination():
+    for row in registry.TABLE:
+        assert row.backend in mf.BACKENDS and row.target in mf.TARGETS and row.precision in mf.PRECISIONS
+        assert row.device in registry.DEVICES
+    keys = [(r.backend, r.target, r.precision, r.device) for r in registry.TABLE]
+    assert len(keys) == len(set(keys)), "one row per combination"
+    assert not {k[:3] for k in keys if k[3] == "cpu"} & set(registry.REFUSED)
+
+
+# -- the backends themselves (real models) ---------------------------------------------------------
+def test_onnxruntime_backend_refuses_a_manifest_that_lies_about_inputs(runtime_models):
+    from edgetext.backends.onnxruntime import OnnxRuntimeBackend
+
+    d = runtime_models["base"]
+    spec = make_manifest(("onnxruntime", "x86_64", "fp32")).models[0]
+    spec = dataclasses.replace(spec, file="model.x86_64.fp32.onnx")
+    with pytest.raises(BackendError, match="inputs .* differ from the manifest"):
+        OnnxRuntimeBackend(str(d / "model.x86_64.fp32.onnx"), spec, 1, "cpu")
+    good = dataclasses.replace(spec, inputs=(mf.InputSpec("input_ids", "input_ids", "int32"),
+                                             mf.InputSpec("token_type_ids", "token_type_ids", "int64")))
+    with pytest.raises(BackendError, match="input input_ids is tensor.int64., the manifest says int32"):
+        OnnxRuntimeBackend(str(d / "model.x86_64.fp32.onnx"), good, 1, "cpu")
+    with pytest.raises(BackendError, match="cannot load"):
+        OnnxRuntimeBackend(b"garbage", spec, 1, "cpu")
+
+
+def test_onnxruntime_backend_describes_threads_and_providers(runtime_models):
+    from edgetext.backends.onnxruntime import OnnxRuntimeBackend
+
+    spec = make_manifest(("onnxruntime", "x86_64", "fp32")).models[0]
+    spec = dataclasses.replace(spec, inputs=(mf.InputSpec("input_ids", "input_ids", "int64"),
+                                             mf.InputSpec("token_type_ids", "token_type_ids", "int64")),
+                               outputs=(mf.OutputSpec("save_infer_model/scale_0.tmp_0"),))
+    b = OnnxRuntimeBackend((runtime_models["base"] / "model.x86_64.fp32.onnx").read_bytes(), spec, 2, "cpu")
+    d = b.describe()
+    assert d["threads"] == 2 and "intra_op" in d["threads_how"] and "CPUExecutionProvider" in d["providers"]
+    with pytest.raises(BackendUnavailableError, match="CUDAExecutionProvider"):
+        OnnxRuntimeBackend(b"", spec, 1, "cuda")

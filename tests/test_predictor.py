@@ -1,0 +1,233 @@
+"""TextClassifier on real (tiny, random-weight) models: round trips, backend agreement,
+batching, dtype casting, bad inputs, thread safety, backend choice."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import edgetext
+from edgetext import Category, TextClassifier
+from edgetext.bundle import Bundle
+from edgetext.errors import (BackendUnavailableError, BundleIntegrityError, InputTypeError, InvalidInputError)
+
+TEXTS = [
+    "这家店的菜很好吃，服务也很周到。",
+    "房间太小了，隔音很差，不会再来。",
+    "物流很快，包装完好。",
+    "Hello world! mixed 中文 and numbers 12345.",
+    "",
+    "差",
+    "酒店的位置不错，早餐一般般，性价比还可以吧。" * 5,
+    "手机用了一周就坏了，客服也不理人，非常失望！！！",
+    "ÀÉÎ café naïve résumé",
+    "🙂👍 表情 emoji",
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_fp32(tiny_bundle):
+    return TextClassifier(tiny_bundle, backend="onnxruntime", model="model.x86_64.fp32.onnx", threads=1)
+
+
+def test_round_trip_pack_open_verify_classify_on_both_backends(tiny_bundle, tiny_bundle_dir):
+    for path in (tiny_bundle, tiny_bundle_dir):
+        with Bundle.open(path) as b:
+            report = b.verify(predictions=True)
+            assert report["ok"] and not report["skipped"]
+            assert any("golden predictions of model.x86_64.fp32.nb" in c for c in report["checks"])
+    ort = TextClassifier(tiny_bundle, backend="onnxruntime", model="model.x86_64.fp32.onnx", threads=1)
+    lite = TextClassifier(tiny_bundle, backend="paddlelite", threads=1)
+    assert lite.describe()["model"] == "model.x86_64.fp32.nb"
+    a, b = ort.classify_batch(TEXTS, top_k=3), lite.classify_batch(TEXTS, top_k=3)
+    assert [r[0].label for r in a] == [r[0].label for r in b]
+    np.testing.assert_allclose(ort.logits(TEXTS), lite.logits(TEXTS), atol=1e-3, rtol=1e-4)
+    labels = {r[0].label for r in a}
+    assert len(labels) >= 2, "the test model should not predict one label for everything"
+
+
+def test_classify_returns_sorted_softmaxed_categories(onnx_fp32):
+    cats = onnx_fp32.classify("这家店的菜很好吃", top_k=3)
+    assert [type(c) for c in cats] == [Category] * 3
+    assert sorted(c.index for c in cats) == [0, 1, 2]
+    assert [c.score for c in cats] == sorted((c.score for c in cats), reverse=True)
+    assert abs(sum(c.score for c in cats) - 1.0) < 1e-5
+    assert all(onnx_fp32.labels[c.index] == c.label for c in cats)
+    assert onnx_fp32.classify("x", top_k=99)[-1].index in (0, 1, 2), "top_k is capped at the label count"
+    assert len(onnx_fp32.classify("x")) == 1
+
+
+def test_int8_auto_choice_agrees_with_its_golden_vectors(tiny_bundle):
+    clf = TextClassifier(tiny_bundle)  # auto: ORT int8 on x86_64
+    d = clf.describe()
+    assert (d["backend"], d["precision"], d["model"]) == ("onnxruntime", "int8", "model.x86_64.int8.onnx")
+    assert "int8" in d["why"] and d["host"] == "x86_64"
+    golden = Bundle.open(tiny_bundle).manifest.golden
+    for g in golden:
+        want = g["per_model"]["model.x86_64.int8.onnx"]["label"]
+        assert clf.classify(g["text"])[0].label == want
+
+
+def test_batching_pads_to_the_batch_longest_and_restores_order(onnx_fp32, monkeypatch):
+    widths = []
+    run = onnx_fp32._backend.run
+
+    def spy(feeds):
+        widths.append(feeds["input_ids"].shape)
+        return run(feeds)
+
+    monkeypatch.setattr(onnx_fp32._backend, "run", spy)
+    texts = TEXTS * 3
+    random.Random(1).shuffle(texts)
+    ids = onnx_fp32.encode(texts)
+    batched = onnx_fp32.logits(texts, batch_size=4)
+    lengths = sorted(len(x) for x in ids)
+    assert [w for _, w in widths] == [max(lengths[i:i + 4]) for i in range(0, len(lengths), 4)]
+    assert max(w for _, w in widths) <= onnx_fp32.max_length < 128
+    one_by_one = np.concatenate([onnx_fp32.logits([t]) for t in texts])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-4)
+    assert [r[0].index for r in onnx_fp32.classify_batch(texts, batch_size=3)] == list(batched.argmax(1))
+
+
+def test_inputs_are_cast_to_declared_int32_dtypes(int32_bundle):
+    for backend in ("onnxruntime", "paddlelite"):
+        clf = TextClassifier(int32_bundle, backend=backend, threads=1)
+        seen = {}
+        run = clf._backend.run
+        clf._backend.run = lambda feeds: (seen.update({k: v.dtype for k, v in feeds.items()}), run(feeds))[1]
+        assert len(clf.classify_batch(TEXTS)) == len(TEXTS)
+        assert seen == {"input_ids": np.int32, "token_type_ids": np.int32, "attention_mask": np.int32}
+    assert Bundle.open(int32_bundle).verify(predictions=True)["ok"]
+
+
+def test_int32_and_int64_models_agree(tiny_bundle, int32_bundle):
+    a = TextClassifier(tiny_bundle, model="model.x86_64.fp32.onnx").logits(TEXTS)
+    b = TextClassifier(int32_bundle, model="model.x86_64.fp32.onnx").logits(TEXTS)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad,error,match", [
+    (None, InvalidInputError, "None"),
+    (b"bytes", InputTypeError, "decode"),
+    (123, InputTypeError, "must be a str"),
+])
+def test_bad_single_texts_give_clear_errors(onnx_fp32, bad, error, match):
+    with pytest.raises(error, match=match):
+        onnx_fp32.classify(bad)
+
+
+@pytest.mark.parametrize("bad,error,match", [
+    ("a str", InputTypeError, "list of str"),
+    (None, InputTypeError, "list of str"),
+    (["ok", None], InvalidInputError, r"texts\[1\] is None"),
+    (["ok", b"x"], InputTypeError, r"texts\[1\] is bytes"),
+    ({"a": 1}, InputTypeError, "list of str"),
+])
+def test_bad_batches_give_clear_errors(onnx_fp32, bad, error, match):
+    with pytest.raises(error, match=match):
+        onnx_fp32.classify_batch(bad)
+
+
+def test_bad_arguments_give_clear_errors(onnx_fp32, tiny_bundle):
+    with pytest.raises(InvalidInputError, match="top_k"):
+        onnx_fp32.classify("x", top_k=0)
+    with pytest.raises(InputTypeError, match="batch_size"):
+        onnx_fp32.classify_batch(["x"], batch_size=2.5)
+    with pytest.raises(InvalidInputError, match="threads"):
+        TextClassifier(tiny_bundle, threads=0)
+    with pytest.raises(InvalidInputError, match="unknown device"):
+        TextClassifier(tiny_bundle, device="tpu")
+    with pytest.raises(InvalidInputError, match="unknown backend"):
+        TextClassifier(tiny_bundle, backend="tensorrt")
+
+
+def test_empty_batches_and_empty_text(onnx_fp32):
+    assert onnx_fp32.classify_batch([]) == []
+    assert onnx_fp32.logits([]).shape == (0, 3)
+    assert len(onnx_fp32.classify("")) == 1
+    assert onnx_fp32.classify_batch(iter(["a", "b"]))[1] == onnx_fp32.classify("b")
+
+
+def test_megabyte_text_is_truncated_to_max_length(onnx_fp32):
+    big = "这家店的菜很好吃。" * (1024 * 1024 // 27)
+    assert len(big.encode("utf-8")) >= 1_000_000
+    ids = onnx_fp32.encode([big])[0]
+    assert len(ids) == onnx_fp32.max_length
+    head = big[: onnx_fp32.max_length * 2]
+    np.testing.assert_allclose(onnx_fp32.logits([big]), onnx_fp32.logits([head]), atol=1e-5)
+
+
+def test_lone_surrogates_are_refused_or_handled(onnx_fp32):
+    text = "ok \ud800 bad"
+    try:
+        cats = onnx_fp32.classify(text)
+    except InvalidInputError as e:
+        assert "surrogate" in str(e) or "Unicode" in str(e)
+    else:
+        assert len(cats) == 1 and 0.0 <= cats[0].score <= 1.0
+
+
+def test_concurrent_classify_from_8_threads_equals_serial(tiny_bundle):
+    for backend in ("onnxruntime", "paddlelite"):
+        clf = TextClassifier(tiny_bundle, backend=backend, model=None if backend == "paddlelite"
+                             else "model.x86_64.fp32.onnx", threads=1)
+        work = [TEXTS[i % len(TEXTS)] + str(i) for i in range(48)]
+        serial = [clf.classify(t, top_k=3) for t in work]
+        start = threading.Barrier(8)
+
+        def job(k):
+            start.wait()
+            return [(i, clf.classify(work[i], top_k=3)) for i in range(k, len(work), 8)]
+
+        with ThreadPoolExecutor(8) as pool:
+            got = dict(pair for chunk in pool.map(job, range(8)) for pair in chunk)
+        for i, want in enumerate(serial):
+            assert [c.index for c in got[i]] == [c.index for c in want]
+            np.testing.assert_allclose([c.score for c in got[i]], [c.score for c in want], atol=1e-6)
+
+
+def test_explicit_backend_the_host_cannot_serve_lists_what_is_available(tiny_bundle, monkeypatch):
+    with pytest.raises(BackendUnavailableError) as e:
+        TextClassifier(tiny_bundle, device="cuda")
+    msg = str(e.value)
+    assert "Available here" in msg and "model.x86_64.int8.onnx" in msg and "CUDAExecutionProvider" in msg
+    with pytest.raises(BackendUnavailableError, match="Available here: .*onnxruntime"):
+        TextClassifier(tiny_bundle, backend="paddlelite", model="model.x86_64.int8.onnx")
+    with pytest.raises(BackendUnavailableError, match="no model 'nope.onnx'"):
+        TextClassifier(tiny_bundle, model="nope.onnx")
+    from edgetext.backends import registry
+
+    monkeypatch.setattr(registry, "engine_installed", lambda name: name == "onnxruntime")
+    with pytest.raises(BackendUnavailableError, match="paddlelite is not installed"):
+        TextClassifier(tiny_bundle, backend="paddlelite")
+
+
+def test_golden_ids_are_checked_at_load(tiny_bundle, tmp_path):
+    import shutil
+    import zipfile
+
+    src = tmp_path / "src"
+    with zipfile.ZipFile(tiny_bundle) as zf:
+        zf.extractall(src)
+    m = json.loads((src / "manifest.json").read_text())
+    m["golden"][0]["input_ids"][1] += 1
+    (src / "manifest.json").write_text(json.dumps(m, ensure_ascii=False))
+    out = edgetext.bundle.pack(src, tmp_path / "bad.etb")
+    with pytest.raises(BundleIntegrityError, match="golden.0. token ids differ"):
+        TextClassifier(out)
+    with pytest.raises(BundleIntegrityError, match="golden.0. token ids differ"):
+        Bundle.open(out).verify()
+    assert TextClassifier(out, check_golden=False).classify("x")
+    shutil.rmtree(src)
+
+
+def test_describe_says_what_runs_and_why(tiny_bundle):
+    d = TextClassifier(tiny_bundle, backend="paddlelite", threads=1).describe()
+    for key in ("backend", "model", "precision", "target", "threads", "why", "engine", "not_chosen"):
+        assert key in d
+    assert d["threads"]["requested"] == 1 and "OMP_NUM_THREADS" in d["threads"]["how"]
+    json.dumps(d)

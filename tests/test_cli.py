@@ -1,0 +1,135 @@
+"""The `edgetext` CLI contract, run as other tools run it: a subprocess (`python -m edgetext`)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def edgetext(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    path = os.pathsep.join(p for p in [str(ROOT / "sdk"), os.environ.get("PYTHONPATH", "")] if p)
+    full_env = dict(os.environ, PYTHONPATH=path, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "edgetext", *args], input=stdin, capture_output=True, text=True,
+                          env=full_env, timeout=300)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, match: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgetext: error: "), proc.stderr
+    assert match in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_classify_texts_json(tiny_bundle):
+    p = edgetext("classify", str(tiny_bundle), "这家店的菜很好吃", "太差了", "--json")
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["这家店的菜很好吃", "太差了"]
+    for r in rows:
+        assert set(r) == {"text", "label", "score", "index"}
+        assert r["label"] in ("negative", "neutral", "positive") and 0 <= r["score"] <= 1
+
+
+def test_classify_top_k_json_keeps_top1_fields(tiny_bundle):
+    p = edgetext("classify", str(tiny_bundle), "物流很快", "--top-k", "3", "--json", "--backend", "paddlelite",
+                 "--threads", "1")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert len(r["categories"]) == 3
+    assert (r["label"], r["score"], r["index"]) == tuple(r["categories"][0][k] for k in ("label", "score", "index"))
+
+
+def test_classify_reads_stdin_one_text_per_line(tiny_bundle):
+    p = edgetext("classify", str(tiny_bundle), "--json", stdin="第一行\n第二行\n\nlast line\n")
+    assert p.returncode == 0, p.stderr
+    assert [json.loads(x)["text"] for x in p.stdout.splitlines()] == ["第一行", "第二行", "", "last line"]
+    plain = edgetext("classify", str(tiny_bundle), "物流很快")
+    assert plain.returncode == 0 and plain.stdout.endswith("\t物流很快\n")
+
+
+def test_backends_agree_through_the_cli(tiny_bundle):
+    texts = "\n".join(["这家店的菜很好吃", "房间太小了", "Hello world", "差评", ""]) + "\n"
+    a = edgetext("classify", str(tiny_bundle), "--json", "--model", "model.x86_64.fp32.onnx", stdin=texts)
+    b = edgetext("classify", str(tiny_bundle), "--json", "--backend", "paddlelite", stdin=texts)
+    assert a.returncode == b.returncode == 0
+    assert [json.loads(x)["label"] for x in a.stdout.splitlines()] == \
+           [json.loads(x)["label"] for x in b.stdout.splitlines()]
+
+
+def test_info_text_and_json(tiny_bundle):
+    p = edgetext("info", str(tiny_bundle))
+    assert p.returncode == 0 and "negative, neutral, positive" in p.stdout and "model.x86_64.int8.onnx" in p.stdout
+    j = json.loads(edgetext("info", str(tiny_bundle), "--json").stdout)
+    assert j["labels"] == ["negative", "neutral", "positive"] and len(j["models"]) == 3
+    assert all(m["runs_here"] for m in j["models"])
+
+
+def test_verify_ok_and_tampered(tiny_bundle, tmp_path):
+    ok = edgetext("verify", str(tiny_bundle), "--predictions")
+    assert ok.returncode == 0 and ok.stdout.startswith("OK ") and "golden predictions" in ok.stdout
+    bad = tmp_path / "bad.etb"
+    with zipfile.ZipFile(tiny_bundle) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "vocab.txt":
+                data = data.replace(b"[UNK]", b"[UNX]")  # same size, other bytes
+            zout.writestr(info, data)
+    assert_one_line_error(edgetext("verify", str(bad)), 1, "checksum mismatch for 'vocab.txt'")
+
+
+def test_bench_json_reports_percentiles_split_and_rss(tiny_bundle, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("这家店的菜很好吃\n太差了\n物流很快，包装完好。\n", encoding="utf-8")
+    p = edgetext("bench", str(tiny_bundle), "--texts", str(texts), "--batch-size", "4", "--threads", "1",
+                 "--repeat", "4", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["texts"] == 12 and r["batches"] == 3 and r["batch_size"] == 4
+    assert r["latency_ms"]["p50"] <= r["latency_ms"]["p90"] <= r["latency_ms"]["p99"]
+    assert r["throughput_texts_per_s"] > 0 and r["peak_rss_mb"] > 10
+    assert r["tokenizer_s"] > 0 and r["model_s"] > 0 and 0 < r["tokenizer_share"] < 1
+    human = edgetext("bench", str(tiny_bundle), "--repeat", "1", "--backend", "paddlelite")
+    assert human.returncode == 0 and "p99" in human.stdout and "peak RSS" in human.stdout
+
+
+@pytest.mark.parametrize("args,code,match", [
+    (["classify", "/no/such/bundle.etb", "x"], 1, "bundle not found"),
+    (["classify"], 2, "required: BUNDLE"),
+    (["classify", "B", "x", "--top-k", "0"], 2, "must be >= 1"),
+    (["classify", "B", "x", "--backend", "tensorrt"], 2, "invalid choice"),
+    (["bench", "B", "--threads", "many"], 2, "not an integer"),
+    (["frobnicate"], 2, "invalid choice"),
+    (["info", "/etc/hostname"], 1, "not a valid .etb"),
+])
+def test_errors_are_one_line_with_exit_codes(args, code, match, tiny_bundle):
+    args = [str(tiny_bundle) if a == "B" else a for a in args]
+    assert_one_line_error(edgetext(*args), code, match)
+
+
+def test_unavailable_backend_is_a_runtime_error(tiny_bundle):
+    assert_one_line_error(edgetext("classify", str(tiny_bundle), "x", "--device", "cuda"), 1, "Available here")
+    assert_one_line_error(edgetext("bench", str(tiny_bundle), "--texts", "/no/such/file"), 1, "No such file")
+
+
+def test_help_everywhere():
+    for cmd in ([], ["classify"], ["info"], ["verify"], ["bench"]):
+        p = edgetext(*cmd, "--help")
+        assert p.returncode == 0 and "usage: edgetext" in p.stdout
+
+
+def test_convert_is_delegated_or_explains_the_extra():
+    p = edgetext("convert", "--help")
+    try:
+        import edgetext_converters.cli  # noqa: F401
+    except ImportError:
+        assert_one_line_error(p, 1, "pip install edgetext[convert]")
+    else:
+        assert p.returncode == 0

@@ -8,7 +8,7 @@ Targets: ``aarch64`` (C and Python: CPython 3.11 from Debian arm64 .debs) and ``
 (armhf, C only: PyPI has no armv7 wheels for numpy, cffi or onnxruntime).
 
     python scripts/arm/arm_emulation.py native-test aarch64     # cross-build native/ + C tests, run under qemu
-    python scripts/arm/arm_emulation.py c-app armv7 [ARGS...]   # cross-build samples/c_app, run it under qemu
+    python scripts/arm/arm_emulation.py c-app armv7 VOCAB < texts  # cross-build samples/c_app, run it under qemu
     python scripts/arm/arm_emulation.py build-ext               # edgetext._native for aarch64 cp311
     python scripts/arm/arm_emulation.py python -c "import edgetext, platform; print(platform.machine())"
 
@@ -116,8 +116,8 @@ def run_target(arch: str, program: Path | str, *args: str, env: dict[str, str] |
 
 
 def make(directory: Path, arch: str, out: Path, *targets: str, extra: dict[str, str] | None = None,
-         timeout: float = 900) -> subprocess.CompletedProcess:
-    """``make -C DIR CROSS=<prefix> BUILD_DIR=OUT TARGETS`` for a cross build (host build if arch is None)."""
+         timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+    """``make -C DIR CROSS=<prefix> BUILD_DIR=OUT [VAR=...] TARGETS``; arch "host" builds for this machine."""
     out.mkdir(parents=True, exist_ok=True)
     variables = {"BUILD_DIR": str(out)}
     if arch != "host":
@@ -125,15 +125,54 @@ def make(directory: Path, arch: str, out: Path, *targets: str, extra: dict[str, 
     variables.update(extra or {})
     cmd = ["make", "-C", str(directory), f"-j{os.environ.get('JOBS', '2')}",
            *[f"{k}={v}" for k, v in variables.items()], *targets]
-    return _run(cmd, timeout=timeout)
+    return _run(cmd, timeout=timeout, check=check)
 
 
-def c_app(arch: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Cross-build samples/c_app for ARCH and run its program under qemu with ARGS."""
-    out = build_dir(arch, "c_app")
-    make(ROOT / "samples" / "c_app", arch, out)
-    program = out / "classify_tokens"
-    return run_target(arch, program, *args, timeout=timeout, check=False)
+@dataclasses.dataclass
+class CTestResult:
+    arch: str
+    passed: int
+    failed: int
+    output: str
+
+
+def native_tests(arch: str, timeout: float = 900) -> CTestResult:
+    """Cross-build native/ (libedgetext.a/.so + the C unit tests) for ARCH and run the tests under qemu.
+
+    Uses native/Makefile's own ``test`` target with EMULATOR set to the qemu command line, so the
+    C tests run exactly as on the host. Counts every "N passed, N failed" line they print.
+    """
+    import re
+
+    out = build_dir(arch, "native")
+    emulator = " ".join(qemu_cmd(arch, "")[:-1])
+    proc = make(ROOT / "native", arch, out, "all", "test", extra={"EMULATOR": emulator}, timeout=timeout,
+                check=False)
+    text = proc.stdout + proc.stderr
+    for lib in (out / "libedgetext.so",):
+        if lib.exists() and elf_machine(lib) != ARCHES[arch].elf_machine:
+            raise RuntimeError(f"{lib} was not built for {arch}: does native/Makefile honour CROSS?")
+    counts = [(int(p), int(f)) for p, f in re.findall(r"(\d+) passed, (\d+) failed", text)]
+    passed = sum(p for p, _ in counts)
+    failed = sum(f for _, f in counts)
+    if proc.returncode != 0 and failed == 0:
+        failed = 1  # a build error or a crash under qemu: count it, keep the output for the message
+    return CTestResult(arch, passed, failed, text)
+
+
+def c_app(arch: str, *args: str, stdin: str | None = None, static: bool = False,
+          timeout: float = 300) -> subprocess.CompletedProcess:
+    """Build samples/c_app for ARCH ("host" for this machine) and run its tokenize program with ARGS."""
+    out = build_dir(arch, "c_app" + ("-static" if static else ""))
+    make(ROOT / "samples" / "c_app", arch, out, extra={"STATIC": "1" if static else "0"})
+    program = out / "tokenize"
+    if arch == "host":
+        cmd = [str(program), *args]
+    else:
+        if elf_machine(program) != ARCHES[arch].elf_machine:
+            raise RuntimeError(f"{program} is not an {arch} ELF binary")
+        cmd = qemu_cmd(arch, program, *args)
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------- Python (aarch64)
@@ -253,8 +292,13 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 0
     cmd, rest = argv[0], argv[1:]
+    if cmd == "native-test":
+        result = native_tests(rest[0])
+        sys.stdout.write(result.output)
+        print(f"{rest[0]}: {result.passed} passed, {result.failed} failed")
+        return 1 if result.failed or not result.passed else 0
     if cmd == "c-app":
-        proc = c_app(rest[0], *rest[1:])
+        proc = c_app(rest[0], *rest[1:], stdin=None if sys.stdin.isatty() else sys.stdin.read())
         sys.stdout.write(proc.stdout)
         sys.stderr.write(proc.stderr)
         return proc.returncode

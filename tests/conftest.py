@@ -35,12 +35,13 @@ def _require_model_toolchain() -> None:
 
 
 @pytest.fixture(scope="session")
-def runtime_models(request, zh_vocab: Path):
+def runtime_models(request, zh_vocab: Path, tmp_path_factory):
     """{variant: folder of .onnx/.nb files} for the tiny BERT-shaped test classifier."""
     _require_model_toolchain()
     import runtime_models as rm
 
-    cache = request.config.cache.mkdir("edgetext-runtime-models")
+    cache = (request.config.cache.mkdir("edgetext-runtime-models") if getattr(request.config, "cache", None)
+             else tmp_path_factory.mktemp("runtime-models"))
     return {v: rm.build_models(cache, zh_vocab, v) for v in rm.VARIANTS}
 
 

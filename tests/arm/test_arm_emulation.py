@@ -69,6 +69,33 @@ def en_texts(assets: Path) -> list[str]:
     return rows + ADVERSARIAL
 
 
+# ------------------------------------------------------------------------------------- C level
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "armv7"])
+def test_native_c_tests_pass_under_qemu(arm, arch):
+    result = arm.native_tests(arch)
+    assert result.failed == 0 and result.passed > 0, result.output[-4000:]
+
+
+@pytest.mark.parametrize("arch,static", [("aarch64", False), ("armv7", False), ("armv7", True)],
+                         ids=["aarch64", "armv7", "armv7-static"])
+def test_c_sample_output_on_arm_is_identical_to_the_host(arm, assets, arch, static):
+    for vocab, texts in ((assets / "bert-base-chinese" / "vocab.txt", zh_texts(assets)),
+                         (assets / "minilm" / "vocab.txt", en_texts(assets))):
+        stdin = "\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts) + "\n"
+        host = arm.c_app("host", str(vocab), "--dense", "16", "--threads", "2", stdin=stdin)
+        target = arm.c_app(arch, str(vocab), "--dense", "16", "--threads", "2", stdin=stdin, static=static)
+        assert host.returncode == 0, host.stderr
+        assert target.returncode == 0, target.stderr
+        assert len(target.stdout.splitlines()) == len(texts) + 1
+        assert target.stdout == host.stdout
+    errors_host = arm.c_app("host", str(vocab), "--errors")
+    errors_target = arm.c_app(arch, str(vocab), "--errors", static=static)
+    assert errors_target.returncode == 0, errors_target.stdout + errors_target.stderr
+    assert errors_target.stdout == errors_host.stdout  # same status codes and messages
+
+
 # ------------------------------------------------------------------------------ tokenizer parity
 
 

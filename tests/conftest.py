@@ -69,3 +69,17 @@ def int32_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
 
     return rm.make_bundle(runtime_models["int32mask"], zh_vocab, tmp_path_factory.mktemp("bundles") / "i32.etb",
                           variant="int32mask", archive=True)
+
+
+@pytest.fixture(scope="session")
+def ort_bundle(request, zh_vocab: Path, tmp_path_factory) -> Path:
+    """A .etb with ONNX fp32 + int8 models built without Paddle (runs on Python 3.11-3.13, ORT only)."""
+    for mod in ("onnx", "tokenizers"):
+        pytest.importorskip(mod, reason=f"building the ONNX-only test model needs {mod}")
+    import runtime_models as rm
+
+    cache = (request.config.cache.mkdir("edgetext-runtime-models") if getattr(request.config, "cache", None)
+             else tmp_path_factory.mktemp("runtime-models"))
+    models = rm.build_models(cache, zh_vocab, "onnxonly")
+    return rm.make_bundle(models, zh_vocab, tmp_path_factory.mktemp("bundles") / "ort.etb", variant="onnxonly",
+                          archive=True)

@@ -50,7 +50,9 @@ VARIANTS = {
 }
 # ERNIE-3.0-Nano-shaped (hidden 312, 4 layers, 12 heads, ffn 1248): for bench/classifier.py, not for tests
 BENCH_VARIANTS = {"nano": ("int64", ["input_ids", "token_type_ids"], (312, 4, 12, 1248))}
-ALL_VARIANTS = {**VARIANTS, **BENCH_VARIANTS}
+# built without Paddle (build_onnx_only): ONNX fp32 + int8 only
+ONNX_ONLY = {"onnxonly": ("int64", ["input_ids", "token_type_ids"], None)}
+ALL_VARIANTS = {**VARIANTS, **BENCH_VARIANTS, **ONNX_ONLY}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,6 +164,66 @@ def build_variant(out: Path, variant: str, vocab_size: int) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# no Paddle: an ONNX-only model (onnx.helper + numpy), for Python 3.11-3.13 with ONNX Runtime only
+# ----------------------------------------------------------------------------------------------
+def build_onnx_only(out: Path, vocab_size: int, seed: int = 11) -> Path:
+    """A bag-of-embeddings classifier written directly as ONNX (opset 13), fp32 and dynamic int8.
+
+    Gather(word) + Gather(type) -> masked mean over real tokens (mask from input_ids != [PAD]) ->
+    Tanh(Dense) -> Dense -> logits [B, 3]. Small, real, and built without Paddle.
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    h = HIDDEN
+    weights = {
+        "word": rng.normal(0, 1.0, (vocab_size, h)).astype(np.float32),
+        "type": rng.normal(0, 0.1, (2, h)).astype(np.float32),
+        "wp": rng.normal(0, 1.0 / np.sqrt(h), (h, h)).astype(np.float32),
+        "bp": np.zeros(h, np.float32),
+        "wc": rng.normal(0, 3.0 / np.sqrt(h), (h, len(LABELS))).astype(np.float32),
+        "bc": np.zeros(len(LABELS), np.float32),
+        "pad": np.zeros((), np.int64), "axis1": np.array([1], np.int64), "axis_last": np.array([-1], np.int64),
+    }
+    nodes = [
+        helper.make_node("Gather", ["word", "input_ids"], ["w"]),
+        helper.make_node("Gather", ["type", "token_type_ids"], ["t"]),
+        helper.make_node("Add", ["w", "t"], ["e"]),
+        helper.make_node("Equal", ["input_ids", "pad"], ["is_pad"]),
+        helper.make_node("Not", ["is_pad"], ["keep_b"]),
+        helper.make_node("Cast", ["keep_b"], ["keep"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["keep", "axis_last"], ["keep3"]),
+        helper.make_node("Mul", ["e", "keep3"], ["em"]),
+        helper.make_node("ReduceSum", ["em", "axis1"], ["s"], keepdims=0),
+        helper.make_node("ReduceSum", ["keep", "axis1"], ["n"], keepdims=1),
+        helper.make_node("Div", ["s", "n"], ["mean"]),
+        helper.make_node("MatMul", ["mean", "wp"], ["p0"]),
+        helper.make_node("Add", ["p0", "bp"], ["p1"]),
+        helper.make_node("Tanh", ["p1"], ["pooled"]),
+        helper.make_node("MatMul", ["pooled", "wc"], ["l0"]),
+        helper.make_node("Add", ["l0", "bc"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "edgetext_test_bag",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "seq"]) for n in ("input_ids", "token_type_ids")],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(LABELS)])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="edgetext-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "model.x86_64.fp32.onnx"
+    onnx.save(model, str(fp32))
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(out / "model.x86_64.int8.onnx"), weight_type=QuantType.QInt8)
+    (out / "io.json").write_text(json.dumps({"outputs": ["logits"]}))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 # parent process: build (cached), then write + pack bundles
 # ----------------------------------------------------------------------------------------------
 def _cache_key(variant: str, vocab: Path) -> str:
@@ -179,6 +241,10 @@ def build_models(cache_dir: Path, vocab: Path, variant: str = "base", python: st
     if out.exists():
         shutil.rmtree(out)
     vocab_size = sum(1 for _ in vocab.open(encoding="utf-8"))
+    if variant in ONNX_ONLY:  # no Paddle: build in-process
+        build_onnx_only(out, vocab_size)
+        (out / ".done").write_text("ok")
+        return out
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", GLOG_minloglevel="2")
     proc = subprocess.run([python or sys.executable, __file__, "build", str(out), variant, str(vocab_size)],
                           env=env, capture_output=True, text=True)

@@ -28,8 +28,8 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, match: s
     assert "Traceback" not in proc.stderr
 
 
-def test_classify_texts_json(tiny_bundle):
-    p = edgetext("classify", str(tiny_bundle), "这家店的菜很好吃", "太差了", "--json")
+def test_classify_texts_json(ort_bundle):
+    p = edgetext("classify", str(ort_bundle), "这家店的菜很好吃", "太差了", "--json")
     assert p.returncode == 0, p.stderr
     rows = [json.loads(line) for line in p.stdout.splitlines()]
     assert [r["text"] for r in rows] == ["这家店的菜很好吃", "太差了"]
@@ -47,11 +47,11 @@ def test_classify_top_k_json_keeps_top1_fields(tiny_bundle):
     assert (r["label"], r["score"], r["index"]) == tuple(r["categories"][0][k] for k in ("label", "score", "index"))
 
 
-def test_classify_reads_stdin_one_text_per_line(tiny_bundle):
-    p = edgetext("classify", str(tiny_bundle), "--json", stdin="第一行\n第二行\n\nlast line\n")
+def test_classify_reads_stdin_one_text_per_line(ort_bundle):
+    p = edgetext("classify", str(ort_bundle), "--json", stdin="第一行\n第二行\n\nlast line\n")
     assert p.returncode == 0, p.stderr
     assert [json.loads(x)["text"] for x in p.stdout.splitlines()] == ["第一行", "第二行", "", "last line"]
-    plain = edgetext("classify", str(tiny_bundle), "物流很快")
+    plain = edgetext("classify", str(ort_bundle), "物流很快")
     assert plain.returncode == 0 and plain.stdout.endswith("\t物流很快\n")
 
 
@@ -64,19 +64,19 @@ def test_backends_agree_through_the_cli(tiny_bundle):
            [json.loads(x)["label"] for x in b.stdout.splitlines()]
 
 
-def test_info_text_and_json(tiny_bundle):
-    p = edgetext("info", str(tiny_bundle))
+def test_info_text_and_json(ort_bundle):
+    p = edgetext("info", str(ort_bundle))
     assert p.returncode == 0 and "negative, neutral, positive" in p.stdout and "model.x86_64.int8.onnx" in p.stdout
-    j = json.loads(edgetext("info", str(tiny_bundle), "--json").stdout)
-    assert j["labels"] == ["negative", "neutral", "positive"] and len(j["models"]) == 3
+    j = json.loads(edgetext("info", str(ort_bundle), "--json").stdout)
+    assert j["labels"] == ["negative", "neutral", "positive"] and len(j["models"]) == 2
     assert all(m["runs_here"] for m in j["models"])
 
 
-def test_verify_ok_and_tampered(tiny_bundle, tmp_path):
-    ok = edgetext("verify", str(tiny_bundle), "--predictions")
+def test_verify_ok_and_tampered(ort_bundle, tmp_path):
+    ok = edgetext("verify", str(ort_bundle), "--predictions")
     assert ok.returncode == 0 and ok.stdout.startswith("OK ") and "golden predictions" in ok.stdout
     bad = tmp_path / "bad.etb"
-    with zipfile.ZipFile(tiny_bundle) as zin, zipfile.ZipFile(bad, "w") as zout:
+    with zipfile.ZipFile(ort_bundle) as zin, zipfile.ZipFile(bad, "w") as zout:
         for info in zin.infolist():
             data = zin.read(info)
             if info.filename == "vocab.txt":
@@ -85,10 +85,10 @@ def test_verify_ok_and_tampered(tiny_bundle, tmp_path):
     assert_one_line_error(edgetext("verify", str(bad)), 1, "checksum mismatch for 'vocab.txt'")
 
 
-def test_bench_json_reports_percentiles_split_and_rss(tiny_bundle, tmp_path):
+def test_bench_json_reports_percentiles_split_and_rss(ort_bundle, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("这家店的菜很好吃\n太差了\n物流很快，包装完好。\n", encoding="utf-8")
-    p = edgetext("bench", str(tiny_bundle), "--texts", str(texts), "--batch-size", "4", "--threads", "1",
+    p = edgetext("bench", str(ort_bundle), "--texts", str(texts), "--batch-size", "4", "--threads", "1",
                  "--repeat", "4", "--json")
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
@@ -96,8 +96,13 @@ def test_bench_json_reports_percentiles_split_and_rss(tiny_bundle, tmp_path):
     assert r["latency_ms"]["p50"] <= r["latency_ms"]["p90"] <= r["latency_ms"]["p99"]
     assert r["throughput_texts_per_s"] > 0 and r["peak_rss_mb"] > 10
     assert r["tokenizer_s"] > 0 and r["model_s"] > 0 and 0 < r["tokenizer_share"] < 1
-    human = edgetext("bench", str(tiny_bundle), "--repeat", "1", "--backend", "paddlelite")
+    human = edgetext("bench", str(ort_bundle), "--repeat", "1")
     assert human.returncode == 0 and "p99" in human.stdout and "peak RSS" in human.stdout
+
+
+def test_bench_paddle_lite(tiny_bundle):
+    p = edgetext("bench", str(tiny_bundle), "--repeat", "1", "--backend", "paddlelite", "--threads", "1")
+    assert p.returncode == 0 and "paddlelite fp32" in p.stdout and "p50" in p.stdout
 
 
 @pytest.mark.parametrize("args,code,match", [
@@ -109,14 +114,16 @@ def test_bench_json_reports_percentiles_split_and_rss(tiny_bundle, tmp_path):
     (["frobnicate"], 2, "invalid choice"),
     (["info", "/etc/hostname"], 1, "not a valid .etb"),
 ])
-def test_errors_are_one_line_with_exit_codes(args, code, match, tiny_bundle):
-    args = [str(tiny_bundle) if a == "B" else a for a in args]
+def test_errors_are_one_line_with_exit_codes(args, code, match, ort_bundle):
+    args = [str(ort_bundle) if a == "B" else a for a in args]
     assert_one_line_error(edgetext(*args), code, match)
 
 
-def test_unavailable_backend_is_a_runtime_error(tiny_bundle):
-    assert_one_line_error(edgetext("classify", str(tiny_bundle), "x", "--device", "cuda"), 1, "Available here")
-    assert_one_line_error(edgetext("bench", str(tiny_bundle), "--texts", "/no/such/file"), 1, "No such file")
+def test_unavailable_backend_is_a_runtime_error(ort_bundle):
+    assert_one_line_error(edgetext("classify", str(ort_bundle), "x", "--device", "cuda"), 1, "Available here")
+    assert_one_line_error(edgetext("classify", str(ort_bundle), "x", "--backend", "paddlelite"), 1,
+                          "Available here: onnxruntime")
+    assert_one_line_error(edgetext("bench", str(ort_bundle), "--texts", "/no/such/file"), 1, "No such file")
 
 
 def test_help_everywhere():

@@ -30,8 +30,9 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def onnx_fp32(tiny_bundle):
-    return TextClassifier(tiny_bundle, backend="onnxruntime", model="model.x86_64.fp32.onnx", threads=1)
+def onnx_fp32(ort_bundle):
+    """fp32 ONNX model built without Paddle: these tests also run on Python 3.11-3.13 (ORT only)."""
+    return TextClassifier(ort_bundle, backend="onnxruntime", model="model.x86_64.fp32.onnx", threads=1)
 
 
 def test_round_trip_pack_open_verify_classify_on_both_backends(tiny_bundle, tiny_bundle_dir):
@@ -61,12 +62,12 @@ def test_classify_returns_sorted_softmaxed_categories(onnx_fp32):
     assert len(onnx_fp32.classify("x")) == 1
 
 
-def test_int8_auto_choice_agrees_with_its_golden_vectors(tiny_bundle):
-    clf = TextClassifier(tiny_bundle)  # auto: ORT int8 on x86_64
+def test_int8_auto_choice_agrees_with_its_golden_vectors(ort_bundle):
+    clf = TextClassifier(ort_bundle)  # auto: ORT int8 on x86_64
     d = clf.describe()
     assert (d["backend"], d["precision"], d["model"]) == ("onnxruntime", "int8", "model.x86_64.int8.onnx")
     assert "int8" in d["why"] and d["host"] == "x86_64"
-    golden = Bundle.open(tiny_bundle).manifest.golden
+    golden = Bundle.open(ort_bundle).manifest.golden
     for g in golden:
         want = g["per_model"]["model.x86_64.int8.onnx"]["label"]
         assert clf.classify(g["text"])[0].label == want
@@ -132,17 +133,17 @@ def test_bad_batches_give_clear_errors(onnx_fp32, bad, error, match):
         onnx_fp32.classify_batch(bad)
 
 
-def test_bad_arguments_give_clear_errors(onnx_fp32, tiny_bundle):
+def test_bad_arguments_give_clear_errors(onnx_fp32, ort_bundle):
     with pytest.raises(InvalidInputError, match="top_k"):
         onnx_fp32.classify("x", top_k=0)
     with pytest.raises(InputTypeError, match="batch_size"):
         onnx_fp32.classify_batch(["x"], batch_size=2.5)
     with pytest.raises(InvalidInputError, match="threads"):
-        TextClassifier(tiny_bundle, threads=0)
+        TextClassifier(ort_bundle, threads=0)
     with pytest.raises(InvalidInputError, match="unknown device"):
-        TextClassifier(tiny_bundle, device="tpu")
+        TextClassifier(ort_bundle, device="tpu")
     with pytest.raises(InvalidInputError, match="unknown backend"):
-        TextClassifier(tiny_bundle, backend="tensorrt")
+        TextClassifier(ort_bundle, backend="tensorrt")
 
 
 def test_empty_batches_and_empty_text(onnx_fp32):
@@ -171,34 +172,48 @@ def test_lone_surrogates_are_refused_or_handled(onnx_fp32):
         assert len(cats) == 1 and 0.0 <= cats[0].score <= 1.0
 
 
-def test_concurrent_classify_from_8_threads_equals_serial(tiny_bundle):
-    for backend in ("onnxruntime", "paddlelite"):
-        clf = TextClassifier(tiny_bundle, backend=backend, model=None if backend == "paddlelite"
-                             else "model.x86_64.fp32.onnx", threads=1)
-        work = [TEXTS[i % len(TEXTS)] + str(i) for i in range(48)]
-        serial = [clf.classify(t, top_k=3) for t in work]
-        start = threading.Barrier(8)
+def assert_concurrent_equals_serial(clf: TextClassifier) -> None:
+    work = [TEXTS[i % len(TEXTS)] + str(i) for i in range(48)]
+    serial = [clf.classify(t, top_k=3) for t in work]
+    start = threading.Barrier(8)
 
-        def job(k):
-            start.wait()
-            return [(i, clf.classify(work[i], top_k=3)) for i in range(k, len(work), 8)]
+    def job(k):
+        start.wait()
+        out = [(i, clf.classify(work[i], top_k=3)) for i in range(k, len(work), 8)]
+        out.append((-1, clf.classify_batch(work[k::8], top_k=3, batch_size=2)))  # batched calls too
+        return k, out
 
-        with ThreadPoolExecutor(8) as pool:
-            got = dict(pair for chunk in pool.map(job, range(8)) for pair in chunk)
-        for i, want in enumerate(serial):
-            assert [c.index for c in got[i]] == [c.index for c in want]
-            np.testing.assert_allclose([c.score for c in got[i]], [c.score for c in want], atol=1e-6)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(job, range(8)))
+    for k, chunk in results:
+        got = dict(chunk[:-1])
+        for i, cats in got.items():
+            assert [c.index for c in cats] == [c.index for c in serial[i]]
+            np.testing.assert_allclose([c.score for c in cats], [c.score for c in serial[i]], atol=1e-6)
+        assert [[c.index for c in r] for r in chunk[-1][1]] == [[c.index for c in serial[i]]
+                                                                for i in range(k, len(work), 8)]
 
 
-def test_explicit_backend_the_host_cannot_serve_lists_what_is_available(tiny_bundle, monkeypatch):
+def test_concurrent_classify_from_8_threads_equals_serial_onnxruntime(onnx_fp32):
+    assert_concurrent_equals_serial(onnx_fp32)
+
+
+def test_concurrent_classify_from_8_threads_equals_serial_paddlelite(tiny_bundle):
+    assert_concurrent_equals_serial(TextClassifier(tiny_bundle, backend="paddlelite", threads=1))
+
+
+def test_explicit_backend_the_host_cannot_serve_lists_what_is_available(ort_bundle):
     with pytest.raises(BackendUnavailableError) as e:
-        TextClassifier(tiny_bundle, device="cuda")
+        TextClassifier(ort_bundle, device="cuda")
     msg = str(e.value)
     assert "Available here" in msg and "model.x86_64.int8.onnx" in msg and "CUDAExecutionProvider" in msg
-    with pytest.raises(BackendUnavailableError, match="Available here: .*onnxruntime"):
-        TextClassifier(tiny_bundle, backend="paddlelite", model="model.x86_64.int8.onnx")
+    with pytest.raises(BackendUnavailableError, match="Available here: .*onnxruntime int8"):
+        TextClassifier(ort_bundle, backend="paddlelite")
     with pytest.raises(BackendUnavailableError, match="no model 'nope.onnx'"):
-        TextClassifier(tiny_bundle, model="nope.onnx")
+        TextClassifier(ort_bundle, model="nope.onnx")
+
+
+def test_lite_without_paddlelite_installed_is_unavailable(tiny_bundle, monkeypatch):
     from edgetext.backends import registry
 
     monkeypatch.setattr(registry, "engine_installed", lambda name: name == "onnxruntime")
@@ -206,12 +221,12 @@ def test_explicit_backend_the_host_cannot_serve_lists_what_is_available(tiny_bun
         TextClassifier(tiny_bundle, backend="paddlelite")
 
 
-def test_golden_ids_are_checked_at_load(tiny_bundle, tmp_path):
+def test_golden_ids_are_checked_at_load(ort_bundle, tmp_path):
     import shutil
     import zipfile
 
     src = tmp_path / "src"
-    with zipfile.ZipFile(tiny_bundle) as zf:
+    with zipfile.ZipFile(ort_bundle) as zf:
         zf.extractall(src)
     m = json.loads((src / "manifest.json").read_text())
     m["golden"][0]["input_ids"][1] += 1
@@ -225,9 +240,20 @@ def test_golden_ids_are_checked_at_load(tiny_bundle, tmp_path):
     shutil.rmtree(src)
 
 
-def test_describe_says_what_runs_and_why(tiny_bundle):
+DESCRIBE_KEYS = ("backend", "model", "precision", "target", "threads", "why", "engine", "not_chosen")
+
+
+def test_describe_says_what_runs_and_why(onnx_fp32):
+    d = onnx_fp32.describe()
+    assert all(key in d for key in DESCRIBE_KEYS)
+    assert (d["backend"], d["model"], d["precision"], d["target"]) == ("onnxruntime", "model.x86_64.fp32.onnx",
+                                                                       "fp32", "x86_64")
+    assert d["threads"]["backend"] == 1 and "intra_op" in d["threads"]["how"] and "requested model" in d["why"]
+    json.dumps(d)
+
+
+def test_describe_explains_paddle_lite_threads(tiny_bundle):
     d = TextClassifier(tiny_bundle, backend="paddlelite", threads=1).describe()
-    for key in ("backend", "model", "precision", "target", "threads", "why", "engine", "not_chosen"):
-        assert key in d
+    assert all(key in d for key in DESCRIBE_KEYS)
     assert d["threads"]["requested"] == 1 and "OMP_NUM_THREADS" in d["threads"]["how"]
     json.dumps(d)

@@ -103,31 +103,60 @@ def test_every_table_row_is_a_valid_manifest_combination():
 
 
 # -- the backends themselves (real models) ---------------------------------------------------------
-def test_onnxruntime_backend_refuses_a_manifest_that_lies_about_inputs(runtime_models):
+@pytest.fixture(scope="module")
+def fp32_onnx(ort_bundle) -> bytes:
+    from edgetext.bundle import Bundle
+
+    with Bundle.open(ort_bundle) as b:
+        return b.read("model.x86_64.fp32.onnx")
+
+
+def ort_spec(*inputs: tuple[str, str], output: str = "logits") -> mf.ModelSpec:
+    spec = make_manifest(("onnxruntime", "x86_64", "fp32")).models[0]
+    return dataclasses.replace(spec, file="model.x86_64.fp32.onnx", outputs=(mf.OutputSpec(output),),
+                               inputs=tuple(mf.InputSpec(n, n, d) for n, d in inputs))
+
+
+def test_onnxruntime_backend_refuses_a_manifest_that_lies_about_the_model(fp32_onnx):
     from edgetext.backends.onnxruntime import OnnxRuntimeBackend
 
-    d = runtime_models["base"]
-    spec = make_manifest(("onnxruntime", "x86_64", "fp32")).models[0]
-    spec = dataclasses.replace(spec, file="model.x86_64.fp32.onnx")
     with pytest.raises(BackendError, match="inputs .* differ from the manifest"):
-        OnnxRuntimeBackend(str(d / "model.x86_64.fp32.onnx"), spec, 1, "cpu")
-    good = dataclasses.replace(spec, inputs=(mf.InputSpec("input_ids", "input_ids", "int32"),
-                                             mf.InputSpec("token_type_ids", "token_type_ids", "int64")))
+        OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64")), 1, "cpu")
     with pytest.raises(BackendError, match="input input_ids is tensor.int64., the manifest says int32"):
-        OnnxRuntimeBackend(str(d / "model.x86_64.fp32.onnx"), good, 1, "cpu")
+        OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int32"), ("token_type_ids", "int64")), 1, "cpu")
+    with pytest.raises(BackendError, match="no output 'probs'"):
+        OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64"), ("token_type_ids", "int64"), output="probs"),
+                           1, "cpu")
     with pytest.raises(BackendError, match="cannot load"):
-        OnnxRuntimeBackend(b"garbage", spec, 1, "cpu")
+        OnnxRuntimeBackend(b"garbage", ort_spec(("input_ids", "int64")), 1, "cpu")
 
 
-def test_onnxruntime_backend_describes_threads_and_providers(runtime_models):
+def test_onnxruntime_backend_runs_and_describes_threads_and_providers(fp32_onnx):
+    import numpy as np
+
+    from edgetext.backends.base import Backend
     from edgetext.backends.onnxruntime import OnnxRuntimeBackend
 
-    spec = make_manifest(("onnxruntime", "x86_64", "fp32")).models[0]
-    spec = dataclasses.replace(spec, inputs=(mf.InputSpec("input_ids", "input_ids", "int64"),
-                                             mf.InputSpec("token_type_ids", "token_type_ids", "int64")),
-                               outputs=(mf.OutputSpec("save_infer_model/scale_0.tmp_0"),))
-    b = OnnxRuntimeBackend((runtime_models["base"] / "model.x86_64.fp32.onnx").read_bytes(), spec, 2, "cpu")
+    b = OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64"), ("token_type_ids", "int64")), 2, "cpu")
+    assert isinstance(b, Backend)
+    ids = np.array([[101, 2769, 102, 0]], dtype=np.int64)
+    out = b.run({"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": np.ones_like(ids)})
+    assert out.shape == (1, 3) and out.dtype == np.float32
     d = b.describe()
     assert d["threads"] == 2 and "intra_op" in d["threads_how"] and "CPUExecutionProvider" in d["providers"]
     with pytest.raises(BackendUnavailableError, match="CUDAExecutionProvider"):
-        OnnxRuntimeBackend(b"", spec, 1, "cuda")
+        OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64")), 1, "cuda")
+
+
+def test_paddle_lite_backend_refuses_bad_models_and_devices(tiny_bundle):
+    pytest.importorskip("paddlelite")
+    from edgetext.backends.paddlelite import PaddleLiteBackend
+    from edgetext.bundle import Bundle
+
+    with Bundle.open(tiny_bundle) as bundle:
+        spec = bundle.manifest.model("model.x86_64.fp32.nb")
+        data = bundle.read(spec.file)
+    with pytest.raises(BackendUnavailableError, match="CPU only"):
+        PaddleLiteBackend(data, spec, 1, "cuda")
+    with pytest.raises(BackendError, match="inputs .* differ"):
+        PaddleLiteBackend(data, dataclasses.replace(spec, inputs=spec.inputs[:1]), 1, "cpu")

@@ -332,3 +332,12 @@ def test_pack_to_archive_and_folder_roundtrip(good_dir, tmp_path):
         assert zf.namelist()[0] == "manifest.json"
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
     assert pack(good_dir, tmp_path / "y.etb").read_bytes() == etb.read_bytes(), "pack is deterministic"
+
+
+def test_paths_that_are_not_bundles_are_refused_without_walking_them(tmp_path):
+    with pytest.raises(ManifestError, match="not a bundle: it has no manifest.json"):
+        Bundle.open(tmp_path)
+    fifo = tmp_path / "fifo.etb"
+    os.mkfifo(fifo)
+    with pytest.raises(BundleError, match="neither a bundle folder nor a .etb file"):
+        Bundle.open(fifo)

@@ -196,7 +196,14 @@ class Bundle:
             st = p.stat()
         except FileNotFoundError:
             raise BundleNotFoundError(f"bundle not found: {p}") from None
-        source = _DirSource(p) if stat.S_ISDIR(st.st_mode) else _ZipSource(p)
+        if stat.S_ISDIR(st.st_mode):
+            if not (p / mf.MANIFEST_NAME).is_file():  # before walking it: this may be any folder
+                raise ManifestError(f"{p} is not a bundle: it has no {mf.MANIFEST_NAME}")
+            source = _DirSource(p)
+        elif stat.S_ISREG(st.st_mode):
+            source = _ZipSource(p)
+        else:
+            raise BundleError(f"{p} is neither a bundle folder nor a .etb file")
         try:
             manifest = cls._load_manifest(source)
             cls._check_members(source, manifest)

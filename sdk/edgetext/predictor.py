@@ -108,21 +108,23 @@ class TextClassifier:
     # -- public API -----------------------------------------------------------------------------
     def classify(self, text: str, top_k: int = 1) -> list[Category]:
         """The top_k categories of one text, best first (softmax scores)."""
-        return self.classify_batch([_check_text(text)], top_k=top_k)[0]
+        return self._categories([_check_text(text)], top_k, 1)[0]
 
     def classify_batch(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[list[Category]]:
         """The top_k categories of every text, in the caller's order."""
-        top_k = min(_check_positive_int(top_k, "top_k"), len(self.labels))
-        probs = softmax(self.logits(_check_texts(texts), batch_size=batch_size))
-        order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
-        labels = self.labels
-        return [[Category(labels[j], float(p[j]), int(j)) for j in row] for p, row in zip(probs, order)]
+        return self._categories(_check_texts(texts), top_k, batch_size)
 
     def logits(self, texts: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Raw logits [N, C] float32 (a str is a batch of one)."""
         texts = [_check_text(texts)] if isinstance(texts, str) else _check_texts(texts)
-        batch_size = _check_positive_int(batch_size, "batch_size")
         return self.run_ids(self.encode(texts), batch_size=batch_size)
+
+    def _categories(self, texts: list[str], top_k: int, batch_size: int) -> list[list[Category]]:
+        top_k = min(_check_positive_int(top_k, "top_k"), len(self.labels))
+        probs = softmax(self.run_ids(self.encode(texts), batch_size=batch_size))
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
+        labels = self.labels
+        return [[Category(labels[j], float(p[j]), int(j)) for j in row] for p, row in zip(probs, order)]
 
     # -- the two stages (public so that benchmarks can time them apart) --------------------------
     def encode(self, texts: list[str]) -> list[list[int]]:
@@ -145,6 +147,7 @@ class TextClassifier:
 
     def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray:
         """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest."""
+        batch_size = _check_positive_int(batch_size, "batch_size")
         n_labels = len(self.labels)
         out = np.empty((len(ids), n_labels), dtype=np.float32)
         if not ids:

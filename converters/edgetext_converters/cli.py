@@ -1,0 +1,149 @@
+"""``edgetext convert``: the converters' command line (a contract; see docs/architecture.md).
+
+    edgetext convert SRC --out BUNDLE [--targets onnx-x86,onnx-arm64,onnx-cuda,lite-x86,lite-arm]
+        [--precision int8|fp16|fp32] [--labels a,b,... | --labels-file F] [--calib TEXTS_FILE]
+        [--eval TSV_FILE] [--trim-vocab CORPUS_FILE] [--min-freq N] [--max-length N]
+        [--max-accuracy-drop P] [--min-agreement A] [--allow-accuracy-drop] [--name NAME] [--json]
+
+Progress (tqdm, one step per stage) goes to stderr; the final report table (or, with --json,
+one JSON object) to stdout. Errors: one line ``edgetext convert: error: ...`` on stderr and
+exit 1 (2 for usage errors); an accuracy-gate refusal exits 3.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+PROG = "edgetext convert"
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (not argparse's usage dump)
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Convert a trained classifier (Paddle inference model, PaddleNLP "
+                "checkpoint or Hugging Face BERT folder) into an EdgeText bundle.")
+    p.add_argument("src", help="model folder (or .pdmodel file)")
+    p.add_argument("--out", required=True, help="bundle to write: a folder, or a .etb archive")
+    p.add_argument("--targets", default=None,
+                   help="comma list of onnx-x86,onnx-arm64,onnx-cuda,lite-x86,lite-arm "
+                        "(default onnx-x86,onnx-arm64,lite-x86,lite-arm)")
+    p.add_argument("--precision", choices=("int8", "fp16", "fp32"), default=None,
+                   help="one precision for every target (default per target: int8 for onnx-x86, onnx-arm64, "
+                        "lite-arm; fp32 for lite-x86; fp16 for onnx-cuda)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--labels", default=None, help="comma-separated labels in the model's output order")
+    g.add_argument("--labels-file", default=None, help="labels, one per line (or a JSON list / id2label)")
+    p.add_argument("--calib", default=None, help="calibration texts, one per line (static int8 is tried with them)")
+    p.add_argument("--eval", dest="eval_file", default=None, help="held-out texts: text<TAB>label per line")
+    p.add_argument("--trim-vocab", default=None, help="domain corpus, one text per line: keep only its tokens")
+    p.add_argument("--min-freq", type=int, default=1, help="with --trim-vocab: keep tokens seen >= N times")
+    p.add_argument("--max-length", type=int, default=None, help="bundle max length (default min(512, model))")
+    p.add_argument("--max-accuracy-drop", type=float, default=1.0, help="points of accuracy a target may lose")
+    p.add_argument("--min-agreement", type=float, default=0.95, help="minimum top-1 agreement with the reference")
+    p.add_argument("--allow-accuracy-drop", action="store_true", help="write targets that fail the gate anyway")
+    p.add_argument("--name", default=None, help="bundle name (default: the source folder's name)")
+    p.add_argument("--no-static-quant", action="store_true", help="with --calib: do not try static QDQ int8")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _print_error(message: str) -> None:
+    text = " | ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
+def format_table(report: dict) -> str:
+    rows = [("target", "file", "precision", "size MB", "max|dlogit|", "agree", "accuracy", "verified")]
+    src = report.get("source", {})
+    ref_acc = (report.get("eval") or {}).get("reference_accuracy")
+    rows.append(("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-",
+                 f"{100 * ref_acc:.2f}%" if ref_acc is not None else "-", src.get("reference", "")))
+    for t, r in (report.get("targets") or {}).items():
+        acc = r.get("accuracy")
+        rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
+                     f"{r['max_abs_logit_diff']:.2e}" if r.get("max_abs_logit_diff") is not None else "not run",
+                     f"{r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else "-",
+                     f"{100 * acc:.2f}%" if acc is not None else "-", "yes" if r.get("verified") else "no"))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    tok = report.get("tokenizer", {})
+    extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
+             f"vocab: {tok.get('vocab_before')} -> {tok.get('vocab_after')} tokens; max_length "
+             f"{report.get('max_length')} (positions {report.get('positions_before')})",
+             f"eval: {(report.get('eval') or {}).get('n_texts')} texts from {(report.get('eval') or {}).get('source')}"]
+    for t, r in (report.get("targets") or {}).items():
+        if r.get("waived"):
+            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
+    return "\n".join(lines + [""] + extra)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    import os
+
+    os.environ.setdefault("GLOG_minloglevel", "2")  # Paddle's C++ INFO lines
+    if argv and argv[0] == "convert":  # tolerate being handed the sub-command name too
+        argv = argv[1:]
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as e:
+        _print_error(f"{e} (see --help)")
+        return EXIT_USAGE
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    try:
+        from edgetext.errors import AccuracyGateError, EdgeTextError
+    except ImportError as e:  # pragma: no cover
+        _print_error(f"the edgetext runtime is not importable: {e}")
+        return EXIT_FAIL
+    try:
+        from .pipeline import convert, read_labels_file
+
+        labels = None
+        if args.labels is not None:
+            labels = [x.strip() for x in args.labels.split(",")]
+        elif args.labels_file is not None:
+            labels = read_labels_file(args.labels_file)
+        report = convert(args.src, args.out, targets=args.targets, precision=args.precision, labels=labels,
+                         calib=args.calib, eval_file=args.eval_file, trim_vocab=args.trim_vocab,
+                         min_freq=args.min_freq, max_length=args.max_length,
+                         max_accuracy_drop=args.max_accuracy_drop, min_agreement=args.min_agreement,
+                         allow_accuracy_drop=args.allow_accuracy_drop, name=args.name,
+                         static_quant=False if args.no_static_quant else None,
+                         progress=not args.quiet and sys.stderr.isatty())
+    except AccuracyGateError as e:
+        _print_error(str(e))
+        return EXIT_GATE
+    except EdgeTextError as e:
+        _print_error(str(e))
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+    except MemoryError:
+        _print_error("out of memory")
+        return EXIT_FAIL
+    except Exception as e:  # noqa: BLE001  (one clear line, never a traceback)
+        _print_error(f"unexpected {type(e).__name__}: {e}")
+        return EXIT_FAIL
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_table(report))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

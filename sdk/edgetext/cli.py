@@ -253,7 +253,10 @@ def _cmd_convert(argv: list[str]) -> int:
         _print_error(f"'convert' needs the converters ({missing} is not importable): "
                      f"pip install edgetext[convert]")
         return EXIT_FAIL
-    return int(convert_main(argv) or 0)
+    try:
+        return int(convert_main(argv) or 0)
+    except SystemExit as e:  # argparse's --help / usage errors inside the converters' CLI
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_FAIL)
 
 
 def _print_error(message: str) -> None:

@@ -160,3 +160,31 @@ def test_paddle_lite_backend_refuses_bad_models_and_devices(tiny_bundle):
         PaddleLiteBackend(data, spec, 1, "cuda")
     with pytest.raises(BackendError, match="inputs .* differ"):
         PaddleLiteBackend(data, dataclasses.replace(spec, inputs=spec.inputs[:1]), 1, "cpu")
+
+
+def test_paddle_lite_threads_come_from_omp_env_set_before_the_first_load(tiny_bundle):
+    """In a fresh process: threads=2 sets OMP/MKL_NUM_THREADS before Lite loads; a later request cannot change it."""
+    pytest.importorskip("paddlelite")
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = f"""
+import json, os
+from edgetext import TextClassifier
+a = TextClassifier({str(tiny_bundle)!r}, backend="paddlelite", threads=2)
+b = TextClassifier({str(tiny_bundle)!r}, backend="paddlelite", threads=1)
+print(json.dumps([os.environ.get("OMP_NUM_THREADS"), os.environ.get("MKL_NUM_THREADS"),
+                  a.describe()["threads"], b.describe()["threads"], a.classify("好") == b.classify("好")]))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent / "sdk"),
+                                         env.get("PYTHONPATH", "")])
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    omp, mkl, a, b, same = json.loads(p.stdout.strip().splitlines()[-1])
+    assert (omp, mkl, a["backend"], b["backend"], same) == ("2", "2", 2, 2, True)
+    assert "before Paddle Lite was first loaded" in a["how"]
+    assert "requested 1 was not applied" in b["how"]

@@ -341,3 +341,11 @@ def test_paths_that_are_not_bundles_are_refused_without_walking_them(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(BundleError, match="neither a bundle folder nor a .etb file"):
         Bundle.open(fifo)
+
+
+def test_folder_member_over_the_size_limit_is_refused_unread(good_dir, monkeypatch):
+    import edgetext.bundle as bundle_module
+
+    monkeypatch.setattr(bundle_module, "MAX_MEMBER_BYTES", 100)
+    with pytest.raises(UnsafeBundleError, match="over the size limit"):
+        Bundle.open(good_dir)

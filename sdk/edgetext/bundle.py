@@ -85,6 +85,8 @@ class _DirSource:
                     raise UnsafeBundleError(f"bundle member {rel!r} is a hard link ({st.st_nlink} links)")
                 if len(self.sizes) >= MAX_MEMBERS:
                     raise UnsafeBundleError(f"bundle has more than {MAX_MEMBERS} files")
+                if st.st_size > MAX_MEMBER_BYTES or sum(self.sizes.values()) + st.st_size > MAX_TOTAL_BYTES:
+                    raise UnsafeBundleError(f"bundle member {rel!r} ({st.st_size} bytes) is over the size limit")
                 self.sizes[rel] = st.st_size
 
     def read(self, name: str, size: int) -> bytes:

@@ -17,7 +17,8 @@ ships), through the rules Hugging Face ``tokenizers`` applies:
   cjk      the fixed code point ranges of BertNormalizer::is_chinese_char
   mn       general category Mn (removed after NFD when strip_accents)
   nfd      full canonical decomposition (Hangul is done algorithmically in C)
-  ccc      canonical combining class (for canonical reordering)
+  ccc      canonical combining class (for canonical reordering; HF's alignments
+           stay positional when marks are reordered)
   lower    per-character full lowercase mapping (Rust char::to_lowercase, no
            Final_Sigma context), e.g. U+0130 -> "i" U+0307
 
@@ -99,6 +100,7 @@ def compute(delta: dict):
     remove_add, remove_del = cps("remove_add"), cps("remove_del")
     punct_add, punct_del = cps("punct_add"), cps("punct_del")
     mn_add, mn_del = cps("mn_add"), cps("mn_del")
+    ccc_zero = cps("ccc_zero")
     nfd_over, lower_over = seqs("nfd_override"), seqs("lower_override")
     cjk = set()
     for a, b in CJK_RANGES:
@@ -120,8 +122,10 @@ def compute(delta: dict):
         if (base_mn(c) or c in mn_add) and c not in mn_del:
             f |= F_MN
         nfd = nfd_over.get(c) or base_nfd(c)
+        # normalizer.c sizes its buffer as 4 normalized chars per input byte (incl. the CJK spaces)
+        assert len(nfd) + (2 if c in cjk else 0) <= 4 * len(chr(c).encode("utf-8", "surrogatepass")), hex(c)
         low = lower_over.get(c) or base_lower(c)
-        ccc = unicodedata.combining(chr(c)) if not 0xD800 <= c <= 0xDFFF else 0
+        ccc = unicodedata.combining(chr(c)) if not (0xD800 <= c <= 0xDFFF or c in ccc_zero) else 0
         props.append((f, ccc, tuple(low) if low != [c] else (), tuple(nfd) if nfd != [c] else ()))
     return props
 

@@ -24,7 +24,8 @@ def survey() -> dict:
     lower = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=False, lowercase=True)
     strip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False)
     pre = pre_tokenizers.BertPreTokenizer()
-    d = {k: [] for k in ("remove_add", "remove_del", "punct_add", "punct_del", "mn_add", "mn_del")}
+    nfd_only = normalizers.NFD()
+    d = {k: [] for k in ("remove_add", "remove_del", "punct_add", "punct_del", "mn_add", "mn_del", "ccc_zero")}
     d["nfd_override"], d["lower_override"] = {}, {}
     h = lambda c: "%04X" % c  # noqa: E731
     for c in range(g.MAX_CP):
@@ -37,6 +38,12 @@ def survey() -> dict:
         punct = len(pre.pre_tokenize_str("a" + ch + "b")) == 3
         if punct != g.base_punct(c):
             d["punct_add" if punct else "punct_del"].append(h(c))
+        k = unicodedata.combining(ch)
+        if k:  # HF's ccc is either Python's or 0 (a code point its older data does not know)
+            probe = "\u0345" if k < 240 else "\u0316"  # ccc 240 / 220, known to every version
+            pair = probe + ch if k < 240 else ch + probe
+            if nfd_only.normalize_str(pair) == pair:
+                d["ccc_zero"].append(h(c))
         low = [ord(x) for x in lower.normalize_str(ch)]
         if low != g.base_lower(c):
             d["lower_override"][h(c)] = [h(x) for x in low]

@@ -41,7 +41,9 @@ int et_tokens_push(EtTokenList *list, int32_t id, uint32_t start, uint32_t end) 
   return 0;
 }
 
-/* Canonical ordering: stable sort of each run of non-starters by ccc. */
+/* Canonical ordering: stable sort of each run of non-starters by ccc.  Only
+ * the code points move: HF's alignments stay positional (the k-th char of a
+ * reordered run keeps the alignment of the k-th char before reordering). */
 static void reorder(NormBuf *nb) {
   size_t i = 0;
   while (i < nb->len) {
@@ -52,16 +54,14 @@ static void reorder(NormBuf *nb) {
     size_t j = i;
     while (j < nb->len && et_uprop_of(nb->cp[j])->ccc != 0) j++;
     for (size_t a = i + 1; a < j; a++) { /* insertion sort, stable */
-      uint32_t c = nb->cp[a], o = nb->org[a];
+      uint32_t c = nb->cp[a];
       uint8_t k = et_uprop_of(c)->ccc;
       size_t b = a;
       while (b > i && et_uprop_of(nb->cp[b - 1])->ccc > k) {
         nb->cp[b] = nb->cp[b - 1];
-        nb->org[b] = nb->org[b - 1];
         b--;
       }
       nb->cp[b] = c;
-      nb->org[b] = o;
     }
     i = j;
   }
@@ -169,15 +169,13 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
         p = et_uprop_of(c);
       }
     }
-    if (tok->chinese && (p->flags & ET_UF_CJK)) {
-      nb.cp[nb.len] = ' ';
-      nb.org[nb.len++] = k;
-      nb.cp[nb.len] = c;
-      nb.org[nb.len++] = k;
+    int cjk = tok->chinese && (p->flags & ET_UF_CJK);
+    if (cjk) {
       nb.cp[nb.len] = ' ';
       nb.org[nb.len++] = k;
       last_ccc = 0;
-    } else if (strip) {
+    }
+    if (strip) { /* NFD (CJK compatibility ideographs decompose too) */
       if (c - HANGUL_S < HANGUL_COUNT) {
         uint32_t x = c - HANGUL_S;
         nb.cp[nb.len] = 0x1100u + x / 588u;
@@ -204,6 +202,11 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
     } else {
       nb.cp[nb.len] = c;
       nb.org[nb.len++] = k;
+    }
+    if (cjk) {
+      nb.cp[nb.len] = ' ';
+      nb.org[nb.len++] = k;
+      last_ccc = 0;
     }
     k++;
   }

@@ -13,7 +13,8 @@ import pytest
 import edgetext
 from edgetext import Category, TextClassifier
 from edgetext.bundle import Bundle
-from edgetext.errors import (BackendUnavailableError, BundleIntegrityError, InputTypeError, InvalidInputError)
+from edgetext.errors import (BackendUnavailableError, BundleIntegrityError, InputTypeError, InvalidInputError,
+                             ManifestError)
 
 TEXTS = [
     "这家店的菜很好吃，服务也很周到。",
@@ -257,3 +258,22 @@ def test_describe_explains_paddle_lite_threads(tiny_bundle):
     assert all(key in d for key in DESCRIBE_KEYS)
     assert d["threads"]["requested"] == 1 and "OMP_NUM_THREADS" in d["threads"]["how"]
     json.dumps(d)
+
+
+def test_labels_not_matching_the_real_model_output_are_refused_at_load(ort_bundle, tmp_path):
+    """The manifest hides the output width (-1): the load-time probe run catches the mismatch."""
+    import zipfile
+
+    src = tmp_path / "src"
+    with zipfile.ZipFile(ort_bundle) as zf:
+        zf.extractall(src)
+    m = json.loads((src / "manifest.json").read_text())
+    m["labels"] = ["a", "b"]
+    for e in m["models"]:
+        e["outputs"][0]["shape"] = [-1, -1]
+    for g in m["golden"]:
+        g.pop("label"), g.pop("logits"), g.pop("per_model", None)
+    (src / "manifest.json").write_text(json.dumps(m, ensure_ascii=False))
+    out = edgetext.bundle.pack(src, tmp_path / "two-labels.etb")
+    with pytest.raises(ManifestError, match=r"outputs shape \(1, 3\) but the bundle has 2 labels"):
+        TextClassifier(out)

@@ -24,7 +24,8 @@ import numpy as np
 
 from .bundle import Bundle
 from .backends import registry
-from .errors import BackendError, EdgeTextError, InputTypeError, InvalidInputError, TokenizerError
+from .errors import (BackendError, EdgeTextError, InputTypeError, InvalidInputError, ManifestError,
+                     TokenizerError)
 
 _DTYPES = {"int64": np.int64, "int32": np.int32}
 
@@ -104,6 +105,15 @@ class TextClassifier:
         self._inputs = [(i.role, _DTYPES[i.dtype]) for i in self.spec.inputs]
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
+        self._check_output()
+
+    def _check_output(self) -> None:
+        """One tiny run at load: warms the backend up and proves the model emits one logit per label."""
+        probe = self.tokenizer.encode("", max_length=self.max_length, truncation=True)
+        out = self._backend.run(self._feeds([probe]))
+        if out.ndim != 2 or out.shape[1] != len(self.labels):
+            raise ManifestError(f"{self.spec.file} outputs shape {tuple(out.shape)} but the bundle has "
+                                f"{len(self.labels)} labels {list(self.labels)}")
 
     # -- public API -----------------------------------------------------------------------------
     def classify(self, text: str, top_k: int = 1) -> list[Category]:

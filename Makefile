@@ -68,6 +68,9 @@ test-arm-smoke: venv
 demo: venv assets
 	$(PY) samples/demo.py
 
+fuzz:
+	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-600}
+
 bench: venv assets
 	$(PY) bench/tokenizer.py
 	$(PY) bench/classifier.py

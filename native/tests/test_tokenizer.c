@@ -1,0 +1,358 @@
+/* C unit tests of libedgetext.  Prints "N passed, M failed"; exit status 1 on
+ * any failure.  Self-contained (in-memory vocabularies), so the same binary
+ * runs under sanitizers and under qemu for cross builds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edgetext.h"
+
+static int g_pass, g_fail;
+
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (cond) {                                                            \
+      g_pass++;                                                            \
+    } else {                                                               \
+      g_fail++;                                                            \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                      \
+  } while (0)
+
+static const char *VOCAB =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"           /* 0-4 */
+    "hello\nworld\n##s\n##ing\nplay\n"              /* 5-9 */
+    ",\n.\n!\n中\n国\n"                             /* 10-14 */
+    "un\n##aff\n##able\ncafe\ni\n"                   /* 15-19 */
+    "a\n##a\n##b\nab\n";                             /* 20-23 */
+
+static EtTokenizer *make(int lowercase) {
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  o.lowercase = lowercase;
+  EtTokenizer *t = NULL;
+  EtError err;
+  EtStatus st = et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &t, &err);
+  if (st != ET_OK) fprintf(stderr, "create failed: %s\n", err.message);
+  return t;
+}
+
+/* encode `text` and compare with the expected ids (terminated by -1) */
+static int encode_is(const EtTokenizer *t, const char *text, const int32_t *expect) {
+  int32_t ids[256], types[256], mask[256], offs[512];
+  EtEncoding enc = {ids, types, mask, offs, 256, 0};
+  EtError err;
+  if (et_encode(t, text, strlen(text), NULL, 0, NULL, &enc, &err) != ET_OK) {
+    fprintf(stderr, "encode failed: %s\n", err.message);
+    return 0;
+  }
+  size_t n = 0;
+  while (expect[n] >= 0) n++;
+  if (enc.length != n) {
+    fprintf(stderr, "'%s': %zu tokens, expected %zu\n", text, enc.length, n);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] != expect[i]) {
+      fprintf(stderr, "'%s': token %zu is %d, expected %d\n", text, i, ids[i], expect[i]);
+      return 0;
+    }
+  return 1;
+}
+
+static void test_basic_pipeline(void) {
+  EtTokenizer *t = make(1);
+  CHECK(t != NULL);
+  if (!t) return;
+  CHECK(encode_is(t, "Hello, World!", (const int32_t[]){2, 5, 10, 6, 12, 3, -1}));
+  CHECK(encode_is(t, "", (const int32_t[]){2, 3, -1}));
+  CHECK(encode_is(t, "   \t\n ", (const int32_t[]){2, 3, -1}));
+  CHECK(encode_is(t, "playing plays", (const int32_t[]){2, 9, 8, 9, 7, 3, -1}));
+  CHECK(encode_is(t, "unaffable", (const int32_t[]){2, 15, 16, 17, 3, -1}));
+  CHECK(encode_is(t, "unaffablex", (const int32_t[]){2, 1, 3, -1})); /* any failure: whole word [UNK] */
+  CHECK(encode_is(t, "中国", (const int32_t[]){2, 13, 14, 3, -1}));    /* CJK isolated */
+  CHECK(encode_is(t, "CAFÉ", (const int32_t[]){2, 18, 3, -1}));       /* lowercase + strip accents */
+  CHECK(encode_is(t, "caf\xc3\xa9\xe2\x80\x8b", (const int32_t[]){2, 18, 3, -1})); /* ZWSP (Cf) removed */
+  CHECK(encode_is(t, "\xc4\xb0", (const int32_t[]){2, 19, 3, -1}));   /* U+0130: NFD I U+0307, strip, lowercase */
+  CHECK(encode_is(t, "aab", (const int32_t[]){2, 20, 21, 22, 3, -1}));
+  CHECK(encode_is(t, "aba", (const int32_t[]){2, 23, 21, 3, -1}));
+  et_tokenizer_delete(t);
+  t = make(0);
+  CHECK(encode_is(t, "Hello", (const int32_t[]){2, 1, 3, -1})); /* cased: no match */
+  CHECK(encode_is(t, "\xc4\xb0", (const int32_t[]){2, 1, 3, -1}));
+  et_tokenizer_delete(t);
+}
+
+static void test_offsets_are_characters(void) {
+  EtTokenizer *t = make(1);
+  int32_t ids[16], offs[32];
+  EtEncoding enc = {ids, NULL, NULL, offs, 16, 0};
+  const char *text = "中 plays";
+  CHECK(et_encode(t, text, strlen(text), NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 5);
+  CHECK(offs[0] == 0 && offs[1] == 0);            /* [CLS] */
+  CHECK(offs[2] == 0 && offs[3] == 1);            /* 中: one character, three bytes */
+  CHECK(offs[4] == 2 && offs[5] == 6);            /* play */
+  CHECK(offs[6] == 6 && offs[7] == 7);            /* ##s */
+  et_tokenizer_delete(t);
+}
+
+static void test_long_words_become_unk(void) {
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  EtTokenizer *t = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &t, NULL) == ET_OK);
+  char word[512];
+  for (int len = 99; len <= 101; len++) {
+    memset(word, 'a', (size_t)len); /* "a" + "##a" * (len - 1) */
+    int32_t ids[256];
+    EtEncoding enc = {ids, NULL, NULL, NULL, 256, 0};
+    CHECK(et_encode(t, word, (size_t)len, NULL, 0, NULL, &enc, NULL) == ET_OK);
+    if (len <= 100) CHECK(enc.length == (size_t)len + 2 && ids[1] == 20 && ids[len] == 21);
+    else CHECK(enc.length == 3 && ids[1] == 1);
+  }
+  /* the limit counts characters, not bytes: 100 x U+00E9 (200 bytes) is one word of 100 chars */
+  o.lowercase = 0;
+  o.strip_accents = 0;
+  EtTokenizer *cased = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &cased, NULL) == ET_OK);
+  for (int i = 0; i < 100; i++) memcpy(word + 2 * i, "\xc3\xa9", 2);
+  int32_t ids[8], offs[16];
+  EtEncoding enc = {ids, NULL, NULL, offs, 8, 0};
+  CHECK(et_encode(cased, word, 200, NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 3 && ids[1] == 1 && offs[2] == 0 && offs[3] == 100);
+  et_tokenizer_delete(cased);
+  et_tokenizer_delete(t);
+}
+
+static void test_invalid_utf8_is_an_error(void) {
+  EtTokenizer *t = make(1);
+  const char *bad[] = {"\xff", "a\xc3", "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80", "ab\xe4\xb8"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int32_t ids[8];
+    EtEncoding enc = {ids, NULL, NULL, NULL, 8, 0};
+    EtError err = {ET_OK, ""};
+    CHECK(et_encode(t, bad[i], strlen(bad[i]), NULL, 0, NULL, &enc, &err) == ET_ERR_INVALID_UTF8);
+    CHECK(err.status == ET_ERR_INVALID_UTF8 && strstr(err.message, "UTF-8") != NULL);
+  }
+  /* explicit lengths: an embedded NUL is a character (removed by clean_text), not the end */
+  int32_t ids[8];
+  EtEncoding enc = {ids, NULL, NULL, NULL, 8, 0};
+  CHECK(et_encode(t, "a\0b", 3, NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 3 && ids[1] == 23); /* "ab" */
+  et_tokenizer_delete(t);
+}
+
+static void test_buffer_too_small_reports_need(void) {
+  EtTokenizer *t = make(1);
+  int32_t ids[2];
+  EtEncoding enc = {ids, NULL, NULL, NULL, 2, 0};
+  EtError err;
+  CHECK(et_encode(t, "hello world", 11, NULL, 0, NULL, &enc, &err) == ET_ERR_BUFFER_TOO_SMALL);
+  CHECK(enc.length == 4);
+  et_tokenizer_delete(t);
+}
+
+static void test_pair_truncation_longest_first(void) {
+  EtTokenizer *t = make(1);
+  EtEncodeOptions eo;
+  et_encode_options_init(&eo);
+  eo.max_length = 8;
+  eo.truncation = 1;
+  eo.padding = ET_PAD_TO_MAX_LENGTH;
+  int32_t ids[16], types[16], mask[16];
+  EtEncoding enc = {ids, types, mask, NULL, 16, 0};
+  /* 4 + 3 tokens, budget 8 - 3 = 5: HF longest-first gives 3 + 2 */
+  const char *a = "hello world hello world", *b = "play play play";
+  CHECK(et_encode(t, a, strlen(a), b, strlen(b), &eo, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 8);
+  int32_t expect[8] = {2, 5, 6, 5, 3, 9, 9, 3};
+  int32_t expect_types[8] = {0, 0, 0, 0, 0, 1, 1, 1};
+  int ok = 1;
+  for (int i = 0; i < 8; i++) ok &= ids[i] == expect[i] && types[i] == expect_types[i] && mask[i] == 1;
+  CHECK(ok);
+  eo.max_length = 12;
+  CHECK(et_encode(t, "hello", 5, NULL, 0, &eo, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 12 && ids[2] == 3 && ids[3] == 0 && mask[2] == 1 && mask[3] == 0 && types[11] == 0);
+  et_tokenizer_delete(t);
+}
+
+static void test_batch_equals_serial(void) {
+  EtTokenizer *t = make(1);
+  enum { N = 64 };
+  const char *pool[] = {"hello world", "中国 play", "unaffable, cafe!", "", "aab aba", "x y z"};
+  const char *texts[N];
+  size_t sizes[N];
+  for (int i = 0; i < N; i++) {
+    texts[i] = pool[i % 6];
+    sizes[i] = strlen(texts[i]);
+  }
+  for (size_t threads = 1; threads <= 8; threads *= 2) {
+    EtBatch *b = NULL;
+    EtError err;
+    CHECK(et_encode_batch(t, N, texts, sizes, NULL, NULL, NULL, threads, &b, &err) == ET_OK);
+    if (!b) continue;
+    CHECK(et_batch_size(b) == N);
+    int same = 1;
+    for (int i = 0; i < N; i++) {
+      int32_t ids[64];
+      EtEncoding enc = {ids, NULL, NULL, NULL, 64, 0};
+      et_encode(t, texts[i], sizes[i], NULL, 0, NULL, &enc, NULL);
+      const int32_t *row;
+      size_t n = et_batch_row(b, (size_t)i, &row, NULL, NULL);
+      same &= n == enc.length && memcmp(row, ids, n * sizeof(int32_t)) == 0;
+    }
+    CHECK(same);
+    int64_t dense[N * 8];
+    int64_t mask[N * 8];
+    et_batch_fill_i64(b, 8, dense, NULL, mask, NULL);
+    CHECK(dense[3 * 8 + 0] == 2 && dense[3 * 8 + 1] == 3 && dense[3 * 8 + 2] == 0 && mask[3 * 8 + 2] == 0);
+    et_batch_delete(b);
+  }
+  /* an invalid text fails the batch and names it */
+  texts[5] = "\xff";
+  sizes[5] = 1;
+  EtBatch *b = NULL;
+  EtError err;
+  CHECK(et_encode_batch(t, N, texts, sizes, NULL, NULL, NULL, 4, &b, &err) == ET_ERR_INVALID_UTF8);
+  CHECK(b == NULL && strstr(err.message, "text 5") != NULL);
+  et_tokenizer_delete(t);
+}
+
+static void test_vocab_errors(void) {
+  EtTokenizer *t = NULL;
+  EtError err;
+  CHECK(et_tokenizer_create_from_buffer("", 0, NULL, &t, &err) == ET_ERR_VOCAB && t == NULL);
+  CHECK(et_tokenizer_create_from_buffer("[CLS]\n[SEP]\n", 12, NULL, &t, &err) == ET_ERR_VOCAB);
+  CHECK(strstr(err.message, "[UNK]") != NULL);
+  CHECK(et_tokenizer_create_from_buffer("[UNK]\n\xff\n", 8, NULL, &t, &err) == ET_ERR_VOCAB);
+  CHECK(et_tokenizer_create_from_file("/nonexistent/vocab.txt", NULL, &t, &err) == ET_ERR_IO);
+  CHECK(et_tokenizer_create_from_buffer(NULL, 5, NULL, &t, &err) == ET_ERR_INVALID_ARGUMENT);
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  o.strip_accents = 7;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &t, &err) == ET_ERR_INVALID_ARGUMENT);
+  /* duplicates: the last line wins (HF), trailing whitespace is trimmed */
+  const char *dup = "[UNK]\n[CLS]\n[SEP]\nx\nx \ny\r\n";
+  CHECK(et_tokenizer_create_from_buffer(dup, strlen(dup), NULL, &t, &err) == ET_OK);
+  CHECK(et_tokenizer_vocab_size(t) == 5);
+  CHECK(et_tokenizer_token_to_id(t, "x", 1) == 4);
+  CHECK(et_tokenizer_token_to_id(t, "y", 1) == 5);
+  size_t n;
+  CHECK(et_tokenizer_id_to_token(t, 3, &n) == NULL);
+  CHECK(et_tokenizer_id_to_token(t, 99, &n) == NULL);
+  CHECK(et_tokenizer_pad_id(t) == -1);
+  et_tokenizer_delete(t);
+  CHECK(strcmp(et_status_string(ET_ERR_INVALID_UTF8), "invalid UTF-8") == 0);
+}
+
+/* LinMaxMatch must equal greedy longest-match-first on random vocabularies */
+static unsigned rnd_state = 12345u;
+static unsigned rnd(void) {
+  rnd_state = rnd_state * 1103515245u + 12345u;
+  return (rnd_state >> 16) & 0x7fff;
+}
+
+static int greedy(const char **toks, int ntok, const char *w, int n, int32_t *out) {
+  int pos = 0, k = 0;
+  while (pos < n) {
+    int best = -1, best_len = 0;
+    for (int i = 0; i < ntok; i++) {
+      const char *s = toks[i];
+      int cont = s[0] == '#' && s[1] == '#';
+      if (cont != (pos > 0)) continue;
+      if (cont) s += 2;
+      int len = (int)strlen(s);
+      if (len > best_len && len <= n - pos && memcmp(s, w + pos, (size_t)len) == 0) {
+        best = i;
+        best_len = len;
+      }
+    }
+    if (best < 0) return -1;
+    out[k++] = best;
+    pos += best_len;
+  }
+  return k;
+}
+
+static void test_linmaxmatch_equals_greedy(void) {
+  int agree = 1;
+  for (int round = 0; round < 200; round++) {
+    char store[64][12];
+    const char *toks[64];
+    char vocab[1024];
+    size_t vlen = 0;
+    int ntok = 0;
+    const char *specials[] = {"[UNK]", "[CLS]", "[SEP]"};
+    for (int i = 0; i < 3; i++) {
+      toks[ntok] = specials[i];
+      vlen += (size_t)sprintf(vocab + vlen, "%s\n", specials[ntok++]);
+    }
+    int extra = 3 + (int)(rnd() % 30);
+    for (int i = 0; i < extra; i++) {
+      char *s = store[i];
+      int p = 0;
+      if (rnd() % 2) {
+        s[p++] = '#';
+        s[p++] = '#';
+      }
+      int len = 1 + (int)(rnd() % 4);
+      for (int j = 0; j < len; j++) s[p++] = (char)('a' + rnd() % 3);
+      s[p] = 0;
+      toks[ntok++] = s;
+      vlen += (size_t)sprintf(vocab + vlen, "%s\n", s);
+    }
+    EtTokenizer *t = NULL;
+    if (et_tokenizer_create_from_buffer(vocab, vlen, NULL, &t, NULL) != ET_OK) {
+      agree = 0;
+      break;
+    }
+    for (int q = 0; q < 50; q++) {
+      char w[16];
+      int n = 1 + (int)(rnd() % 12);
+      for (int j = 0; j < n; j++) w[j] = (char)('a' + rnd() % 3);
+      int32_t want[32], ids[40];
+      int k = greedy(toks, ntok, w, n, want);
+      EtEncoding enc = {ids, NULL, NULL, NULL, 40, 0};
+      EtEncodeOptions eo;
+      et_encode_options_init(&eo);
+      eo.add_special_tokens = 0;
+      if (et_encode(t, w, (size_t)n, NULL, 0, &eo, &enc, NULL) != ET_OK) {
+        agree = 0;
+        continue;
+      }
+      /* duplicates in the random vocab: compare token strings, not ids */
+      if (k < 0) {
+        agree &= enc.length == 1 && ids[0] == et_tokenizer_unk_id(t);
+      } else {
+        agree &= enc.length == (size_t)k;
+        for (int j = 0; j < k && (size_t)j < enc.length; j++) {
+          size_t len;
+          const char *s = et_tokenizer_id_to_token(t, ids[j], &len);
+          agree &= s && len == strlen(toks[want[j]]) && memcmp(s, toks[want[j]], len) == 0;
+        }
+      }
+      if (!agree) {
+        fprintf(stderr, "LinMaxMatch != greedy on '%.*s' (round %d)\n", n, w, round);
+        break;
+      }
+    }
+    et_tokenizer_delete(t);
+    if (!agree) break;
+  }
+  CHECK(agree);
+}
+
+int main(void) {
+  test_basic_pipeline();
+  test_offsets_are_characters();
+  test_long_words_become_unk();
+  test_invalid_utf8_is_an_error();
+  test_buffer_too_small_reports_need();
+  test_pair_truncation_longest_first();
+  test_batch_equals_serial();
+  test_vocab_errors();
+  test_linmaxmatch_equals_greedy();
+  printf("%d passed, %d failed\n", g_pass, g_fail);
+  return g_fail ? 1 : 0;
+}

@@ -56,7 +56,10 @@ ffi = make_ffi(absolute=__name__ == "__main__")
 if __name__ == "__main__":
     ffi.compile(tmpdir=str(HERE.parent / "build" / "cffi"), verbose=False)
     built = list((HERE.parent / "build" / "cffi" / "edgetext").glob("_native*.so"))
+    pkg = HERE.parent / "sdk" / "edgetext"
+    for old in pkg.glob("_native*.so"):  # one copy only (pip -e writes _native.abi3.so)
+        old.unlink()
     for so in built:
-        target = HERE.parent / "sdk" / "edgetext" / so.name
+        target = pkg / "_native.abi3.so"  # the name pip -e gives it, so the two builds replace each other
         target.write_bytes(so.read_bytes())
         print("built", target)

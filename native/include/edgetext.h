@@ -59,7 +59,7 @@ typedef enum {
   ET_ERR_IO = 4,               /* the vocabulary file cannot be read */
   ET_ERR_VOCAB = 5,            /* empty vocabulary, missing special token, too large */
   ET_ERR_BUFFER_TOO_SMALL = 6, /* EtEncoding.capacity < needed; `length` holds the need */
-  ET_ERR_TRUNCATION = 7,       /* max_length cannot hold the special tokens */
+  ET_ERR_TRUNCATION = 7,       /* reserved */
   ET_ERR_THREAD = 8            /* a worker thread could not be started */
 } EtStatus;
 
@@ -110,7 +110,8 @@ typedef enum { ET_PAD_NONE = 0, ET_PAD_TO_MAX_LENGTH = 1 } EtPadding;
 
 typedef struct {
   size_t max_length;      /* 0: no limit */
-  int truncation;         /* 1: truncate to max_length (longest-first for pairs) */
+  int truncation;         /* 1: truncate to max_length (longest-first for pairs); as HF,
+                             nothing is cut when max_length < the special tokens (2 or 3) */
   EtPadding padding;      /* ET_PAD_TO_MAX_LENGTH pads up to max_length */
   int add_special_tokens; /* 1: [CLS] A [SEP] (B [SEP]); default 1 */
 } EtEncodeOptions;

@@ -247,11 +247,11 @@ static EtStatus encode_lists(const EtTokenizer *t, const char *text, size_t text
   }
   *n1 = s->a.len;
   *n2 = s->b.len;
-  if (o->truncation && o->max_length > 0) {
-    size_t added = o->add_special_tokens ? (is_pair ? 3 : 2) : 0;
-    size_t budget = o->max_length > added ? o->max_length - added : 0;
-    truncate_lengths(budget, n1, n2, is_pair);
-  }
+  size_t added = o->add_special_tokens ? (is_pair ? 3 : 2) : 0;
+  /* HF: a max_length smaller than the special tokens truncates nothing
+   * (its budget max_length - added wraps around) */
+  if (o->truncation && o->max_length > 0 && o->max_length >= added)
+    truncate_lengths(o->max_length - added, n1, n2, is_pair);
   return ET_OK;
 }
 

@@ -150,3 +150,17 @@ def test_convert_without_the_converters_explains_the_extra(tmp_path):
     p = subprocess.run([sys.executable, "-m", "edgetext", "convert", "x"], capture_output=True, text=True,
                        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT / "sdk")])))
     assert_one_line_error(p, 1, "paddle is not importable): pip install edgetext[convert]")
+
+
+def test_stdin_is_classified_in_chunks_in_order(ort_bundle, monkeypatch, capsys):
+    """In-process: a long stdin stream is read, classified and printed chunk by chunk."""
+    import io
+
+    from edgetext import cli
+
+    lines = [f"第{i}行 text {i}" for i in range(7)]
+    monkeypatch.setattr(cli, "STDIN_CHUNK", 3)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert cli.main(["classify", str(ort_bundle), "--json"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == lines

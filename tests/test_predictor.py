@@ -277,3 +277,12 @@ def test_labels_not_matching_the_real_model_output_are_refused_at_load(ort_bundl
     out = edgetext.bundle.pack(src, tmp_path / "two-labels.etb")
     with pytest.raises(ManifestError, match=r"outputs shape \(1, 3\) but the bundle has 2 labels"):
         TextClassifier(out)
+
+
+def test_classifier_closes_the_bundle_it_opened(ort_bundle):
+    with TextClassifier(ort_bundle, threads=1) as clf:
+        first = clf.classify("物流很快")
+    assert clf.classify("物流很快") == first, "the loaded model keeps working"
+    bundle = Bundle.open(ort_bundle)
+    TextClassifier(bundle).close()
+    assert bundle.read("vocab.txt"), "a bundle the caller passed stays open"

@@ -103,26 +103,43 @@ def _classifier(args):
                           model=args.model)
 
 
+STDIN_CHUNK = 4096  # stdin texts are classified and printed in chunks: a long stream never sits in memory
+
+
 def _cmd_classify(args) -> int:
-    texts = args.texts
-    if not texts:
-        if sys.stdin is None or sys.stdin.isatty():
-            raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    if args.texts:
+        chunks = [args.texts]
+    elif sys.stdin is None or sys.stdin.isatty():
+        raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
+    else:
+        chunks = _stdin_chunks(sys.stdin, STDIN_CHUNK)
     clf = _classifier(args)
-    results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size)
     out = sys.stdout
-    for text, cats in zip(texts, results):
-        top = cats[0]
-        if args.json:
-            obj = {"text": text, "label": top.label, "score": top.score, "index": top.index}
-            if args.top_k > 1:
-                obj["categories"] = [{"label": c.label, "score": c.score, "index": c.index} for c in cats]
-            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        else:
-            shown = "  ".join(f"{c.label} {c.score:.4f}" for c in cats)
-            out.write(f"{shown}\t{text}\n")
+    for texts in chunks:
+        results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size)
+        for text, cats in zip(texts, results):
+            top = cats[0]
+            if args.json:
+                obj = {"text": text, "label": top.label, "score": top.score, "index": top.index}
+                if args.top_k > 1:
+                    obj["categories"] = [{"label": c.label, "score": c.score, "index": c.index} for c in cats]
+                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            else:
+                shown = "  ".join(f"{c.label} {c.score:.4f}" for c in cats)
+                out.write(f"{shown}\t{text}\n")
+        out.flush()
     return EXIT_OK
+
+
+def _stdin_chunks(stream, size: int):
+    chunk: list[str] = []
+    for line in stream:
+        chunk.append(line.rstrip("\r\n"))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _cmd_info(args) -> int:

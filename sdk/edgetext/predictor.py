@@ -89,7 +89,15 @@ class TextClassifier:
     def __init__(self, bundle_or_path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
                  *, model: str | None = None, check_golden: bool = True):
         self.threads = _check_positive_int(threads, "threads", allow_none=True)
-        self.bundle = bundle_or_path if isinstance(bundle_or_path, Bundle) else Bundle.open(bundle_or_path)
+        self._owns_bundle = not isinstance(bundle_or_path, Bundle)
+        self.bundle = Bundle.open(bundle_or_path)
+        try:
+            self._load(backend, device, model, check_golden)
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, backend: str, device: str, model: str | None, check_golden: bool) -> None:
         self.device = device
         manifest = self.bundle.manifest
         self._choice = registry.choose(manifest, backend, device, model)
@@ -197,6 +205,17 @@ class TextClassifier:
             "engine": info, "labels": list(self.labels), "max_length": self.max_length,
             "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],
         }
+
+    def close(self) -> None:
+        """Close the bundle if this classifier opened it (the loaded model keeps working)."""
+        if self._owns_bundle:
+            self.bundle.close()
+
+    def __enter__(self) -> "TextClassifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return (f"TextClassifier({str(self.bundle.path)!r}, backend={self.spec.backend!r}, "

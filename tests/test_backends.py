@@ -188,3 +188,31 @@ print(json.dumps([os.environ.get("OMP_NUM_THREADS"), os.environ.get("MKL_NUM_THR
     assert (omp, mkl, a["backend"], b["backend"], same) == ("2", "2", 2, 2, True)
     assert "before Paddle Lite was first loaded" in a["how"]
     assert "requested 1 was not applied" in b["how"]
+
+
+@pytest.mark.parametrize("arch,device,available,want", [
+    ("x86_64", "cpu", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
+    ("x86_64", "cuda:1", ["CUDAExecutionProvider", "CPUExecutionProvider"],
+     [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]),
+    ("aarch64", "cpu", ["XnnpackExecutionProvider", "CPUExecutionProvider"],
+     [("XnnpackExecutionProvider", {"intra_op_num_threads": 2}), "CPUExecutionProvider"]),
+    ("x86_64", "cpu", ["XnnpackExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]),
+])
+def test_onnxruntime_backend_asks_for_the_right_providers(fp32_onnx, monkeypatch, arch, device, available, want):
+    """CUDA / XNNPACK builds are not installed here: fake the provider list, keep the real CPU session."""
+    import onnxruntime
+
+    from edgetext.backends.onnxruntime import OnnxRuntimeBackend
+
+    asked = {}
+    real = onnxruntime.InferenceSession
+
+    def session(model, so, providers):
+        asked["providers"], asked["threads"] = providers, so.intra_op_num_threads
+        return real(model, so, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(registry, "host_arch", lambda: arch)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", session)
+    OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64"), ("token_type_ids", "int64")), 2, device)
+    assert asked == {"providers": want, "threads": 2}

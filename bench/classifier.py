@@ -27,6 +27,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+try:
+    import edgetext  # noqa: F401  (installed: make venv)
+except ImportError:  # a plain checkout
+    sys.path.insert(0, str(ROOT / "sdk"))
 ASSETS = Path(os.environ.get("EDGETEXT_ASSETS", ROOT / ".cache" / "assets"))
 BASELINE_MAX_LENGTH = 128
 

@@ -243,7 +243,14 @@ static EtStatus encode_lists(const EtTokenizer *t, const char *text, size_t text
   int is_pair = pair != NULL;
   if (is_pair) {
     st = et_tokenize_sequence(t, pair, pair_size, &s->b, err);
-    if (st != ET_OK) return st;
+    if (st != ET_OK) {
+      if (err) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "text_pair: %.200s", err->message);
+        memcpy(err->message, msg, sizeof msg);
+      }
+      return st;
+    }
   }
   *n1 = s->a.len;
   *n2 = s->b.len;

@@ -349,3 +349,20 @@ def test_folder_member_over_the_size_limit_is_refused_unread(good_dir, monkeypat
     monkeypatch.setattr(bundle_module, "MAX_MEMBER_BYTES", 100)
     with pytest.raises(UnsafeBundleError, match="over the size limit"):
         Bundle.open(good_dir)
+
+
+def test_local_header_name_differing_from_the_directory_is_caught(area):
+    """A zip whose local header names '../a.onnxx' while the central directory says 'model.onnx'."""
+    z = good_zip(area / "b.etb")
+    with zipfile.ZipFile(z) as zf:
+        at = zf.getinfo("model.onnx").header_offset + 30  # the name field of its local header
+    data = z.read_bytes()
+    assert data[at:at + 10] == b"model.onnx"
+    z.write_bytes(data[:at] + b"../a.onnxx" + data[at + 10:])
+    b = Bundle.open(z)  # the central directory is fine
+    before = listing(area.parent)
+    with pytest.raises(BundleIntegrityError, match="corrupt or truncated"):
+        b.read("model.onnx")
+    with pytest.raises(BundleIntegrityError):
+        b.verify()
+    assert listing(area.parent) == before

@@ -149,8 +149,8 @@ def _cmd_info(args) -> int:
     with Bundle.open(args.bundle) as b:
         info = b.info()
         for m, spec in zip(info["models"], b.models):
-            m["runs_here"] = registry.why_unavailable(spec) is None
             m["why_not"] = registry.why_unavailable(spec)
+            m["runs_here"] = m["why_not"] is None
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=1))
         return EXIT_OK

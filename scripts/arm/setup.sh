@@ -36,8 +36,11 @@ toolchain_ok() {
         && [ -f /usr/aarch64-linux-gnu/include/stdio.h ] && [ -f /usr/arm-linux-gnueabihf/include/stdio.h ]
 }
 
+# Wait for another apt/dpkg run (a colleague's install) instead of failing on its lock.
+APT=(apt-get -o DPkg::Lock::Timeout=300)
+
 apt_update() {
-    $SUDO apt-get update -qq >/dev/null 2>&1 \
+    $SUDO "${APT[@]}" update -qq >/dev/null 2>&1 \
         || die "apt-get update failed: the Debian mirror is unreachable" 3
 }
 
@@ -45,8 +48,8 @@ setup_toolchain() {
     if toolchain_ok; then log "toolchain: present"; return; fi
     log "toolchain: installing ${TOOLCHAIN_PKGS[*]}"
     apt_update
-    $SUDO apt-get install -y -q --no-install-recommends "${TOOLCHAIN_PKGS[@]}" >/dev/null \
-        || die "apt-get install ${TOOLCHAIN_PKGS[*]} failed" 3
+    $SUDO "${APT[@]}" install -y -q --no-install-recommends "${TOOLCHAIN_PKGS[@]}" >/dev/null \
+        || die "apt-get install ${TOOLCHAIN_PKGS[*]} failed"
     toolchain_ok || die "toolchain still incomplete after apt-get install"
 }
 

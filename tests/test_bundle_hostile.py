@@ -366,3 +366,9 @@ def test_local_header_name_differing_from_the_directory_is_caught(area):
     with pytest.raises(BundleIntegrityError):
         b.verify()
     assert listing(area.parent) == before
+
+
+def test_pack_refuses_to_write_inside_the_source_folder(good_dir):
+    with pytest.raises(BundleError, match="inside the folder being packed"):
+        pack(good_dir, good_dir / "out.etb")
+    assert not (good_dir / "out.etb").exists()

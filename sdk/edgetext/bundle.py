@@ -436,6 +436,8 @@ def pack(src_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Pa
     text = json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=False).encode("utf-8")
 
     dest = src if out is None else Path(out)
+    if dest.resolve() != src.resolve() and dest.resolve().is_relative_to(src.resolve()):
+        raise BundleError(f"pack: {dest} is inside the folder being packed ({src}); write it elsewhere")
     if dest.suffix == ARCHIVE_SUFFIX and not dest.is_dir():
         _write_archive(dest, text, members.items())
     elif dest.exists() and dest.resolve() == src.resolve():

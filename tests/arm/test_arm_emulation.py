@@ -124,7 +124,8 @@ def test_tokenizer_ids_on_aarch64_are_identical_to_the_host(arm, aarch64_pkg, as
     assert host.pop("machine") == "x86_64"
     assert target.pop("machine") == "aarch64"
     assert len(target["batch"]) == len(texts)
-    for key in ("ids", "batch", "tokens"):
+    assert host["threads_agree"] and target["threads_agree"]
+    for key in ("ids", "batch", "tokens", "pairs"):
         mismatches = [(texts[i], h, t) for i, (h, t) in enumerate(zip(host[key], target[key])) if h != t]
         assert not mismatches, f"{key}: {len(mismatches)} texts differ, first: {mismatches[0]}"
     assert target["call"] == host["call"]  # padded ids, type ids, mask and offsets

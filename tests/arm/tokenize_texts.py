@@ -25,10 +25,15 @@ def main(request_path: str) -> None:
     batch = tok.encode_batch(texts)  # the batch path (threads in C)
     call = tok(texts, max_length=request.get("max_length", 64), truncation=True, padding="longest",
                return_offsets_mapping=True)
+    firsts, seconds = texts[:30], texts[30:60][::-1]
+    pairs = tok.encode_batch(firsts, text_pairs=seconds, max_length=48, truncation=True)  # longest-first
+    threaded = tok.encode_batch(texts, threads=4)  # C worker threads (emulated on ARM) change nothing
     result = {
         "machine": platform.machine(),
         "ids": ids,
         "batch": batch,
+        "pairs": pairs,
+        "threads_agree": threaded == batch,
         "call": {key: value.tolist() for key, value in sorted(call.items())},
         "tokens": [tok.tokenize(t) for t in texts[:20]],
     }

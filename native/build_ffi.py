@@ -58,8 +58,11 @@ if __name__ == "__main__":
     built = list((HERE.parent / "build" / "cffi" / "edgetext").glob("_native*.so"))
     pkg = HERE.parent / "sdk" / "edgetext"
     for old in pkg.glob("_native*.so"):  # one copy only (pip -e writes _native.abi3.so)
-        old.unlink()
+        if old.name != "_native.abi3.so":
+            old.unlink()
     for so in built:
         target = pkg / "_native.abi3.so"  # the name pip -e gives it, so the two builds replace each other
-        target.write_bytes(so.read_bytes())
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(so.read_bytes())
+        os.replace(tmp, target)  # a new inode: processes that loaded the old file keep working
         print("built", target)

@@ -134,6 +134,13 @@ EtStatus et_encode(const EtTokenizer *tokenizer, const char *text, size_t text_s
                    const char *pair, size_t pair_size, const EtEncodeOptions *options,
                    EtEncoding *out, EtError *err);
 
+/* Ids only, for bindings that want the least per-call work: writes up to
+ * `capacity` ids and sets *length to the number of ids of the encoding
+ * (ET_ERR_BUFFER_TOO_SMALL when it exceeds capacity). */
+EtStatus et_encode_ids(const EtTokenizer *tokenizer, const char *text, size_t text_size,
+                       const EtEncodeOptions *options, int32_t *ids, size_t capacity,
+                       size_t *length, EtError *err);
+
 /* Batch results: ragged, owned by the library. */
 typedef struct EtBatch EtBatch;
 

@@ -113,9 +113,28 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
   t->chinese = o.tokenize_chinese_chars != 0;
   t->clean_text = o.clean_text != 0;
   t->max_chars_per_word = o.max_input_chars_per_word;
-  for (int c = 0; c < 128; c++) {
-    char ch = (char)c;
-    t->cp_token[c] = et_vocab_find(&t->vocab, &ch, 1);
+  t->bmp_token = malloc(0x10000 * sizeof(int32_t));
+  if (!t->bmp_token) {
+    et_tokenizer_delete(t);
+    et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+    return ET_ERR_NO_MEMORY;
+  }
+  for (size_t c = 0; c < 0x10000; c++) t->bmp_token[c] = -1;
+  for (size_t id = 0; id < t->vocab.n_ids; id++) {
+    if (t->vocab.tok_off[id] == UINT32_MAX || t->vocab.tok_len[id] == 0) continue;
+    const unsigned char *s = (const unsigned char *)t->vocab.bytes + t->vocab.tok_off[id];
+    size_t i = 0, n = t->vocab.tok_len[id];
+    int32_t c = et_utf8_next(s, n, &i);
+    if (c >= 0 && c < 0x10000 && i == n) t->bmp_token[c] = (int32_t)id;
+  }
+  for (uint32_t c = 0; c < 128; c++) {
+    uint8_t f = et_uprop_of(c)->flags;
+    uint8_t cl = ET_ASCII_WORD;
+    if (t->clean_text && (f & ET_UF_REMOVE)) cl = ET_ASCII_REMOVE;
+    else if ((t->clean_text && (f & ET_UF_SPACE)) || (f & ET_UF_WS)) cl = ET_ASCII_SPLIT;
+    else if (f & ET_UF_PUNCT) cl = ET_ASCII_PUNCT;
+    t->ascii_class[c] = cl;
+    t->ascii_lower[c] = (unsigned char)((t->lowercase && c >= 'A' && c <= 'Z') ? c + 32 : c);
   }
   *out = t;
   return ET_OK;
@@ -162,6 +181,7 @@ EtStatus et_tokenizer_create_from_file(const char *path, const EtTokenizerOption
 
 void et_tokenizer_delete(EtTokenizer *t) {
   if (!t) return;
+  free(t->bmp_token);
   et_wordpiece_free(&t->wp);
   et_vocab_free(&t->vocab);
   free(t);
@@ -324,6 +344,19 @@ EtStatus et_encode(const EtTokenizer *t, const char *text, size_t text_size, con
   }
   free(s.a.items);
   free(s.b.items);
+  return st;
+}
+
+EtStatus et_encode_ids(const EtTokenizer *t, const char *text, size_t text_size,
+                       const EtEncodeOptions *options, int32_t *ids, size_t capacity,
+                       size_t *length, EtError *err) {
+  if (!length) {
+    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "NULL length");
+    return ET_ERR_INVALID_ARGUMENT;
+  }
+  EtEncoding enc = {ids, NULL, NULL, NULL, capacity, 0};
+  EtStatus st = et_encode(t, text, text_size, NULL, 0, options, &enc, err);
+  *length = enc.length;
   return st;
 }
 

@@ -58,8 +58,12 @@ struct EtTokenizer {
   int lowercase, strip_accents, chinese, clean_text;
   size_t max_chars_per_word;
   int32_t unk_id, cls_id, sep_id, pad_id;
-  int32_t cp_token[128]; /* ASCII code point -> id of that one-char word-start token (-1) */
+  int32_t *bmp_token;         /* [0x10000]: id of the one-character token c (-1) */
+  uint8_t ascii_class[128];   /* ET_ASCII_*: what the pipeline does with an ASCII byte */
+  unsigned char ascii_lower[128];
 };
+
+enum { ET_ASCII_WORD = 0, ET_ASCII_SPLIT = 1, ET_ASCII_PUNCT = 2, ET_ASCII_REMOVE = 3 };
 
 /* A token of one sequence: id and character offsets into the original text. */
 typedef struct {

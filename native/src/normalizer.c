@@ -1,6 +1,12 @@
 /* BertNormalizer + BertPreTokenizer, then WordPiece per pre-token.
  *
- * Pass 1 (per original character, in order; HF applies the same per-char
+ * Fast path (fused, one pass): every character goes through clean_text,
+ * handle_chinese_chars, NFD + Mn removal, lowercase and the pre-tokenizer
+ * as it is decoded; ASCII through one table.  It gives up (and the general
+ * path below redoes the text) only when strip_accents meets combining marks
+ * out of canonical order, which needs reordering.
+ *
+ * General path.  Pass 1 (per original character, in order; HF applies the same per-char
  *   steps to the whole string): clean_text (drop U+0000, U+FFFD, Cc/Cf/Co;
  *   whitespace -> ' '), handle_chinese_chars (' ' c ' '), and for
  *   strip_accents the canonical decomposition (NFD).  Each normalized char
@@ -73,25 +79,41 @@ typedef struct {
   unsigned char *bytes; /* current word */
   uint32_t *char_of_byte, *orig;
   size_t nbytes, nchars, cap_chars;
-  uint32_t first_orig, last_orig;
+  uint32_t first_orig, last_orig, first_cp;
 } Word;
 
+/* One finished pre-token -> tokens.  Whole-word hits (the first thing
+ * greedy longest-match-first would find) skip the trie walk. */
 static int flush(Word *w) {
-  if (w->nchars == 0) return 0;
+  size_t n = w->nchars;
+  if (n == 0) return 0;
+  const EtTokenizer *tok = w->tok;
   int rc;
-  if (w->nchars > w->tok->max_chars_per_word) {
-    rc = et_tokens_push(w->out, w->tok->unk_id, w->first_orig, w->last_orig + 1);
-  } else {
-    w->char_of_byte[w->nbytes] = (uint32_t)w->nchars;
-    rc = et_wordpiece_tokenize(w->tok, w->bytes, w->nbytes, w->char_of_byte, w->orig, w->out);
-  }
-  w->nbytes = 0;
+  size_t nbytes = w->nbytes;
   w->nchars = 0;
+  w->nbytes = 0;
+  if (n > tok->max_chars_per_word)
+    return et_tokens_push(w->out, tok->unk_id, w->first_orig, w->last_orig + 1);
+  if (n == 1) {
+    uint32_t c = w->first_cp;
+    int32_t id = c < 0x10000u ? tok->bmp_token[c] : et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
+    return et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, w->first_orig, w->first_orig + 1);
+  }
+  int32_t id = et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
+  if (id >= 0) {
+    rc = et_tokens_push(w->out, id, w->first_orig, w->last_orig + 1);
+  } else {
+    w->char_of_byte[nbytes] = (uint32_t)n;
+    rc = et_wordpiece_tokenize(tok, w->bytes, nbytes, w->char_of_byte, w->orig, w->out);
+  }
   return rc;
 }
 
 static inline void add_char(Word *w, uint32_t c, uint32_t org) {
-  if (w->nchars == 0) w->first_orig = org;
+  if (w->nchars == 0) {
+    w->first_orig = org;
+    w->first_cp = c;
+  }
   w->last_orig = org;
   if (w->nchars < w->cap_chars) {
     size_t k = et_utf8_put(c, w->bytes + w->nbytes);
@@ -102,47 +124,147 @@ static inline void add_char(Word *w, uint32_t c, uint32_t org) {
   w->nchars++;
 }
 
-static int pretokenize_char(Word *w, uint32_t c, uint32_t org) {
+static inline void add_ascii(Word *w, unsigned char c, uint32_t org) {
+  if (w->nchars == 0) {
+    w->first_orig = org;
+    w->first_cp = c;
+  }
+  w->last_orig = org;
+  if (w->nchars < w->cap_chars) {
+    w->bytes[w->nbytes] = c;
+    w->char_of_byte[w->nbytes++] = (uint32_t)w->nchars;
+    w->orig[w->nchars] = org;
+  }
+  w->nchars++;
+}
+
+/* a one-character word that is isolated anyway (punctuation, CJK) */
+static inline int single(Word *w, uint32_t c, uint32_t org) {
+  if (flush(w) != 0) return -1;
+  add_char(w, c, org);
+  return flush(w);
+}
+
+/* the pre-tokenizer on one normalized character */
+static inline int pretokenize_char(Word *w, uint32_t c, uint32_t org) {
   uint8_t f = et_uprop_of(c)->flags;
   if (f & ET_UF_WS) return flush(w);
-  if (f & ET_UF_PUNCT) {
-    if (flush(w) != 0) return -1;
-    if (c < 128) {
-      int32_t id = w->tok->cp_token[c];
-      return et_tokens_push(w->out, id >= 0 ? id : w->tok->unk_id, org, org + 1);
-    }
-    add_char(w, c, org);
-    return flush(w);
-  }
+  if (f & ET_UF_PUNCT) return single(w, c, org);
   add_char(w, c, org);
   return 0;
 }
 
-EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
-                              EtTokenList *out, EtError *err) {
-  if (size > (UINT32_MAX / 8)) {
-    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "text too long (%zu bytes)", size);
-    return ET_ERR_INVALID_ARGUMENT;
-  }
-  const unsigned char *s = (const unsigned char *)text;
-  int strip = tok->strip_accents;
-  /* pass 1 */
-  size_t cap = size * 4 + 4;
-  uint32_t stack_buf[2 * 1024];
-  uint32_t *heap = NULL;
-  NormBuf nb;
-  if (cap <= 1024) {
-    nb.cp = stack_buf;
-    nb.org = stack_buf + 1024;
-  } else {
-    heap = malloc(cap * 2 * sizeof(uint32_t));
-    if (!heap) {
-      et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
-      return ET_ERR_NO_MEMORY;
+/* lowercase, then the pre-tokenizer */
+static inline int feed(Word *w, uint32_t c, uint32_t org) {
+  if (w->tok->lowercase) {
+    const et_uprop *p = et_uprop_of(c);
+    if (p->lower_len) {
+      int rc = 0;
+      for (size_t q = 0; q < p->lower_len && rc == 0; q++)
+        rc = pretokenize_char(w, et_useq[p->lower_off + q], org);
+      return rc;
     }
-    nb.cp = heap;
-    nb.org = heap + cap;
   }
+  return pretokenize_char(w, c, org);
+}
+
+enum { FUSED_OK = 0, FUSED_OOM = -1, FUSED_BAD_UTF8 = -2, FUSED_NEEDS_REORDER = -3 };
+
+static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size, Word *w,
+                     size_t *bad_at) {
+  const int strip = tok->strip_accents, clean = tok->clean_text, chinese = tok->chinese;
+  const uint8_t *acls = tok->ascii_class;
+  uint8_t last_ccc = 0;
+  uint32_t k = 0;
+  size_t i = 0;
+  while (i < size) {
+    unsigned char b = s[i];
+    if (b < 0x80) {
+      i++;
+      uint8_t cl = acls[b];
+      if (cl == ET_ASCII_WORD) {
+        add_ascii(w, tok->ascii_lower[b], k);
+      } else if (cl == ET_ASCII_SPLIT) {
+        if (flush(w) != 0) return FUSED_OOM;
+      } else if (cl == ET_ASCII_PUNCT) {
+        if (flush(w) != 0) return FUSED_OOM;
+        int32_t id = tok->bmp_token[b];
+        if (et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, k, k + 1) != 0) return FUSED_OOM;
+      } /* ET_ASCII_REMOVE: dropped */
+      last_ccc = 0;
+      k++;
+      continue;
+    }
+    size_t at = i;
+    int32_t sc = et_utf8_next(s, size, &i);
+    if (sc < 0) {
+      *bad_at = at;
+      return FUSED_BAD_UTF8;
+    }
+    uint32_t c = (uint32_t)sc;
+    const et_uprop *p = et_uprop_of(c);
+    if (clean) {
+      if (p->flags & ET_UF_REMOVE) {
+        k++;
+        continue;
+      }
+      if (p->flags & ET_UF_SPACE) {
+        if (flush(w) != 0) return FUSED_OOM;
+        last_ccc = 0;
+        k++;
+        continue;
+      }
+    }
+    int rc = 0;
+    if (chinese && (p->flags & ET_UF_CJK)) {
+      /* ' ' c ' ': c is a word of its own (NFD maps compatibility ideographs
+       * to one unified ideograph; ideographs have no case) */
+      uint32_t d = (strip && p->nfd_len == 1) ? et_useq[p->nfd_off] : c;
+      if (strip && p->nfd_len > 1) return FUSED_NEEDS_REORDER; /* not in any data: be safe */
+      rc = single(w, d, k);
+      last_ccc = 0;
+    } else if (strip) {
+      if (c - HANGUL_S < HANGUL_COUNT) {
+        uint32_t x = c - HANGUL_S;
+        rc = feed(w, 0x1100u + x / 588u, k);
+        if (rc == 0) rc = feed(w, 0x1161u + (x % 588u) / 28u, k);
+        if (rc == 0 && x % 28u) rc = feed(w, 0x11A7u + x % 28u, k);
+        last_ccc = 0;
+      } else if (p->nfd_len == 0) {
+        if (p->ccc != 0 && last_ccc > p->ccc) return FUSED_NEEDS_REORDER;
+        last_ccc = p->ccc;
+        if (!(p->flags & ET_UF_MN)) rc = feed(w, c, k);
+      } else {
+        for (size_t j = 0; j < p->nfd_len && rc == 0; j++) {
+          uint32_t q = et_useq[p->nfd_off + j];
+          const et_uprop *qp = et_uprop_of(q);
+          if (qp->ccc != 0 && last_ccc > qp->ccc) return FUSED_NEEDS_REORDER;
+          last_ccc = qp->ccc;
+          if (!(qp->flags & ET_UF_MN)) rc = feed(w, q, k);
+        }
+      }
+    } else {
+      rc = feed(w, c, k);
+    }
+    if (rc != 0) return FUSED_OOM;
+    k++;
+  }
+  return flush(w) != 0 ? FUSED_OOM : FUSED_OK;
+}
+
+/* General path: passes 1-3 over a buffer of normalized characters. */
+static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size_t size, Word *w,
+                            EtError *err) {
+  int strip = tok->strip_accents;
+  size_t cap = size * 4 + 4;
+  NormBuf nb;
+  uint32_t *heap = malloc(cap * 2 * sizeof(uint32_t));
+  if (!heap) {
+    et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+    return ET_ERR_NO_MEMORY;
+  }
+  nb.cp = heap;
+  nb.org = heap + cap;
   nb.len = 0;
   int need_reorder = 0, any_mn = 0;
   uint8_t last_ccc = 0;
@@ -223,41 +345,9 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   }
   /* pass 3 */
   {
-    size_t cap_chars = tok->max_chars_per_word;
-    if (cap_chars > nb.len * 3) cap_chars = nb.len * 3;
-    cap_chars += 1;
-    unsigned char wstack[512];
-    uint32_t wcob[513], worig[129];
-    Word w = {tok, out, wstack, wcob, worig, 0, 0, cap_chars, 0, 0};
-    void *wheap = NULL;
-    if (cap_chars > 128) {
-      wheap = malloc(cap_chars * 4 + (cap_chars * 4 + 1) * sizeof(uint32_t) + cap_chars * sizeof(uint32_t));
-      if (!wheap) {
-        et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
-        st = ET_ERR_NO_MEMORY;
-        goto done;
-      }
-      w.char_of_byte = (uint32_t *)wheap;
-      w.orig = w.char_of_byte + cap_chars * 4 + 1;
-      w.bytes = (unsigned char *)(w.orig + cap_chars);
-    } else {
-      w.cap_chars = 128;
-    }
     int rc = 0;
-    for (size_t j = 0; j < nb.len && rc == 0; j++) {
-      uint32_t c = nb.cp[j];
-      if (tok->lowercase) {
-        const et_uprop *p = et_uprop_of(c);
-        if (p->lower_len) {
-          for (size_t q = 0; q < p->lower_len && rc == 0; q++)
-            rc = pretokenize_char(&w, et_useq[p->lower_off + q], nb.org[j]);
-          continue;
-        }
-      }
-      rc = pretokenize_char(&w, c, nb.org[j]);
-    }
-    if (rc == 0) rc = flush(&w);
-    free(wheap);
+    for (size_t j = 0; j < nb.len && rc == 0; j++) rc = feed(w, nb.cp[j], nb.org[j]);
+    if (rc == 0) rc = flush(w);
     if (rc != 0) {
       et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
       st = ET_ERR_NO_MEMORY;
@@ -265,5 +355,51 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   }
 done:
   free(heap);
+  return st;
+}
+
+EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
+                              EtTokenList *out, EtError *err) {
+  if (size > (UINT32_MAX / 8)) {
+    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "text too long (%zu bytes)", size);
+    return ET_ERR_INVALID_ARGUMENT;
+  }
+  const unsigned char *s = (const unsigned char *)text;
+  /* word buffers: at most max_input_chars_per_word characters are kept
+   * (longer words only need their count), 4 bytes each */
+  size_t cap_chars = tok->max_chars_per_word;
+  if (cap_chars > size * 4) cap_chars = size * 4;
+  cap_chars += 1;
+  unsigned char wbytes[4 * 128];
+  uint32_t wcob[4 * 128 + 1], worig[128];
+  Word w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0};
+  void *wheap = NULL;
+  if (cap_chars > 128) {
+    wheap = malloc(cap_chars * 4 + (cap_chars * 4 + 1) * sizeof(uint32_t) + cap_chars * sizeof(uint32_t));
+    if (!wheap) {
+      et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+      return ET_ERR_NO_MEMORY;
+    }
+    w.char_of_byte = (uint32_t *)wheap;
+    w.orig = w.char_of_byte + cap_chars * 4 + 1;
+    w.bytes = (unsigned char *)(w.orig + cap_chars);
+    w.cap_chars = cap_chars;
+  }
+  size_t mark = out->len, bad_at = 0;
+  EtStatus st = ET_OK;
+  int rc = run_fused(tok, s, size, &w, &bad_at);
+  if (rc == FUSED_NEEDS_REORDER) {
+    out->len = mark;
+    w.nchars = 0;
+    w.nbytes = 0;
+    st = run_general(tok, s, size, &w, err);
+  } else if (rc == FUSED_BAD_UTF8) {
+    et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
+    st = ET_ERR_INVALID_UTF8;
+  } else if (rc == FUSED_OOM) {
+    et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+    st = ET_ERR_NO_MEMORY;
+  }
+  free(wheap);
   return st;
 }

@@ -111,6 +111,17 @@ static void test_long_words_become_unk(void) {
     if (len <= 100) CHECK(enc.length == (size_t)len + 2 && ids[1] == 20 && ids[len] == 21);
     else CHECK(enc.length == 3 && ids[1] == 1);
   }
+  /* a word after an over-long word starts clean (regression: stale word buffer) */
+  {
+    char text[300];
+    memset(text, 'b', 150);
+    memcpy(text + 150, " aab unaffable", 14);
+    int32_t ids[16], offs[32];
+    EtEncoding enc = {ids, NULL, NULL, offs, 16, 0};
+    CHECK(et_encode(t, text, 164, NULL, 0, NULL, &enc, NULL) == ET_OK);
+    CHECK(enc.length == 9 && ids[1] == 1 && ids[2] == 20 && ids[3] == 21 && ids[4] == 22 && ids[5] == 15);
+    CHECK(offs[2] == 0 && offs[3] == 150 && offs[4] == 151 && offs[5] == 152 && offs[10] == 155);
+  }
   /* the limit counts characters, not bytes: 100 x U+00E9 (200 bytes) is one word of 100 chars */
   o.lowercase = 0;
   o.strip_accents = 0;

@@ -44,6 +44,7 @@ _STATUS_NAMES = {
 }
 _PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
 _SPECIAL_KEYS = ("unk", "cls", "sep", "pad", "mask")
+_encode_ids = lib.et_encode_ids
 
 
 def _raise(status: int, err: Any, what: str) -> None:
@@ -80,11 +81,14 @@ def _utf8(text: Any, what: str = "text") -> bytes:
 class _Scratch:
     """Per-thread output buffers, reused across calls (grown on demand)."""
 
-    __slots__ = ("cap", "ids", "types", "offs", "enc", "err")
+    __slots__ = ("cap", "ids", "ids_view", "types", "offs", "enc", "err", "length")
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
-        self.ids = ffi.new("int32_t[]", cap)
+        backing = bytearray(4 * cap)
+        self.ids_view = memoryview(backing).cast("i")  # ids as Python ints: ids_view[:n].tolist()
+        self.ids = ffi.from_buffer("int32_t[]", backing)
+        self.length = ffi.new("size_t *")
         self.types = ffi.new("int32_t[]", cap)
         self.offs = ffi.new("int32_t[]", 2 * cap)
         self.enc = ffi.new("EtEncoding *")
@@ -327,6 +331,17 @@ class Tokenizer:
     def encode(self, text: str, text_pair: str | None = None, max_length: int | None = None,
                truncation: bool | str = False, add_special_tokens: bool = True) -> list[int]:
         """Token ids of one text (or pair): [CLS] A [SEP] (B [SEP])."""
+        if (type(text) is str and text_pair is None and max_length is None and truncation is False
+                and add_special_tokens is True):
+            # the per-text hot path: one encode, one native call, one list
+            try:
+                b = text.encode()
+                s = self._tls.s
+            except (UnicodeEncodeError, AttributeError):
+                pass
+            else:
+                if _encode_ids(self._h, b, len(b), self._default_opts, s.ids, s.cap, s.length, s.err) == 0:
+                    return s.ids_view[:s.length[0]].tolist()
         if max_length is None and not truncation and add_special_tokens:
             opts = self._default_opts
         else:

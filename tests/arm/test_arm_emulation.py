@@ -148,22 +148,25 @@ def test_emulated_python_is_aarch64_with_the_pinned_packages(arm, aarch64_pkg):
 # ----------------------------------------------------------------------------- classifier parity
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle(arm, zh_vocab, tmp_path_factory) -> Path:
-    """tests/runtime_models.py's small random-weight classifier, packed with its fp32 ONNX model twice:
-    as the x86_64 model (the host takes it) and as the aarch64 model (the emulated CPU takes it)."""
+@pytest.fixture(scope="session", params=["fp32", "int8"])
+def tiny_bundle(request, arm, zh_vocab, tmp_path_factory) -> Path:
+    """tests/runtime_models.py's small random-weight classifier, its fp32 or int8 (dynamic) ONNX model
+    packed twice: as the x86_64 model (the host takes it) and as the aarch64 model (the emulated CPU
+    takes it). Same file, two CPUs: any difference comes from the CPU, its kernels or the tokenizer."""
     import shutil
 
     sys.path.insert(0, str(ROOT / "tests"))
     import runtime_models
 
+    precision = request.param
     built = runtime_models.build_models(arm.ARM_CACHE / "models", zh_vocab)
-    models = tmp_path_factory.mktemp("arm-models")
+    models = tmp_path_factory.mktemp(f"arm-models-{precision}")
     shutil.copyfile(built / "io.json", models / "io.json")
-    shutil.copyfile(built / "model.x86_64.fp32.onnx", models / "model.x86_64.fp32.onnx")
-    shutil.copyfile(built / "model.x86_64.fp32.onnx", models / "model.aarch64.fp32.onnx")
-    out = tmp_path_factory.mktemp("arm-bundle") / "tiny-arm.etb"
-    return runtime_models.make_bundle(models, zh_vocab, out, name="tiny-arm", archive=True)
+    shutil.copyfile(built / "model.x86_64.fp32.onnx", models / "model.x86_64.fp32.onnx")  # golden reference
+    for target in ("x86_64", "aarch64"):
+        shutil.copyfile(built / f"model.x86_64.{precision}.onnx", models / f"model.{target}.{precision}.onnx")
+    out = tmp_path_factory.mktemp(f"arm-bundle-{precision}") / f"tiny-arm-{precision}.etb"
+    return runtime_models.make_bundle(models, zh_vocab, out, name=f"tiny-arm-{precision}", archive=True)
 
 
 def _classify_on(where: str, arm, bundle: Path, texts_file: Path) -> dict:
@@ -186,7 +189,9 @@ def test_classifier_on_aarch64_matches_the_host(arm, aarch64_pkg, tiny_bundle, a
 
     assert (host["machine"], target["machine"]) == ("x86_64", "aarch64")
     assert target["verify"]["ok"] is True  # golden ids and golden predictions hold on the ARM CPU
-    assert "aarch64" in json.dumps(target["describe"]) and "x86_64" in json.dumps(host["describe"])
+    precision = tiny_bundle.name.rsplit("-", 1)[-1].split(".")[0]
+    assert host["describe"]["model"] == f"model.x86_64.{precision}.onnx"
+    assert target["describe"]["model"] == f"model.aarch64.{precision}.onnx"
     for key in ("batch", "single"):
         assert len(target[key]) == len(host[key])
         for text, h, t in zip(texts, host[key], target[key]):

@@ -327,7 +327,8 @@ EtStatus et_encode(const EtTokenizer *t, const char *text, size_t text_size, con
   EtEncodeOptions o;
   if (options) o = *options;
   else et_encode_options_init(&o);
-  Scratch s = {{NULL, 0, 0}, {NULL, 0, 0}};
+  EtToken abuf[256], bbuf[64]; /* most texts need no heap allocation */
+  Scratch s = {{abuf, 0, 256, abuf}, {bbuf, 0, 64, bbuf}};
   size_t n1 = 0, n2 = 0;
   EtStatus st = encode_lists(t, text, text_size, pair, pair_size, &o, &s, &n1, &n2, err);
   if (st == ET_OK) {
@@ -342,8 +343,8 @@ EtStatus et_encode(const EtTokenizer *t, const char *text, size_t text_size, con
                 out->offsets);
     }
   }
-  free(s.a.items);
-  free(s.b.items);
+  et_tokens_release(&s.a);
+  et_tokens_release(&s.b);
   return st;
 }
 
@@ -386,7 +387,7 @@ typedef struct {
 
 static void *worker_run(void *arg) {
   Worker *w = arg;
-  Scratch s = {{NULL, 0, 0}, {NULL, 0, 0}};
+  Scratch s = {{NULL, 0, 0, NULL}, {NULL, 0, 0, NULL}};
   int32_t *rid = NULL, *rty = NULL, *rof = NULL;
   size_t rcap = 0;
   w->st = ET_OK;

@@ -13,10 +13,28 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "edgetext.h"
 
 #define ET_NO_NODE UINT32_MAX
+
+typedef struct {
+  uint32_t key, child; /* key 0: empty slot */
+} EtEdge;
+
+typedef struct {
+  uint32_t fail;     /* f(v), ET_NO_NODE for none */
+  uint32_t pops_off; /* F(v) = pops[pops_off .. pops_off + pops_len) */
+  uint32_t pops_len;
+} EtNode;
+
+typedef struct {
+  int32_t id;     /* token id */
+  uint32_t bytes; /* bytes of the word the token consumes */
+} EtPop;
+
+#define ET_MAX_NODES ((1u << 24) - 2)
 
 /* The compiled vocabulary: a byte trie with LinMaxMatch failure links and
  * failure pops (arXiv 2012.15524, section 3).  Flat arrays only, read-only
@@ -25,20 +43,26 @@ typedef struct {
   uint32_t n_nodes;
   uint32_t root;        /* word-start tokens */
   uint32_t suffix_root; /* continuation tokens, prefix stripped */
-  /* transitions: open addressing on key = node * 256 + byte + 1 */
-  uint64_t *edge_keys;
-  uint32_t *edge_child;
+  /* transitions: open addressing on key = node * 256 + byte + 1 (nodes < 2^24) */
+  EtEdge *edges;
   uint64_t edge_mask;
   uint32_t root_next[256];   /* dense transitions of the two roots */
   uint32_t suffix_next[256];
   int32_t *node_token;       /* token id ending at this node, or -1 */
-  uint32_t *fail_link;       /* f(v), ET_NO_NODE for none */
-  uint32_t *pops_off;        /* F(v) = pops[pops_off[v] .. + pops_len[v]] */
-  uint32_t *pops_len;
-  int32_t *pops_id;          /* token ids */
-  uint32_t *pops_bytes;      /* bytes of the word each pop consumes */
+  EtNode *nodes;             /* per node: f(v) and F(v) */
+  EtPop *pops;
   uint32_t n_pops;
+  /* build-time only (NULL afterwards) */
+  uint32_t *fail_link, *pops_off, *pops_len;
+  int32_t *pops_id;
+  uint32_t *pops_bytes;
 } EtWordPieceModel;
+
+typedef struct {
+  uint64_t inl; /* the token's bytes, zero-padded, when it has at most 8 */
+  uint32_t tag; /* 24 bits of the token's hash << 8 | min(length, 255) */
+  uint32_t id1; /* id + 1; 0 = empty slot */
+} EtMapSlot;
 
 typedef struct {
   char *bytes; /* all token strings, concatenated */
@@ -48,7 +72,7 @@ typedef struct {
   size_t n_ids;      /* number of lines (max id + 1) */
   size_t n_unique;   /* distinct tokens (HF's vocab size) */
   /* exact lookup: open addressing over ids */
-  uint32_t *map;     /* id + 1, 0 = empty */
+  EtMapSlot *map;
   size_t map_mask;
 } EtVocab;
 
@@ -74,9 +98,24 @@ typedef struct {
 typedef struct {
   EtToken *items;
   size_t len, cap;
+  EtToken *inline_items; /* caller storage used before the first heap allocation (may be NULL) */
 } EtTokenList;
 
-int et_tokens_push(EtTokenList *list, int32_t id, uint32_t start, uint32_t end);
+static inline void et_tokens_release(EtTokenList *l) {
+  if (l->items != l->inline_items) free(l->items);
+  l->items = NULL;
+}
+
+int et_tokens_grow(EtTokenList *list);
+
+static inline int et_tokens_push(EtTokenList *list, int32_t id, uint32_t start, uint32_t end) {
+  if (list->len == list->cap && et_tokens_grow(list) != 0) return -1;
+  EtToken *t = &list->items[list->len++];
+  t->id = id;
+  t->start = start;
+  t->end = end;
+  return 0;
+}
 
 /* utilities */
 void et_set_error(EtError *err, EtStatus status, const char *fmt, ...)
@@ -144,16 +183,16 @@ static inline size_t et_utf8_put(uint32_t c, unsigned char *out) {
   return 4;
 }
 
-#define ET_EDGE_HASH(key) (((key) * 0x9E3779B97F4A7C15ULL) >> 20)
+#define ET_EDGE_HASH(key) ((uint64_t)(key) * 0x9E3779B97F4A7C15ULL >> 24)
 
 /* Trie transition (node, byte) -> child, or ET_NO_NODE. */
 static inline uint32_t et_wp_goto(const EtWordPieceModel *m, uint32_t node, unsigned char b) {
-  uint64_t key = ((uint64_t)node << 8 | b) + 1;
+  uint32_t key = (node << 8 | b) + 1;
   uint64_t i = ET_EDGE_HASH(key) & m->edge_mask;
   for (;;) {
-    uint64_t k = m->edge_keys[i];
-    if (k == key) return m->edge_child[i];
-    if (k == 0) return ET_NO_NODE;
+    EtEdge e = m->edges[i];
+    if (e.key == key) return e.child;
+    if (e.key == 0) return ET_NO_NODE;
     i = (i + 1) & m->edge_mask;
   }
 }

@@ -32,18 +32,18 @@ typedef struct {
   size_t len;
 } NormBuf;
 
-int et_tokens_push(EtTokenList *list, int32_t id, uint32_t start, uint32_t end) {
-  if (list->len == list->cap) {
-    size_t cap = list->cap ? list->cap * 2 : 64;
-    EtToken *items = realloc(list->items, cap * sizeof(EtToken));
-    if (!items) return -1;
-    list->items = items;
-    list->cap = cap;
+int et_tokens_grow(EtTokenList *list) {
+  size_t cap = list->cap ? list->cap * 2 : 64;
+  EtToken *items;
+  if (list->items && list->items == list->inline_items) {
+    items = malloc(cap * sizeof(EtToken));
+    if (items) memcpy(items, list->items, list->len * sizeof(EtToken));
+  } else {
+    items = realloc(list->items, cap * sizeof(EtToken));
   }
-  EtToken *t = &list->items[list->len++];
-  t->id = id;
-  t->start = start;
-  t->end = end;
+  if (!items) return -1;
+  list->items = items;
+  list->cap = cap;
   return 0;
 }
 
@@ -221,7 +221,13 @@ static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size
        * to one unified ideograph; ideographs have no case) */
       uint32_t d = (strip && p->nfd_len == 1) ? et_useq[p->nfd_off] : c;
       if (strip && p->nfd_len > 1) return FUSED_NEEDS_REORDER; /* not in any data: be safe */
-      rc = single(w, d, k);
+      if (d < 0x10000u) {
+        rc = flush(w);
+        int32_t id = tok->bmp_token[d];
+        if (rc == 0) rc = et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, k, k + 1);
+      } else {
+        rc = single(w, d, k);
+      }
       last_ccc = 0;
     } else if (strip) {
       if (c - HANGUL_S < HANGUL_COUNT) {

@@ -16,11 +16,12 @@ static inline uint32_t step(const EtWordPieceModel *m, uint32_t u, unsigned char
 static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
                             const uint32_t *char_of_byte, const uint32_t *orig,
                             EtTokenList *out) {
-  uint32_t off = m->pops_off[u], len = m->pops_len[u];
-  for (uint32_t k = 0; k < len; k++) {
-    size_t a = *pos, b = a + m->pops_bytes[off + k];
+  const EtNode *nd = &m->nodes[u];
+  const EtPop *p = &m->pops[nd->pops_off];
+  for (uint32_t k = 0; k < nd->pops_len; k++) {
+    size_t a = *pos, b = a + p[k].bytes;
     uint32_t ca = char_of_byte[a], cb = char_of_byte[b];
-    if (et_tokens_push(out, m->pops_id[off + k], orig[ca], orig[cb - 1] + 1) != 0) return -1;
+    if (et_tokens_push(out, p[k].id, orig[ca], orig[cb - 1] + 1) != 0) return -1;
     *pos = b;
   }
   return 0;
@@ -35,17 +36,19 @@ int et_wordpiece_tokenize(const EtTokenizer *tok, const unsigned char *w, size_t
   for (size_t i = 0; i < n; i++) {
     uint32_t v = step(m, u, w[i]);
     while (v == ET_NO_NODE) {
-      if (m->fail_link[u] == ET_NO_NODE) goto unk;
+      uint32_t f = m->nodes[u].fail;
+      if (f == ET_NO_NODE) goto unk;
       if (emit_pops(m, u, &pos, char_of_byte, orig, out) != 0) return -1;
-      u = m->fail_link[u];
+      u = f;
       v = step(m, u, w[i]);
     }
     u = v;
   }
   while (u != m->suffix_root) {
-    if (m->fail_link[u] == ET_NO_NODE) goto unk;
+    uint32_t f = m->nodes[u].fail;
+    if (f == ET_NO_NODE) goto unk;
     if (emit_pops(m, u, &pos, char_of_byte, orig, out) != 0) return -1;
-    u = m->fail_link[u];
+    u = f;
   }
   return 0;
 unk:

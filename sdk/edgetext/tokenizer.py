@@ -404,6 +404,23 @@ class Tokenizer:
         starts = ffi.unpack(lib.et_batch_row_starts(b), n + 1)
         return [flat[starts[i]:starts[i + 1]] for i in range(n)]
 
+    def encode_batch_with_offsets(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
+                                  max_length: int | None = None, truncation: bool | str = False,
+                                  threads: int | None = None, add_special_tokens: bool = True) -> list[dict]:
+        """Per text: input_ids, token_type_ids and character offsets [(start, end), ...]."""
+        b = self._batch(texts, text_pairs, max_length, truncation, add_special_tokens, threads)
+        n = lib.et_batch_size(b)
+        out = []
+        ids_p = ffi.new("int32_t **")
+        types_p = ffi.new("int32_t **")
+        offs_p = ffi.new("int32_t **")
+        for i in range(n):
+            k = lib.et_batch_row(b, i, ids_p, types_p, offs_p)
+            flat = ffi.unpack(offs_p[0], 2 * k)
+            out.append({"input_ids": ffi.unpack(ids_p[0], k), "token_type_ids": ffi.unpack(types_p[0], k),
+                        "offsets": list(zip(flat[0::2], flat[1::2]))})
+        return out
+
     def __call__(self, texts: str | Sequence[str], text_pair: str | Sequence[str] | None = None,
                  max_length: int | None = None, padding: bool | str = False, truncation: bool | str = False,
                  return_offsets_mapping: bool = False, dtype: Any = np.int64, threads: int | None = None,

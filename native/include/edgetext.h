@@ -152,6 +152,13 @@ EtStatus et_encode_batch(const EtTokenizer *tokenizer, size_t n, const char *con
                          const size_t *text_sizes, const char *const *pairs,
                          const size_t *pair_sizes, const EtEncodeOptions *options,
                          size_t num_threads, EtBatch **out, EtError *err);
+/* The same with the texts packed back to back in one buffer: text i is
+ * data[bounds[i] .. bounds[i + 1]) (bounds has n + 1 entries); likewise the
+ * pairs when pair_data is not NULL. */
+EtStatus et_encode_batch_packed(const EtTokenizer *tokenizer, size_t n, const char *data,
+                                const size_t *bounds, const char *pair_data,
+                                const size_t *pair_bounds, const EtEncodeOptions *options,
+                                size_t num_threads, EtBatch **out, EtError *err);
 size_t et_batch_size(const EtBatch *batch);
 size_t et_batch_total_tokens(const EtBatch *batch);
 size_t et_batch_max_length(const EtBatch *batch);

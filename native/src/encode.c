@@ -372,8 +372,10 @@ struct EtBatch {
 typedef struct {
   const EtTokenizer *t;
   const EtEncodeOptions *o;
-  const char *const *texts, *const *pairs;
+  const char *const *texts, *const *pairs; /* pointer form, or NULL */
   const size_t *text_sizes, *pair_sizes;
+  const char *data, *pair_data; /* packed form */
+  const size_t *bounds, *pair_bounds;
   size_t begin, end;
   /* per-row results of this worker, concatenated */
   EtTokenList ids;  /* id in .id, type in .start, unused .end */
@@ -393,11 +395,24 @@ static void *worker_run(void *arg) {
   w->st = ET_OK;
   for (size_t i = w->begin; i < w->end; i++) {
     size_t n1 = 0, n2 = 0;
-    const char *pair = w->pairs ? w->pairs[i] : NULL;
-    size_t pair_size = w->pairs ? w->pair_sizes[i] : 0;
-    if (w->pairs && !pair) pair = "";
-    EtStatus st = encode_lists(w->t, w->texts[i], w->text_sizes[i], pair, pair_size, w->o, &s, &n1,
-                               &n2, &w->err);
+    const char *text, *pair = NULL;
+    size_t text_size, pair_size = 0;
+    if (w->texts) {
+      text = w->texts[i];
+      text_size = w->text_sizes[i];
+      if (w->pairs) {
+        pair = w->pairs[i] ? w->pairs[i] : "";
+        pair_size = w->pairs[i] ? w->pair_sizes[i] : 0;
+      }
+    } else {
+      text = w->data + w->bounds[i];
+      text_size = w->bounds[i + 1] - w->bounds[i];
+      if (w->pair_data) {
+        pair = w->pair_data + w->pair_bounds[i];
+        pair_size = w->pair_bounds[i + 1] - w->pair_bounds[i];
+      }
+    }
+    EtStatus st = encode_lists(w->t, text, text_size, pair, pair_size, w->o, &s, &n1, &n2, &w->err);
     if (st != ET_OK) {
       w->st = st;
       w->failed_row = i;
@@ -468,6 +483,10 @@ void et_batch_delete(EtBatch *b) {
   free(b);
 }
 
+static EtStatus run_batch(const EtTokenizer *t, size_t n, const Worker *proto,
+                          const EtEncodeOptions *options, size_t num_threads, EtBatch **out,
+                          EtError *err);
+
 EtStatus et_encode_batch(const EtTokenizer *t, size_t n, const char *const *texts,
                          const size_t *text_sizes, const char *const *pairs,
                          const size_t *pair_sizes, const EtEncodeOptions *options,
@@ -477,6 +496,43 @@ EtStatus et_encode_batch(const EtTokenizer *t, size_t n, const char *const *text
     et_set_error(err, ET_ERR_INVALID_ARGUMENT, "NULL argument");
     return ET_ERR_INVALID_ARGUMENT;
   }
+  static const char *const empty[1] = {""};
+  static const size_t zero[1] = {0};
+  Worker proto;
+  memset(&proto, 0, sizeof proto);
+  proto.texts = n ? texts : empty; /* non-NULL selects the pointer form */
+  proto.text_sizes = n ? text_sizes : zero;
+  proto.pairs = pairs;
+  proto.pair_sizes = pair_sizes;
+  return run_batch(t, n, &proto, options, num_threads, out, err);
+}
+
+EtStatus et_encode_batch_packed(const EtTokenizer *t, size_t n, const char *data,
+                                const size_t *bounds, const char *pair_data,
+                                const size_t *pair_bounds, const EtEncodeOptions *options,
+                                size_t num_threads, EtBatch **out, EtError *err) {
+  if (out) *out = NULL;
+  if (!t || !out || !bounds || (!data && n && bounds[n] > bounds[0]) || (pair_data && !pair_bounds)) {
+    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "NULL argument");
+    return ET_ERR_INVALID_ARGUMENT;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (bounds[i + 1] < bounds[i] || (pair_data && pair_bounds[i + 1] < pair_bounds[i])) {
+      et_set_error(err, ET_ERR_INVALID_ARGUMENT, "bounds must not decrease (text %zu)", i);
+      return ET_ERR_INVALID_ARGUMENT;
+    }
+  Worker proto;
+  memset(&proto, 0, sizeof proto);
+  proto.data = data ? data : "";
+  proto.bounds = bounds;
+  proto.pair_data = pair_data;
+  proto.pair_bounds = pair_bounds;
+  return run_batch(t, n, &proto, options, num_threads, out, err);
+}
+
+static EtStatus run_batch(const EtTokenizer *t, size_t n, const Worker *proto,
+                          const EtEncodeOptions *options, size_t num_threads, EtBatch **out,
+                          EtError *err) {
   EtEncodeOptions o;
   if (options) o = *options;
   else et_encode_options_init(&o);
@@ -496,12 +552,9 @@ EtStatus et_encode_batch(const EtTokenizer *t, size_t n, const char *const *text
   }
   for (size_t k = 0; k < num_threads; k++) {
     Worker *w = &ws[k];
+    *w = *proto;
     w->t = t;
     w->o = &o;
-    w->texts = texts;
-    w->text_sizes = text_sizes;
-    w->pairs = pairs;
-    w->pair_sizes = pair_sizes;
     w->begin = n * k / num_threads;
     w->end = n * (k + 1) / num_threads;
     w->lens = lens + w->begin;

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -76,6 +77,18 @@ def _utf8(text: Any, what: str = "text") -> bytes:
     if text is None:
         raise InvalidInputError(f"{what} is None: pass a str (use '' for an empty text)")
     raise InputTypeError(f"{what} must be str (or UTF-8 bytes), got {type(text).__name__}")
+
+
+def _pack(texts: Sequence[Any], what: str) -> tuple[bytes, Any]:
+    """All texts as one UTF-8 buffer + n + 1 bounds (one native argument each)."""
+    try:
+        if all(type(t) is str for t in texts):
+            parts = [t.encode() for t in texts]
+        else:
+            raise UnicodeEncodeError("utf-8", "", 0, 1, "")
+    except UnicodeEncodeError:
+        parts = [_utf8(t, f"{what}[{i}]") for i, t in enumerate(texts)]
+    return b"".join(parts), ffi.new("size_t[]", [0, *accumulate(map(len, parts))])
 
 
 class _Scratch:
@@ -369,19 +382,12 @@ class Tokenizer:
             except TypeError:
                 raise InputTypeError(f"texts must be a list of str, got {type(texts).__name__}") from None
         n = len(texts)
-        data = [_utf8(t, f"texts[{i}]") for i, t in enumerate(texts)]
-        keep = [ffi.from_buffer(b) for b in data]
-        ptrs = ffi.new("char *[]", keep) if n else ffi.new("char *[]", 1)
-        sizes = ffi.new("size_t[]", [len(b) for b in data]) if n else ffi.new("size_t[]", 1)
-        pptrs = psizes = ffi.NULL
+        data, bounds = _pack(texts, "texts")
+        pdata, pbounds = ffi.NULL, ffi.NULL
         if text_pairs is not None:
             if isinstance(text_pairs, (str, bytes)) or len(text_pairs) != n:
                 raise InvalidInputError("text_pairs must be a list with one pair per text")
-            pdata = [_utf8(t, f"text_pairs[{i}]") for i, t in enumerate(text_pairs)]
-            pkeep = [ffi.from_buffer(b) for b in pdata]
-            keep.extend(pkeep)
-            pptrs = ffi.new("char *[]", pkeep) if n else ffi.new("char *[]", 1)
-            psizes = ffi.new("size_t[]", [len(b) for b in pdata]) if n else ffi.new("size_t[]", 1)
+            pdata, pbounds = _pack(text_pairs, "text_pairs")
         opts = self._options(max_length, truncation, 0, add_special)
         if threads is None:
             threads = self.threads
@@ -389,7 +395,7 @@ class Tokenizer:
             raise InvalidInputError(f"threads must be a non-negative int or None, got {threads!r}")
         out = ffi.new("EtBatch **")
         err = ffi.new("EtError *")
-        st = lib.et_encode_batch(self._h, n, ptrs, sizes, pptrs, psizes, opts, threads or 0, out, err)
+        st = lib.et_encode_batch_packed(self._h, n, data, bounds, pdata, pbounds, opts, threads or 0, out, err)
         if st != lib.ET_OK:
             _raise(st, err, "cannot encode the batch")
         return ffi.gc(out[0], lib.et_batch_delete)

@@ -81,12 +81,13 @@ def _utf8(text: Any, what: str = "text") -> bytes:
 
 def _pack(texts: Sequence[Any], what: str) -> tuple[bytes, Any]:
     """All texts as one UTF-8 buffer + n + 1 bounds (one native argument each)."""
-    try:
-        if all(type(t) is str for t in texts):
+    parts = None
+    if all(type(t) is str for t in texts):
+        try:
             parts = [t.encode() for t in texts]
-        else:
-            raise UnicodeEncodeError("utf-8", "", 0, 1, "")
-    except UnicodeEncodeError:
+        except UnicodeEncodeError:
+            pass
+    if parts is None:  # the slow path names the offending text
         parts = [_utf8(t, f"{what}[{i}]") for i, t in enumerate(texts)]
     return b"".join(parts), ffi.new("size_t[]", [0, *accumulate(map(len, parts))])
 

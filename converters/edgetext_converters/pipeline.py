@@ -132,6 +132,7 @@ class EvalSet:
     ref_ids: list[list[int]] = field(default_factory=list)
     new_ids: list[list[int]] = field(default_factory=list)
     order: list[list[int]] = field(default_factory=list)  # batches of text indices
+    graph_logits: np.ndarray | None = None  # fp32 logits of the model after the passes
 
     def batches(self, which: str, pad_id: int) -> list[dict[str, np.ndarray]]:
         ids = self.ref_ids if which == "ref" else self.new_ids
@@ -279,6 +280,9 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, targets: str | Se
         g_model, g_params = save_graph(desc.graph, work / "graph" / "model")
         graph_logits = ev.gather(run_batches(PaddleInferenceRunner(g_model, g_params), new_batches))
         graph_metrics = gate_mod.compare(ref_logits, graph_logits, ev.targets)
+        ev.graph_logits = graph_logits
+        gate_mod.check("the model after passes" + (" (vocabulary trimming)" if trim_texts else ""), graph_metrics,
+                       "fp32" if trim_texts is None else "trimmed", gcfg)
         trim_report = None
         if trim is not None:
             covered = [i for i, ids in enumerate(ev.ref_ids) if all(trim.old_to_new[t] >= 0 for t in ids)]
@@ -426,7 +430,7 @@ def _eval_set(desc, eval_file, eval_texts, eval_labels, calib_texts, trim_texts,
 
 
 def _metrics_entry(m: dict, reference: str) -> dict:
-    keep = ("max_abs_logit_diff", "mean_abs_logit_diff", "top1_agreement", "accuracy", "reference_accuracy",
+    keep = ("max_abs_logit_diff", "max_abs_logit_diff_vs_fp32_graph", "mean_abs_logit_diff", "top1_agreement", "accuracy", "reference_accuracy",
             "accuracy_drop_points", "n_texts", "non_finite")
     out = {k: m[k] for k in keep if k in m}
     out["reference"] = reference
@@ -468,7 +472,7 @@ def _write_onnx_target(t, spec, p, fp32_path: Path, dest: Path, work: Path, ev: 
     for path, q in candidates:
         runner = OrtRunner(path, basic_optimizations=(p == "fp16"))
         logits = ev.gather(run_batches(runner, batches))
-        m = gate_mod.compare(ref_logits, logits, ev.targets)
+        m = gate_mod.compare(ref_logits, logits, ev.targets, graph=ev.graph_logits)
         results.append((path, q, logits, m))
     if len(results) > 1:
         def score(r):
@@ -521,7 +525,7 @@ def _write_lite_target(t, spec, p, graph_files, dest: Path, ev: EvalSet, batches
             except (ValueError, KeyError, IndexError):
                 pass
         logits = ev.gather(LiteRunner(dest, names).run_many(batches))
-        m = gate_mod.compare(ref_logits, logits, ev.targets)
+        m = gate_mod.compare(ref_logits, logits, ev.targets, graph=ev.graph_logits)
         waived = _gate(t, p, m, gcfg)
         acc = _metrics_entry(m, desc.reference_name)
         acc["measured_with"] = "paddlelite x86_64"

@@ -60,7 +60,7 @@ class NumpyBert:
 
     name = "numpy-bert"
 
-    def __init__(self, weights: dict[str, np.ndarray], config: dict[str, Any]):
+    def __init__(self, weights: dict[str, np.ndarray], config: dict[str, Any], dtype=np.float64):
         self.cfg = config
         prefix = ""
         for p in ("bert.", "ernie.", ""):
@@ -68,7 +68,7 @@ class NumpyBert:
                 prefix = p
                 break
         self.p = prefix
-        self.w = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()
+        self.w = {k: np.asarray(v, dtype=dtype) for k, v in weights.items()
                   if np.issubdtype(np.asarray(v).dtype, np.floating)}
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.heads = int(config["num_attention_heads"])

@@ -72,10 +72,11 @@ def main() -> int:
             print(f"[{backend}] not available here: {err}")
             continue
         info = clf.describe()
-        print(f"\n[{backend}] -> {info.get('backend')} {info.get('precision')} {info.get('model_file', info.get('file'))}")
-        for text in test.texts[:5]:
-            top = clf.classify(text)[0]
-            print(f"  {top.label:>8} {top.score:.3f}  {text[:48]}")
+        print(f"\n[{backend}] {info['backend']} {info['precision']} {info['model']}: {info['why']}")
+        shown = [i for i, t in enumerate(test.targets) if t == 0][:3] + [i for i, t in enumerate(test.targets) if t == 1][:3]
+        for i in shown:
+            top = clf.classify(test.texts[i])[0]
+            print(f"  {top.label:>8} {top.score:.3f}  (truth: {test.labels[test.targets[i]]:>8})  {test.texts[i][:40]}")
         started = time.perf_counter()
         results = clf.classify_batch(test.texts, top_k=1)
         seconds = time.perf_counter() - started
@@ -84,7 +85,7 @@ def main() -> int:
               f"({seconds * 1000 / len(test):.2f} ms/text, batched, 1 thread)")
 
     step("5. the same from the command line, JSON for scripts")
-    edgetext("classify", str(BUNDLE), "--json", "这家店的菜很好吃，服务也很周到", "房间又小又脏，再也不会来了")
+    edgetext("classify", str(BUNDLE), "这家店的菜很好吃，服务也很周到", "房间又小又脏，再也不会来了", "--json")
     return 0
 
 

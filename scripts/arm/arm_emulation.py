@@ -252,7 +252,16 @@ def build_ext() -> Path:
     cmd += [a for a in kwds.get("extra_link_args", []) if not a.startswith(_X86_ONLY_FLAGS)]
     cmd += [f"-L{absolute(d)}" for d in kwds.get("library_dirs", [])]
     cmd += [f"-l{lib}" for lib in kwds.get("libraries", [])]
-    _run(cmd, timeout=900)
+    # Recompile only when the command (C from cffi, flags) or a native source/header changed.
+    stamp = out / (so.name + ".cmd")
+    inputs = [c_file, *[Path(absolute(x)) for x in kwds.get("sources", [])],
+              *(ROOT / "native").glob("include/*.h"), *(ROOT / "native").glob("src/*.h")]
+    import hashlib
+
+    key = "\n".join([" ".join(cmd), *(f"{f}:{hashlib.sha256(f.read_bytes()).hexdigest()}" for f in inputs)])
+    if not (so.exists() and stamp.exists() and stamp.read_text() == key):
+        _run(cmd, timeout=900)
+        stamp.write_text(key)
     if elf_machine(so) != ARCHES["aarch64"].elf_machine:
         raise RuntimeError(f"{so} is not an aarch64 shared object")
 

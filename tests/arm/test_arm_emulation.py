@@ -223,7 +223,7 @@ def test_embed_app_sample_runs_on_aarch64(arm, aarch64_pkg, tiny_bundle, assets,
 # ------------------------------------------------------------------- samples/cross_compile_bundle.sh
 
 
-def test_cross_compiled_bundle_verifies_on_aarch64(arm, aarch64_pkg, tmp_path):
+def test_cross_compiled_bundle_verifies_on_aarch64(arm, aarch64_pkg, zh_vocab, tmp_path):
     """x86 host: a PaddleNLP checkpoint -> `edgetext convert --targets onnx-arm64,lite-arm` -> verify;
     emulated aarch64: the bundle's golden ids and golden predictions hold for its aarch64 model."""
     import os
@@ -231,13 +231,12 @@ def test_cross_compiled_bundle_verifies_on_aarch64(arm, aarch64_pkg, tmp_path):
     paths = os.pathsep.join([str(ROOT / "sdk"), str(ROOT / "converters")])
     env = dict(os.environ, PYTHONPATH=paths, OMP_NUM_THREADS="1",
                EDGETEXT=f"env PYTHONPATH={paths} {sys.executable} -m edgetext")
-    made = subprocess.run([sys.executable, str(ROOT / "tests" / "convert_helpers.py"), "ernie", str(tmp_path / "src"),
-                           "--layers", "1", "--kinds", "checkpoint", "--n-train", "200"],
+    checkpoint = tmp_path / "checkpoint"
+    made = subprocess.run([sys.executable, str(HERE / "tiny_checkpoint.py"), str(checkpoint), str(zh_vocab)],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert made.returncode == 0, made.stderr[-3000:]
-    checkpoint = json.loads(made.stdout.strip().splitlines()[-1])["checkpoint"]
     bundle = tmp_path / "reviews-arm.etb"
-    proc = subprocess.run(["bash", str(ROOT / "samples" / "cross_compile_bundle.sh"), checkpoint, str(bundle),
+    proc = subprocess.run(["bash", str(ROOT / "samples" / "cross_compile_bundle.sh"), str(checkpoint), str(bundle),
                            "--emulate", "--", "--precision", "fp32", "--quiet"],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

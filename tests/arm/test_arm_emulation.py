@@ -204,6 +204,7 @@ def test_classifier_on_aarch64_matches_the_host(arm, aarch64_pkg, tiny_bundle, a
                 assert t_scores[label] == pytest.approx(score, abs=1e-4), f"{label} for {text!r}: {h} vs {t}"
 
 
+@pytest.mark.parametrize("tiny_bundle", ["int8"], indirect=True)  # the model "auto" prefers on a device
 def test_embed_app_sample_runs_on_aarch64(arm, aarch64_pkg, tiny_bundle, assets, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(zh_texts(assets)[:12]) + "\n", encoding="utf-8")

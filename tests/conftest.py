@@ -35,14 +35,20 @@ def _require_model_toolchain() -> None:
 
 
 @pytest.fixture(scope="session")
-def runtime_models(request, zh_vocab: Path, tmp_path_factory):
+def runtime_model_cache(request, tmp_path_factory) -> Path:
+    """Built test models live in pytest's cache (keyed by the builder's source), else in the session tmp dir."""
+    if getattr(request.config, "cache", None):
+        return request.config.cache.mkdir("edgetext-runtime-models")
+    return tmp_path_factory.mktemp("runtime-models")
+
+
+@pytest.fixture(scope="session")
+def runtime_models(runtime_model_cache: Path, zh_vocab: Path):
     """{variant: folder of .onnx/.nb files} for the tiny BERT-shaped test classifier."""
     _require_model_toolchain()
     import runtime_models as rm
 
-    cache = (request.config.cache.mkdir("edgetext-runtime-models") if getattr(request.config, "cache", None)
-             else tmp_path_factory.mktemp("runtime-models"))
-    return {v: rm.build_models(cache, zh_vocab, v) for v in rm.VARIANTS}
+    return {v: rm.build_models(runtime_model_cache, zh_vocab, v) for v in rm.VARIANTS}
 
 
 @pytest.fixture(scope="session")
@@ -72,14 +78,12 @@ def int32_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ort_bundle(request, zh_vocab: Path, tmp_path_factory) -> Path:
+def ort_bundle(runtime_model_cache: Path, zh_vocab: Path, tmp_path_factory) -> Path:
     """A .etb with ONNX fp32 + int8 models built without Paddle (runs on Python 3.11-3.13, ORT only)."""
     for mod in ("onnx", "tokenizers"):
         pytest.importorskip(mod, reason=f"building the ONNX-only test model needs {mod}")
     import runtime_models as rm
 
-    cache = (request.config.cache.mkdir("edgetext-runtime-models") if getattr(request.config, "cache", None)
-             else tmp_path_factory.mktemp("runtime-models"))
-    models = rm.build_models(cache, zh_vocab, "onnxonly")
+    models = rm.build_models(runtime_model_cache, zh_vocab, "onnxonly")
     return rm.make_bundle(models, zh_vocab, tmp_path_factory.mktemp("bundles") / "ort.etb", variant="onnxonly",
                           archive=True)

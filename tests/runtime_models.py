@@ -350,6 +350,23 @@ def make_bundle(models_dir: Path, vocab: Path, out: Path, variant: str = "base",
     return target
 
 
+def repack(etb: Path, out: Path, change) -> Path:
+    """A copy of bundle `etb` with `change(manifest_dict, folder)` applied, packed to `out` (tests of bad bundles)."""
+    import tempfile
+    import zipfile
+
+    from edgetext.bundle import pack
+
+    with tempfile.TemporaryDirectory(prefix="repack-") as tmp:
+        src = Path(tmp)
+        with zipfile.ZipFile(etb) as zf:
+            zf.extractall(src)
+        manifest = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
+        change(manifest, src)
+        (src / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        return pack(src, out)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "build":
         build_variant(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))

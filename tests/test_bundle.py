@@ -1,11 +1,11 @@
 """Well-formed bundles: open, info, verify (checksums, golden ids, golden predictions per model), pack."""
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import pytest
+from runtime_models import repack
 
 import edgetext
 from edgetext.bundle import Bundle, pack
@@ -16,12 +16,6 @@ def unpack(etb: Path, dest: Path) -> Path:
     with zipfile.ZipFile(etb) as zf:
         zf.extractall(dest)
     return dest
-
-
-def edit_manifest(src: Path, change) -> None:
-    m = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
-    change(m)
-    (src / "manifest.json").write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
 
 
 def test_open_folder_and_archive_alike(ort_bundle, tmp_path):
@@ -45,36 +39,32 @@ def test_verify_reports_its_checks(ort_bundle):
 
 
 def test_verify_skips_models_this_host_cannot_run_and_says_why(ort_bundle, tmp_path):
-    src = unpack(ort_bundle, tmp_path / "src")
-    (src / "model.aarch64.int8.onnx").write_bytes((src / "model.x86_64.int8.onnx").read_bytes())
+    def add_arm(m, src):
+        (src / "model.aarch64.int8.onnx").write_bytes((src / "model.x86_64.int8.onnx").read_bytes())
+        m["models"].append(dict(m["models"][1], file="model.aarch64.int8.onnx", target="aarch64"))
 
-    def add_arm(m):
-        arm = dict(m["models"][1], file="model.aarch64.int8.onnx", target="aarch64")
-        m["models"].append(arm)
-    edit_manifest(src, add_arm)
-    report = Bundle.open(pack(src, tmp_path / "arm.etb")).verify(predictions=True)
+    report = Bundle.open(repack(ort_bundle, tmp_path / "arm.etb", add_arm)).verify(predictions=True)
     assert report["skipped"] == ["model.aarch64.int8.onnx: built for aarch64, this host is x86_64"]
 
 
 def test_verify_catches_a_wrong_golden_prediction(ort_bundle, tmp_path):
-    src = unpack(ort_bundle, tmp_path / "src")
     labels = ["negative", "neutral", "positive"]
 
-    def flip(m):
+    def flip(m, _):
         g = m["golden"][0]
         g["label"] = labels[(labels.index(g["label"]) + 1) % 3]
-    edit_manifest(src, flip)
-    b = Bundle.open(pack(src, tmp_path / "flipped.etb"))
+
+    b = Bundle.open(repack(ort_bundle, tmp_path / "flipped.etb", flip))
     assert b.verify()["ok"], "ids still agree"
     with pytest.raises(BundleIntegrityError, match=r"model.x86_64.fp32.onnx: golden\[0\] predicts"):
         b.verify(predictions=True)
 
 
 def test_verify_catches_a_wrong_golden_score(ort_bundle, tmp_path):
-    src = unpack(ort_bundle, tmp_path / "src")
-    edit_manifest(src, lambda m: m["golden"][1].update(score=round(m["golden"][1]["score"] * 0.5, 6)))
+    out = repack(ort_bundle, tmp_path / "s.etb",
+                 lambda m, _: m["golden"][1].update(score=round(m["golden"][1]["score"] * 0.5, 6)))
     with pytest.raises(BundleIntegrityError, match=r"golden\[1\] score .*tolerance 0.001 for fp32"):
-        Bundle.open(pack(src, tmp_path / "s.etb")).verify(predictions=True)
+        Bundle.open(out).verify(predictions=True)
 
 
 def test_pack_in_place_is_idempotent(ort_bundle, tmp_path):

@@ -13,6 +13,8 @@ import pytest
 import edgetext
 from edgetext import Category, TextClassifier
 from edgetext.bundle import Bundle
+from runtime_models import repack
+
 from edgetext.errors import (BackendUnavailableError, BundleIntegrityError, InputTypeError, InvalidInputError,
                              ManifestError)
 
@@ -223,22 +225,12 @@ def test_lite_without_paddlelite_installed_is_unavailable(tiny_bundle, monkeypat
 
 
 def test_golden_ids_are_checked_at_load(ort_bundle, tmp_path):
-    import shutil
-    import zipfile
-
-    src = tmp_path / "src"
-    with zipfile.ZipFile(ort_bundle) as zf:
-        zf.extractall(src)
-    m = json.loads((src / "manifest.json").read_text())
-    m["golden"][0]["input_ids"][1] += 1
-    (src / "manifest.json").write_text(json.dumps(m, ensure_ascii=False))
-    out = edgetext.bundle.pack(src, tmp_path / "bad.etb")
+    out = repack(ort_bundle, tmp_path / "bad.etb", lambda m, _: m["golden"][0]["input_ids"].__setitem__(1, 7))
     with pytest.raises(BundleIntegrityError, match="golden.0. token ids differ"):
         TextClassifier(out)
     with pytest.raises(BundleIntegrityError, match="golden.0. token ids differ"):
         Bundle.open(out).verify()
     assert TextClassifier(out, check_golden=False).classify("x")
-    shutil.rmtree(src)
 
 
 DESCRIBE_KEYS = ("backend", "model", "precision", "target", "threads", "why", "engine", "not_chosen")
@@ -262,19 +254,14 @@ def test_describe_explains_paddle_lite_threads(tiny_bundle):
 
 def test_labels_not_matching_the_real_model_output_are_refused_at_load(ort_bundle, tmp_path):
     """The manifest hides the output width (-1): the load-time probe run catches the mismatch."""
-    import zipfile
+    def two_labels(m, _):
+        m["labels"] = ["a", "b"]
+        for e in m["models"]:
+            e["outputs"][0]["shape"] = [-1, -1]
+        for g in m["golden"]:
+            g.pop("label"), g.pop("logits"), g.pop("per_model", None)
 
-    src = tmp_path / "src"
-    with zipfile.ZipFile(ort_bundle) as zf:
-        zf.extractall(src)
-    m = json.loads((src / "manifest.json").read_text())
-    m["labels"] = ["a", "b"]
-    for e in m["models"]:
-        e["outputs"][0]["shape"] = [-1, -1]
-    for g in m["golden"]:
-        g.pop("label"), g.pop("logits"), g.pop("per_model", None)
-    (src / "manifest.json").write_text(json.dumps(m, ensure_ascii=False))
-    out = edgetext.bundle.pack(src, tmp_path / "two-labels.etb")
+    out = repack(ort_bundle, tmp_path / "two-labels.etb", two_labels)
     with pytest.raises(ManifestError, match=r"outputs shape \(1, 3\) but the bundle has 2 labels"):
         TextClassifier(out)
 

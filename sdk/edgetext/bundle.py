@@ -292,12 +292,14 @@ class Bundle:
         }
 
     # -- verification ---------------------------------------------------------------------------
-    def verify(self, predictions: bool = False) -> dict:
+    def verify(self, predictions: bool = False, threads: int | None = None) -> dict:
         """Check everything this host can check; raise BundleIntegrityError listing each problem.
 
         Checks: schema and structure (again), sha256 and size of every file, golden input ids
         with this host's tokenizer; with ``predictions=True`` also the golden labels and scores of
-        every model this host can run (others are reported as skipped, with the reason).
+        every model this host can run (others are reported as skipped, with the reason), with
+        `threads` as in TextClassifier (note: the first Paddle Lite load fixes Lite's thread count
+        for the whole process).
         Returns a report dict: {"ok": True, "checks": [...], "skipped": [...]}.
         """
         m = self.manifest
@@ -326,7 +328,7 @@ class Bundle:
                 if why_not:
                     skipped.append(f"{spec.file}: {why_not}")
                     continue
-                problems += self._golden_prediction_problems(spec)
+                problems += self._golden_prediction_problems(spec, threads)
                 checks.append(f"golden predictions of {spec.file}")
         if problems:
             raise BundleIntegrityError("bundle verification failed:\n  " + "\n  ".join(problems))
@@ -351,14 +353,14 @@ class Bundle:
         if problems:
             raise BundleIntegrityError("; ".join(problems[:3]))
 
-    def _golden_prediction_problems(self, spec) -> list[str]:
+    def _golden_prediction_problems(self, spec, threads: int | None) -> list[str]:
         from .predictor import TextClassifier
 
         golden = [g for g in self.manifest.golden if g.get("text_pair") is None]
         if not golden:
             return []
         try:
-            clf = TextClassifier(self, backend=spec.backend, model=spec.file, threads=1)
+            clf = TextClassifier(self, backend=spec.backend, model=spec.file, threads=threads)
             # one text per run: dynamically quantized (int8) models scale activations per batch,
             # so a text's scores depend on its batch-mates; goldens are recorded one text at a time
             results = clf.classify_batch([g["text"] for g in golden], top_k=1, batch_size=1)

@@ -79,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--predictions", action="store_true", help="also check the golden predictions of every model "
                                                               "this host can run")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--threads", type=_positive_int, default=None, help="threads for --predictions")
 
     b = sub.add_parser("bench", help="latency percentiles, throughput, tokenizer/model split, peak RSS",
                        description="Benchmark a bundle on this host.")
@@ -173,7 +174,7 @@ def _cmd_verify(args) -> int:
     from .bundle import Bundle
 
     with Bundle.open(args.bundle) as b:
-        report = b.verify(predictions=args.predictions)
+        report = b.verify(predictions=args.predictions, threads=args.threads)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

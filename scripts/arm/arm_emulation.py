@@ -103,15 +103,6 @@ def qemu_cmd(arch: str, program: Path | str, *args: str, env: dict[str, str] | N
     return cmd + [str(program), *map(str, args)]
 
 
-def run_target(arch: str, program: Path | str, *args: str, env: dict[str, str] | None = None,
-               timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    program = Path(program)
-    got = elf_machine(program)
-    if got != ARCHES[arch].elf_machine:
-        raise RuntimeError(f"{program} is not an {arch} ELF binary (e_machine={got})")
-    return _run(qemu_cmd(arch, program, *args, env=env), timeout=timeout, check=check)
-
-
 # --------------------------------------------------------------------------------------------- C
 
 

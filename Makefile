@@ -62,7 +62,7 @@ arm-sysroot: venv
 test-arm: venv assets arm-sysroot
 	$(PY) -m pytest -q -m arm tests/arm
 
-test-arm-smoke: venv
+test-arm-smoke: venv assets
 	$(PY) -m pytest -q tests/test_arm_smoke.py
 
 demo: venv assets

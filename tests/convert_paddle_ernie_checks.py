@@ -1,4 +1,7 @@
-"""edgetext_converters.paddle_ernie: PaddleNLP-compatible ERNIE/BERT in plain Paddle 2.6."""
+"""edgetext_converters.paddle_ernie: PaddleNLP-compatible ERNIE/BERT in plain Paddle 2.6.
+
+These checks import paddle, so they run in a child pytest process started by
+tests/test_convert_paddle_ernie.py (the main test process never loads libpaddle)."""
 from __future__ import annotations
 
 import zlib  # noqa: F401  (before paddle)

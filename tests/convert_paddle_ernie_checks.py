@@ -110,3 +110,76 @@ def test_export_matches_dygraph(tmp_path, scalar_mask):
     finally:
         paddle.disable_static()
     assert len(zero_d) == (1 if scalar_mask else 0)
+
+
+# ----------------------------------------------------------------------------- HF reader (tiny)
+def _tiny_hf_folder(folder, prefix="bert.", legacy_ln=False, n_layers=2, h=32, vocab=None):
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(1)
+    tokens = vocab or (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(95)])
+    v, i = len(tokens), 4 * h
+    w = {}
+
+    def put(name, *shape):
+        w[name] = rng.normal(0, 0.2, shape).astype(np.float32)
+
+    ln = ("gamma", "beta") if legacy_ln else ("weight", "bias")
+    put(prefix + "embeddings.word_embeddings.weight", v, h)
+    put(prefix + "embeddings.position_embeddings.weight", 64, h)
+    put(prefix + "embeddings.token_type_embeddings.weight", 2, h)
+    w[prefix + f"embeddings.LayerNorm.{ln[0]}"] = np.ones(h, np.float32)
+    w[prefix + f"embeddings.LayerNorm.{ln[1]}"] = np.zeros(h, np.float32)
+    for n in range(n_layers):
+        L = f"{prefix}encoder.layer.{n}."
+        for lin, (o, i_) in {"attention.self.query": (h, h), "attention.self.key": (h, h),
+                             "attention.self.value": (h, h), "attention.output.dense": (h, h),
+                             "intermediate.dense": (i, h), "output.dense": (h, i)}.items():
+            put(L + lin + ".weight", o, i_)
+            put(L + lin + ".bias", o)
+        for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+            w[L + f"{norm}.{ln[0]}"] = (1 + rng.normal(0, 0.1, h)).astype(np.float32)
+            w[L + f"{norm}.{ln[1]}"] = rng.normal(0, 0.1, h).astype(np.float32)
+    put(prefix + "pooler.dense.weight", h, h)
+    put(prefix + "pooler.dense.bias", h)
+    put("classifier.weight", 3, h)
+    put("classifier.bias", 3)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(w, str(folder / "model.safetensors"))
+    cfg = {"model_type": "bert", "vocab_size": v, "hidden_size": h, "num_hidden_layers": n_layers,
+           "num_attention_heads": 4, "intermediate_size": i, "max_position_embeddings": 64, "type_vocab_size": 2,
+           "hidden_act": "gelu", "layer_norm_eps": 1e-12, "id2label": {"0": "a", "1": "b", "2": "c"}}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    (folder / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize("prefix,legacy", [("bert.", False), ("", True)])
+def test_hf_reader_lowering_matches_numpy_reference(tmp_path, prefix, legacy):
+    from edgetext_converters import passes, readers
+    from edgetext_converters.paddle_graph import save_graph
+    from edgetext_converters.runners import NumpyBert, PaddleInferenceRunner
+
+    desc = readers.read(_tiny_hf_folder(tmp_path / "hf", prefix=prefix, legacy_ln=legacy))
+    assert desc.labels == ["a", "b", "c"] and desc.source_kind == "hf-bert"
+    ref = NumpyBert(desc.hf_weights, desc.hf_config)
+    passes.normalize_io(passes.lower_to_graph(desc))
+    mf, pf = save_graph(desc.graph, tmp_path / "g" / "model")
+    run = PaddleInferenceRunner(mf, pf)
+    ids = np.array([[2, 10, 11, 12, 3, 0, 0], [2, 50, 60, 70, 80, 90, 3]], dtype=np.int64)
+    batch = {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": (ids != 0).astype(np.int64)}
+    np.testing.assert_allclose(run(batch), ref(batch), atol=1e-4)
+
+
+def test_checkpoint_without_task_embeddings(tmp_path):
+    """An ERNIE checkpoint whose config does not say use_task_id: the weights decide."""
+    from edgetext_converters import readers
+
+    m = _tiny(use_task_id=False)
+    save_checkpoint(m, [f"[unused{i}]" for i in range(495)] + ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                    tmp_path / "ck")
+    cfg = json.loads((tmp_path / "ck" / "model_config.json").read_text())
+    cfg.pop("use_task_id")
+    (tmp_path / "ck" / "model_config.json").write_text(json.dumps(cfg))
+    desc = readers.read(tmp_path / "ck")
+    assert desc.config.use_task_id is False and desc.num_labels == 3

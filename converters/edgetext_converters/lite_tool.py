@@ -5,6 +5,7 @@ Lite's ``opt`` and its runtime abort the whole process on some inputs (the 0-D
 Lite's OpenMP runtimes should not share a process. So the converters call::
 
     python lite_tool.py opt MODEL.pdmodel PARAMS.pdiparams OUT_BASE x86|arm [int8]
+    python lite_tool.py bench MODEL.nb [SEQ] [RUNS]         # {"median_ms": ...} batch 1
     python lite_tool.py info MODEL.nb                     # {"inputs": [...], "outputs": [...]}
     python lite_tool.py run MODEL.nb IN.npz OUT.npz       # IN: b0_input_ids, b0_token_type_ids, ...
 
@@ -56,6 +57,33 @@ def run(nb: str, inp: str, out: str) -> int:
     return 0
 
 
+def bench(nb: str, seq: str = "128", runs: str = "30") -> int:
+    """Median latency (ms) of batch 1 x seq tokens; threads from OMP_NUM_THREADS."""
+    import json
+    import time
+
+    import numpy as np
+    from paddlelite.lite import MobileConfig, create_paddle_predictor
+
+    cfg = MobileConfig()
+    cfg.set_model_from_file(nb)
+    pred = create_paddle_predictor(cfg)
+    n = int(seq)
+    ids = (np.arange(n, dtype=np.int64) % 500 + 1000).reshape(1, n)
+    ids[0, 0], ids[0, -1] = 101, 102
+    for name in pred.get_input_names():
+        arr = ids if "input" in name else np.zeros_like(ids)
+        pred.get_input_by_name(name).from_numpy(arr)
+    times = []
+    for i in range(int(runs) + 3):
+        t = time.perf_counter()
+        pred.run()
+        if i >= 3:
+            times.append((time.perf_counter() - t) * 1000)
+    print(json.dumps({"median_ms": float(np.median(times)), "runs": len(times)}))
+    return 0
+
+
 def info(nb: str) -> int:
     import json
 
@@ -71,6 +99,8 @@ def info(nb: str) -> int:
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "info":
         return info(argv[1])
+    if len(argv) >= 2 and argv[0] == "bench":
+        return bench(*argv[1:4])
     if len(argv) >= 5 and argv[0] == "opt":
         return opt(*argv[1:6])
     if len(argv) == 4 and argv[0] == "run":

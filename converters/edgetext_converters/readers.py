@@ -205,6 +205,14 @@ def read_paddlenlp_checkpoint(src: str | os.PathLike) -> ModelDescription:
         params_file = cands[0]
     weights = _load_pdparams(params_file)
     prefix = cfg.model_type
+    if not any(k.startswith(prefix + ".") for k in weights):
+        other = "bert" if prefix == "ernie" else "ernie"
+        if any(k.startswith(other + ".") for k in weights):
+            cfg = cfg.copy(model_type=other)
+            prefix = other
+    has_task = f"{prefix}.embeddings.task_type_embeddings.weight" in weights
+    if "use_task_id" not in raw_cfg and has_task != cfg.use_task_id:
+        cfg = cfg.copy(use_task_id=has_task)  # the config is silent: the weights decide
     # the classifier size decides num_labels when the config is silent or disagrees
     cw = weights.get("classifier.weight")
     if cw is None:

@@ -272,6 +272,7 @@ class GraphModel:
     params: dict[str, np.ndarray]
     feed_names: list[str]
     fetch_names: list[str]
+    feed_dtypes: dict[str, str] = field(default_factory=dict)  # name -> "int64" | "int32"
 
 
 @dataclass

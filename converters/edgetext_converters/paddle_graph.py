@@ -118,8 +118,14 @@ def load_graph(model_file: str | os.PathLike, params_file: str | os.PathLike) ->
             if want and tuple(got) != want:
                 raise ConversionError(f"parameter {v.name}: the program declares shape {list(want)}, the params file "
                                       f"holds {list(got)}")
+        dtypes = {}
+        for _, n in feeds:
+            dt = str(block.var(n).dtype).lower()
+            dtypes[n] = "int32" if "int32" in dt else "int64" if "int64" in dt else dt
+            if dtypes[n] not in ("int64", "int32"):
+                raise ConversionError(f"{model_file}: input {n} has dtype {dt}; token ids must be int64 or int32")
     return GraphModel(program_bytes=data, params=params, feed_names=[n for _, n in feeds],
-                      fetch_names=[n for _, n in fetches])
+                      fetch_names=[n for _, n in fetches], feed_dtypes=dtypes)
 
 
 def save_graph(graph: GraphModel, path_prefix: str | os.PathLike) -> tuple[Path, Path]:

@@ -187,7 +187,8 @@ def repair_for_lite(graph: GraphModel) -> tuple[GraphModel, int]:
     from .paddle_graph import ProgramEditor
 
     g = GraphModel(program_bytes=graph.program_bytes, params=dict(graph.params),
-                   feed_names=list(graph.feed_names), fetch_names=list(graph.fetch_names))
+                   feed_names=list(graph.feed_names), fetch_names=list(graph.fetch_names),
+                   feed_dtypes=dict(graph.feed_dtypes))
     with ProgramEditor(g) as ed:
         n = ed.repair_scalar_fill_constants()
         if n:

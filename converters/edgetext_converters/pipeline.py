@@ -524,7 +524,7 @@ def _write_lite_target(t, spec, p, graph_files, dest: Path, ev: EvalSet, batches
                 outs = json.loads(info.stdout.strip().splitlines()[-1])["outputs"]
             except (ValueError, KeyError, IndexError):
                 pass
-        logits = ev.gather(LiteRunner(dest, names).run_many(batches))
+        logits = ev.gather(LiteRunner(dest, names, desc.graph.feed_dtypes).run_many(batches))
         m = gate_mod.compare(ref_logits, logits, ev.targets, graph=ev.graph_logits)
         waived = _gate(t, p, m, gcfg)
         acc = _metrics_entry(m, desc.reference_name)
@@ -533,7 +533,8 @@ def _write_lite_target(t, spec, p, graph_files, dest: Path, ev: EvalSet, batches
         outs = ["logits"]
         logits, waived = None, []
         acc = {"reference": desc.reference_name, "not_run": "no ARM Paddle Lite runtime on this host"}
-    inputs = [{"name": n, "role": _role(n), "dtype": "int64", "shape": [-1, -1]} for n in names]
+    inputs = [{"name": n, "role": _role(n), "dtype": desc.graph.feed_dtypes.get(n, "int64"), "shape": [-1, -1]}
+              for n in names]
     entry = {"backend": "paddlelite", "target": spec["target"], "precision": p, "inputs": inputs,
              "outputs": [{"name": outs[0], "dtype": "float32", "shape": [-1, desc.num_labels]}],
              "verified": bool(runnable), "quantization": quant, "accuracy": acc}

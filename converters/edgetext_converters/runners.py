@@ -158,7 +158,11 @@ class PaddleInferenceRunner:
         from .paddle_graph import feed_role
 
         for name in self.inputs:
-            self.pred.get_input_handle(name).copy_from_cpu(np.ascontiguousarray(batch[feed_role(name)]))
+            h = self.pred.get_input_handle(name)
+            arr = batch[feed_role(name)]
+            if "INT32" in str(h.type()).upper():
+                arr = arr.astype(np.int32)
+            h.copy_from_cpu(np.ascontiguousarray(arr))
         self.pred.run()
         return np.asarray(self.pred.get_output_handle(self.output).copy_to_cpu(), dtype=np.float32)
 
@@ -212,9 +216,11 @@ class LiteRunner:
 
     name = "paddlelite"
 
-    def __init__(self, nb_file: str | os.PathLike, input_names: Sequence[str]):
+    def __init__(self, nb_file: str | os.PathLike, input_names: Sequence[str],
+                 dtypes: dict[str, str] | None = None):
         self.nb = str(nb_file)
         self.input_names = list(input_names)
+        self.dtypes = dict(dtypes or {})
 
     def run_many(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
         from .paddle_graph import feed_role
@@ -223,7 +229,8 @@ class LiteRunner:
             arrays = {}
             for i, b in enumerate(batches):
                 for name in self.input_names:
-                    arrays[f"b{i}_{name}"] = np.ascontiguousarray(b[feed_role(name)].astype(np.int64))
+                    dt = np.int32 if self.dtypes.get(name) == "int32" else np.int64
+                    arrays[f"b{i}_{name}"] = np.ascontiguousarray(b[feed_role(name)].astype(dt))
             np.savez(os.path.join(tmp, "in.npz"), **arrays)
             proc = lite_subprocess(["run", self.nb, os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")])
             if proc.returncode != 0:

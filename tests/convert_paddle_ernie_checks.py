@@ -183,3 +183,42 @@ def test_checkpoint_without_task_embeddings(tmp_path):
     (tmp_path / "ck" / "model_config.json").write_text(json.dumps(cfg))
     desc = readers.read(tmp_path / "ck")
     assert desc.config.use_task_id is False and desc.num_labels == 3
+
+
+def test_trim_vocab_moves_pad_and_keeps_predictions(tmp_path):
+    """[PAD] last in the vocabulary: trimming moves it, the graph's scalar pad-mask constant follows."""
+    from edgetext_converters import passes, readers
+    from edgetext_converters.paddle_graph import save_graph
+    from edgetext_converters.runners import PaddleInferenceRunner
+
+    words = [f"w{i}" for i in range(95)]
+    tokens = words + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "[PAD]"]
+    cfg = ErnieConfig.preset("nano", num_labels=2, num_hidden_layers=1, vocab_size=len(tokens),
+                             max_position_embeddings=64, pad_token_id=99)
+    paddle.seed(3)
+    m = ErnieForSequenceClassification(cfg)
+    m.eval()
+    d = tmp_path / "inf"
+    export_inference_model(m, d / "model", scalar_mask=True)
+    (d / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    (d / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    desc = passes.normalize_io(readers.read(d))
+    corpus = ["w1 w2 w3", "w3 w4 w5 w5", "w7"]
+    enc = desc.tokenizer.encoder()
+    before = enc.encode_batch(corpus, 64)
+    res = passes.trim_vocab(desc, corpus + ["w9"] * 1, min_freq=2)  # w9 once, w1.. once: floor drops them
+    kept = {desc.tokenizer.tokens[i] for i in range(desc.tokenizer.vocab_size)}
+    assert kept == {"w3", "w5", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[PAD]"}
+    assert res.vocab_after == 7 and desc.tokenizer.pad_id == 6
+    # a text whose tokens were all kept: same ids (remapped) and the same logits, padding included
+    res = passes.trim_vocab(passes.normalize_io(readers.read(d)), corpus, min_freq=1)
+    desc2 = passes.normalize_io(readers.read(d))
+    passes.trim_vocab(desc2, corpus, min_freq=1)
+    new = desc2.tokenizer.encoder().encode_batch(corpus, 64)
+    assert [[int(res.old_to_new[t]) for t in ids] for ids in before] == new
+    from edgetext_converters.description import pad_batch
+
+    ref = PaddleInferenceRunner(d / "model.pdmodel", d / "model.pdiparams")(pad_batch(before, 99))
+    mf, pf = save_graph(desc2.graph, tmp_path / "trimmed" / "model")
+    out = PaddleInferenceRunner(mf, pf)(pad_batch(new, desc2.tokenizer.pad_id))
+    np.testing.assert_allclose(out, ref, atol=1e-5)

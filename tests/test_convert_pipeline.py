@@ -341,7 +341,7 @@ def test_hostile_inputs_give_clear_errors(ernie, assets, tmp_path):
 def test_full_nano_all_targets_with_trimming(zh_data, tmp_path, assets):
     from edgetext.bundle import Bundle
 
-    info = H.build("ernie", tmp_path / "nano", "--layers", "4", "--kinds", "inference")
+    info = H.build_cached("ernie", "--layers", "4", "--kinds", "inference")
     report = _convert_json(info["inference"], "--out", str(tmp_path / "nano.etb"), "--eval",
                            str(zh_data / "eval.tsv"), "--max-length", "128", "--trim-vocab",
                            str(zh_data / "corpus.txt"), "--calib", str(zh_data / "calib.txt"), "--targets",
@@ -356,11 +356,11 @@ def test_full_nano_all_targets_with_trimming(zh_data, tmp_path, assets):
 def test_minilm_fitted_head(tmp_path, assets):
     from edgetext_converters.corpora import Corpus, tweets
 
-    H.build("minilm", tmp_path / "model", "--head", "fitted")
+    model = H.build_cached("minilm", "--head", "fitted")["folder"]
     test = tweets("test", assets)
     Corpus(test.name, test.labels, test.texts[:200], test.targets[:200]).write_tsv(tmp_path / "eval.tsv")
     # the untrained MiniLM pooler barely varies, so a fitted head amplifies int8 noise: agreement ~0.93
-    report = _convert_json(str(tmp_path / "model"), "--out", str(tmp_path / "b"), "--eval",
+    report = _convert_json(model, "--out", str(tmp_path / "b"), "--eval",
                            str(tmp_path / "eval.tsv"), "--max-length", "128", "--min-agreement", "0.9",
                            "--targets", "onnx-x86,onnx-arm64,lite-x86,lite-arm")
     t = report["targets"]

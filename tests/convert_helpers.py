@@ -239,10 +239,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--kinds", default="inference,checkpoint")
     p.add_argument("--head", default="fitted")
     p.add_argument("--n-train", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
     a = p.parse_args(argv)
     if a.kind == "ernie":
-        res = build_ernie(Path(a.out), layers=a.layers, kinds=a.kinds,
-                          **({"n_train": a.n_train} if a.n_train else {}))
+        kw = {k: v for k, v in (("n_train", a.n_train), ("steps", a.steps), ("lr", a.lr)) if v}
+        res = build_ernie(Path(a.out), layers=a.layers, kinds=a.kinds, **kw)
     else:
         res = build_minilm(Path(a.out), head=a.head, **({"n_train": a.n_train} if a.n_train else {}))
     print(json.dumps(res))

@@ -128,6 +128,8 @@ def _read_vocab_file(path: Path) -> list[str]:
         tokens.pop()
     if not tokens:
         raise ConversionError(f"{path} is empty")
+    if len(tokens) > 1 and all("\t" in t and t.rsplit("\t", 1)[1].isdigit() for t in tokens):
+        tokens = [t.rsplit("\t", 1)[0] for t in tokens]  # ERNIE 1.0 style "token<TAB>id" lines
     if any(t == "" for t in tokens):
         raise ConversionError(f"{path} has an empty line at token {tokens.index('')}: not a vocab.txt")
     return tokens

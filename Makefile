@@ -12,9 +12,9 @@ JOBS      ?= 2
 export EDGETEXT_ASSETS := $(abspath $(ASSETS))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py)
+NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 
-.PHONY: help venv assets native native-test test test-slow test-arm test-py313 fuzz bench demo clean
+.PHONY: help venv assets native native-test test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
 
 help:
 	@echo "make demo       set up, build a real bundle and classify real text with it"
@@ -48,8 +48,11 @@ native-test:
 	$(MAKE) -C native test
 	$(MAKE) -C native test-sanitize
 
-test: venv assets native-test
+# The fast suite plus a short smoke of every slow one (fuzzing, benchmarks; the ARM smoke is a pytest file).
+test: venv assets native-test fuzz-smoke
 	$(PY) -m pytest -q -m "not slow and not arm" tests
+	$(PY) bench/tokenizer.py --quick
+	$(PY) bench/classifier.py --n 16 --repeat 1
 
 test-slow: venv assets
 	$(PY) -m pytest -q -m slow tests
@@ -68,8 +71,14 @@ test-arm-smoke: venv assets
 demo: venv assets
 	$(PY) samples/demo.py
 
-fuzz:
+clang:
+	@command -v clang >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq clang >/dev/null; }
+
+fuzz: clang
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-600}
+
+fuzz-smoke: clang
+	$(MAKE) -C native fuzz FUZZ_SECONDS=20
 
 bench: venv assets
 	$(PY) bench/tokenizer.py

@@ -1,9 +1,11 @@
 """One distribution, ``edgetext``: the runtime SDK (sdk/edgetext), the converters
 (converters/edgetext_converters, heavy deps behind the ``convert`` extra) and the
 cffi extension ``edgetext._native`` compiled from native/."""
+import os
 from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
 
@@ -15,8 +17,23 @@ def read_version() -> str:
     raise RuntimeError("no __version__ in sdk/edgetext/_version.py")
 
 
+class BuildExtFreshInode(build_ext):
+    """In-place (editable) builds: unlink the old extension before copying the
+    new one. Copying over it in place changes a file that running processes
+    have mapped (SIGBUS); a fresh inode leaves them their old copy."""
+
+    def copy_extensions_to_source(self) -> None:
+        build_py = self.get_finalized_command("build_py")
+        for ext in self.extensions:
+            inplace_file, _ = self._get_inplace_equivalent(build_py, ext)
+            if os.path.exists(inplace_file):
+                os.unlink(inplace_file)
+        super().copy_extensions_to_source()
+
+
 setup(
     name="edgetext",
+    cmdclass={"build_ext": BuildExtFreshInode},
     version=read_version(),
     description="On-device text classification: native Fast WordPiece, self-describing bundles, "
     "one predictor over ONNX Runtime and Paddle Lite",

@@ -51,20 +51,9 @@ def make_ffi(absolute: bool) -> FFI:
     return f
 
 
-def _unlink_installed() -> None:
-    """setuptools copies the built module over the old file in place, which
-    crashes (SIGBUS) any running process that has it loaded; removing the old
-    file first gives the new one a fresh inode."""
-    for old in (HERE.parent / "sdk" / "edgetext").glob("_native*.so"):
-        try:
-            old.unlink()
-        except OSError:
-            pass
-
-
+# In-place builds by setup.py unlink the old module first (setup.py's BuildExtFreshInode);
+# a non-editable build (e.g. another Python's venv installing this tree) must not touch it.
 ffi = make_ffi(absolute=__name__ == "__main__")
-if __name__ != "__main__":
-    _unlink_installed()
 
 if __name__ == "__main__":
     ffi.compile(tmpdir=str(HERE.parent / "build" / "cffi"), verbose=False)

@@ -40,6 +40,14 @@ def test_classify_texts_json(ort_bundle):
         assert r["label"] in ("negative", "neutral", "positive") and 0 <= r["score"] <= 1
 
 
+def test_classify_texts_may_follow_options(ort_bundle):
+    before = edgetext("classify", str(ort_bundle), "物流很快", "太差了", "--json")
+    after = edgetext("classify", str(ort_bundle), "--json", "物流很快", "--top-k", "1", "太差了")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert_one_line_error(edgetext("classify", str(ort_bundle), "--json", "x", "--bogus"), 2, "--bogus")
+
+
 def test_classify_top_k_json_keeps_top1_fields(tiny_bundle):
     p = edgetext("classify", str(tiny_bundle), "物流很快", "--top-k", "3", "--json", "--backend", "paddlelite",
                  "--threads", "1")

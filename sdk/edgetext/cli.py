@@ -292,7 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_convert(argv[1:])
     parser = _build_parser()
     try:
-        args = parser.parse_args(argv)
+        # Texts may come before or after options (`classify B --json TEXT`), as users type them.
+        args, extra = parser.parse_known_args(argv)
+        if extra and args.command == "classify" and not any(x.startswith("-") for x in extra):
+            args.texts = list(args.texts) + extra
+        elif extra:
+            parser.parse_args(argv)  # reports the unrecognized arguments (exit 2)
         if not args.command:
             parser.print_help(sys.stderr)
             return EXIT_USAGE

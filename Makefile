@@ -11,6 +11,7 @@ ASSETS    := .cache/assets
 JOBS      ?= 2
 export EDGETEXT_ASSETS := $(abspath $(ASSETS))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export DEBIAN_FRONTEND := noninteractive
 
 NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 

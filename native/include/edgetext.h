@@ -141,6 +141,24 @@ EtStatus et_encode_ids(const EtTokenizer *tokenizer, const char *text, size_t te
                        const EtEncodeOptions *options, int32_t *ids, size_t capacity,
                        size_t *length, EtError *err);
 
+/* The arguments of et_encode_ids that stay the same from call to call, kept
+ * in one caller-owned block (e.g. per thread), for bindings whose cost grows
+ * with the number of arguments (cffi, ctypes). */
+typedef struct {
+  const EtTokenizer *tokenizer;
+  const EtEncodeOptions *options; /* NULL: defaults */
+  int32_t *ids;
+  size_t capacity; /* of ids */
+  size_t length;   /* out: ids of the encoding (also when larger than capacity) */
+  EtError *err;    /* may be NULL */
+} EtIdsCall;
+
+/* et_encode_ids(c->tokenizer, text, text_size, c->options, c->ids, c->capacity,
+ * &c->length, c->err) in one argument block.  Returns the number of ids
+ * written (>= 0) on success, or -(EtStatus) on failure (e.g.
+ * -ET_ERR_BUFFER_TOO_SMALL: c->length is the capacity needed). */
+int64_t et_encode_ids_call(EtIdsCall *c, const char *text, size_t text_size);
+
 /* Batch results: ragged, owned by the library. */
 typedef struct EtBatch EtBatch;
 

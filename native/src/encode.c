@@ -361,6 +361,13 @@ EtStatus et_encode_ids(const EtTokenizer *t, const char *text, size_t text_size,
   return st;
 }
 
+int64_t et_encode_ids_call(EtIdsCall *c, const char *text, size_t text_size) {
+  if (!c) return -(int64_t)ET_ERR_INVALID_ARGUMENT;
+  EtStatus st = et_encode_ids(c->tokenizer, text, text_size, c->options, c->ids, c->capacity,
+                              &c->length, c->err);
+  return st == ET_OK ? (int64_t)c->length : -(int64_t)st;
+}
+
 /* ---- batch ---- */
 struct EtBatch {
   size_t n, total, max_len;

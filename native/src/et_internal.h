@@ -123,7 +123,36 @@ void et_set_error(EtError *err, EtStatus status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* The bytes of a string of at most 8 bytes as one little-endian-ordered
+ * integer (zero-padded; the same value on every platform). */
+static inline uint64_t et_inline_bytes(const char *s, size_t n) {
+  uint64_t x = 0;
+  if (n > 8) return 0;
+  for (size_t i = 0; i < n; i++) x |= (uint64_t)(unsigned char)s[i] << (8 * i);
+  return x;
+}
+
+static inline uint64_t et_fmix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDULL;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+/* Hash of a string of at most 8 bytes from its et_inline_bytes value: the
+ * tokenizer builds that value while it collects a word, so a whole-word
+ * lookup of a short word needs no second pass over its bytes. */
+static inline uint64_t et_hash_inline(uint64_t inl, size_t n) {
+  return et_fmix64(inl ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL));
+}
+
+/* Hash of any string: et_hash_inline for n <= 8, else 8 bytes a step. */
 uint64_t et_hash_bytes(const char *s, size_t n);
+/* et_vocab_find with inl = et_inline_bytes(s, n) already known */
+int32_t et_vocab_find_inl(const EtVocab *vocab, const char *s, size_t n, uint64_t inl);
 
 /* Decode one UTF-8 scalar from s[*i..n); returns -1 on invalid input
  * (overlong, surrogate, > U+10FFFF, truncated). */

@@ -80,7 +80,21 @@ typedef struct {
   uint32_t *char_of_byte, *orig;
   size_t nbytes, nchars, cap_chars;
   uint32_t first_orig, last_orig, first_cp;
+  /* lazy: char_of_byte and orig are not written yet because every stored
+   * char so far is one ASCII byte from consecutive original chars
+   * (char_of_byte[b] = b, orig[b] = first_orig + b); see materialize() */
+  int lazy;
+  uint64_t inl; /* et_inline_bytes of the word's first 8 bytes */
 } Word;
+
+/* Write the char_of_byte / orig entries a lazy word skipped. */
+static void materialize(Word *w) {
+  for (size_t b = 0; b < w->nbytes; b++) {
+    w->char_of_byte[b] = (uint32_t)b;
+    w->orig[b] = w->first_orig + (uint32_t)b;
+  }
+  w->lazy = 0;
+}
 
 /* One finished pre-token -> tokens.  Whole-word hits (the first thing
  * greedy longest-match-first would find) skip the trie walk. */
@@ -91,21 +105,25 @@ static int flush(Word *w) {
   int rc;
   size_t nbytes = w->nbytes;
   w->nchars = 0;
-  w->nbytes = 0;
-  if (n > tok->max_chars_per_word)
+  if (n > tok->max_chars_per_word) {
+    w->nbytes = 0;
     return et_tokens_push(w->out, tok->unk_id, w->first_orig, w->last_orig + 1);
+  }
   if (n == 1) {
+    w->nbytes = 0;
     uint32_t c = w->first_cp;
     int32_t id = c < 0x10000u ? tok->bmp_token[c] : et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
     return et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, w->first_orig, w->first_orig + 1);
   }
-  int32_t id = et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
+  int32_t id = et_vocab_find_inl(&tok->vocab, (const char *)w->bytes, nbytes, w->inl);
   if (id >= 0) {
     rc = et_tokens_push(w->out, id, w->first_orig, w->last_orig + 1);
   } else {
+    if (w->lazy) materialize(w);
     w->char_of_byte[nbytes] = (uint32_t)n;
     rc = et_wordpiece_tokenize(tok, w->bytes, nbytes, w->char_of_byte, w->orig, w->out);
   }
+  w->nbytes = 0;
   return rc;
 }
 
@@ -113,11 +131,19 @@ static inline void add_char(Word *w, uint32_t c, uint32_t org) {
   if (w->nchars == 0) {
     w->first_orig = org;
     w->first_cp = c;
+    w->inl = 0;
+    w->lazy = 0;
+  } else if (w->lazy) {
+    materialize(w);
   }
   w->last_orig = org;
   if (w->nchars < w->cap_chars) {
     size_t k = et_utf8_put(c, w->bytes + w->nbytes);
-    for (size_t b = 0; b < k; b++) w->char_of_byte[w->nbytes + b] = (uint32_t)w->nchars;
+    for (size_t b = 0; b < k; b++) {
+      size_t at = w->nbytes + b;
+      w->char_of_byte[at] = (uint32_t)w->nchars;
+      if (at < 8) w->inl |= (uint64_t)w->bytes[at] << (8 * at);
+    }
     w->orig[w->nchars] = org;
     w->nbytes += k;
   }
@@ -128,12 +154,20 @@ static inline void add_ascii(Word *w, unsigned char c, uint32_t org) {
   if (w->nchars == 0) {
     w->first_orig = org;
     w->first_cp = c;
+    w->inl = 0;
+    w->lazy = 1;
   }
   w->last_orig = org;
   if (w->nchars < w->cap_chars) {
-    w->bytes[w->nbytes] = c;
-    w->char_of_byte[w->nbytes++] = (uint32_t)w->nchars;
-    w->orig[w->nchars] = org;
+    size_t at = w->nbytes;
+    if (w->lazy && org != w->first_orig + (uint32_t)at) materialize(w); /* a removed char in between */
+    w->bytes[at] = c;
+    if (at < 8) w->inl |= (uint64_t)c << (8 * at);
+    if (!w->lazy) {
+      w->char_of_byte[at] = (uint32_t)w->nchars;
+      w->orig[w->nchars] = org;
+    }
+    w->nbytes = at + 1;
   }
   w->nchars++;
 }
@@ -378,7 +412,7 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   cap_chars += 1;
   unsigned char wbytes[4 * 128];
   uint32_t wcob[4 * 128 + 1], worig[128];
-  Word w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0};
+  Word w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0, 0, 0};
   void *wheap = NULL;
   if (cap_chars > 128) {
     wheap = malloc(cap_chars * 4 + (cap_chars * 4 + 1) * sizeof(uint32_t) + cap_chars * sizeof(uint32_t));

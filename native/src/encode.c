@@ -293,6 +293,14 @@ static void write_row(const EtTokenizer *t, const EtEncodeOptions *o, const Scra
                       int32_t *offs) {
   size_t k = 0;
   int sp = o->add_special_tokens;
+  if (!types && !mask && !offs && !is_pair) { /* ids only (et_encode_ids) */
+    if (sp) ids[k++] = t->cls_id;
+    for (size_t i = 0; i < n1; i++) ids[k++] = s->a.items[i].id;
+    if (sp) ids[k++] = t->sep_id;
+    size_t n = row_length(o, 0, n1, 0);
+    while (k < n) ids[k++] = t->pad_id >= 0 ? t->pad_id : 0;
+    return;
+  }
 #define PUT(ID, TY, M, S, E)      \
   do {                            \
     ids[k] = (ID);                \

@@ -84,8 +84,19 @@ typedef struct {
    * char so far is one ASCII byte from consecutive original chars
    * (char_of_byte[b] = b, orig[b] = first_orig + b); see materialize() */
   int lazy;
-  uint64_t inl; /* et_inline_bytes of the word's first 8 bytes */
 } Word;
+
+/* et_inline_bytes(b, n) for n <= 8 of a word buffer (always >= 8 bytes long,
+ * see et_tokenize_sequence): one load on little-endian targets. */
+static inline uint64_t word_inline(const unsigned char *b, size_t n) {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t x;
+  memcpy(&x, b, 8);
+  return n >= 8 ? x : x & ((UINT64_C(1) << (8 * n)) - 1);
+#else
+  return et_inline_bytes((const char *)b, n);
+#endif
+}
 
 /* Write the char_of_byte / orig entries a lazy word skipped. */
 static void materialize(Word *w) {
@@ -115,7 +126,8 @@ static int flush(Word *w) {
     int32_t id = c < 0x10000u ? tok->bmp_token[c] : et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
     return et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, w->first_orig, w->first_orig + 1);
   }
-  int32_t id = et_vocab_find_inl(&tok->vocab, (const char *)w->bytes, nbytes, w->inl);
+  int32_t id = et_vocab_find_inl(&tok->vocab, (const char *)w->bytes, nbytes,
+                                 nbytes <= 8 ? word_inline(w->bytes, nbytes) : 0);
   if (id >= 0) {
     rc = et_tokens_push(w->out, id, w->first_orig, w->last_orig + 1);
   } else {
@@ -131,7 +143,6 @@ static inline void add_char(Word *w, uint32_t c, uint32_t org) {
   if (w->nchars == 0) {
     w->first_orig = org;
     w->first_cp = c;
-    w->inl = 0;
     w->lazy = 0;
   } else if (w->lazy) {
     materialize(w);
@@ -139,37 +150,39 @@ static inline void add_char(Word *w, uint32_t c, uint32_t org) {
   w->last_orig = org;
   if (w->nchars < w->cap_chars) {
     size_t k = et_utf8_put(c, w->bytes + w->nbytes);
-    for (size_t b = 0; b < k; b++) {
-      size_t at = w->nbytes + b;
-      w->char_of_byte[at] = (uint32_t)w->nchars;
-      if (at < 8) w->inl |= (uint64_t)w->bytes[at] << (8 * at);
-    }
+    for (size_t b = 0; b < k; b++) w->char_of_byte[w->nbytes + b] = (uint32_t)w->nchars;
     w->orig[w->nchars] = org;
     w->nbytes += k;
   }
   w->nchars++;
 }
 
-static inline void add_ascii(Word *w, unsigned char c, uint32_t org) {
+/* A run of len >= 1 ASCII word characters src[0..len) (before lowercasing)
+ * at original chars org, org + 1, ... */
+static inline void add_ascii_run(Word *w, const unsigned char *src, size_t len, uint32_t org,
+                                 const unsigned char *lower) {
   if (w->nchars == 0) {
     w->first_orig = org;
-    w->first_cp = c;
-    w->inl = 0;
+    w->first_cp = lower[src[0]];
     w->lazy = 1;
   }
-  w->last_orig = org;
-  if (w->nchars < w->cap_chars) {
+  w->last_orig = org + (uint32_t)(len - 1);
+  size_t room = w->cap_chars > w->nchars ? w->cap_chars - w->nchars : 0;
+  size_t store = len < room ? len : room;
+  if (store) {
     size_t at = w->nbytes;
     if (w->lazy && org != w->first_orig + (uint32_t)at) materialize(w); /* a removed char in between */
-    w->bytes[at] = c;
-    if (at < 8) w->inl |= (uint64_t)c << (8 * at);
+    unsigned char *dst = w->bytes + at;
+    for (size_t q = 0; q < store; q++) dst[q] = lower[src[q]];
     if (!w->lazy) {
-      w->char_of_byte[at] = (uint32_t)w->nchars;
-      w->orig[w->nchars] = org;
+      for (size_t q = 0; q < store; q++) {
+        w->char_of_byte[at + q] = (uint32_t)(w->nchars + q);
+        w->orig[w->nchars + q] = org + (uint32_t)q;
+      }
     }
-    w->nbytes = at + 1;
+    w->nbytes = at + store;
   }
-  w->nchars++;
+  w->nchars += len;
 }
 
 /* a one-character word that is isolated anyway (punctuation, CJK) */
@@ -217,7 +230,11 @@ static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size
       i++;
       uint8_t cl = acls[b];
       if (cl == ET_ASCII_WORD) {
-        add_ascii(w, tok->ascii_lower[b], k);
+        size_t end = i;
+        while (end < size && s[end] < 0x80 && acls[s[end]] == ET_ASCII_WORD) end++;
+        add_ascii_run(w, s + i - 1, end - i + 1, k, tok->ascii_lower);
+        k += (uint32_t)(end - i);
+        i = end;
       } else if (cl == ET_ASCII_SPLIT) {
         if (flush(w) != 0) return FUSED_OOM;
       } else if (cl == ET_ASCII_PUNCT) {
@@ -412,7 +429,8 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   cap_chars += 1;
   unsigned char wbytes[4 * 128];
   uint32_t wcob[4 * 128 + 1], worig[128];
-  Word w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0, 0, 0};
+  Word w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0, 0};
+  memset(wbytes, 0, 8); /* word_inline reads 8 bytes (and masks) */
   void *wheap = NULL;
   if (cap_chars > 128) {
     wheap = malloc(cap_chars * 4 + (cap_chars * 4 + 1) * sizeof(uint32_t) + cap_chars * sizeof(uint32_t));
@@ -424,6 +442,7 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
     w.orig = w.char_of_byte + cap_chars * 4 + 1;
     w.bytes = (unsigned char *)(w.orig + cap_chars);
     w.cap_chars = cap_chars;
+    memset(w.bytes, 0, 8);
   }
   size_t mark = out->len, bad_at = 0;
   EtStatus st = ET_OK;

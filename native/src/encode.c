@@ -135,6 +135,7 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
     else if (f & ET_UF_PUNCT) cl = ET_ASCII_PUNCT;
     t->ascii_class[c] = cl;
     t->ascii_lower[c] = (unsigned char)((t->lowercase && c >= 'A' && c <= 'Z') ? c + 32 : c);
+    t->word_byte[c] = cl == ET_ASCII_WORD ? t->ascii_lower[c] : 0;
   }
   *out = t;
   return ET_OK;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "edgetext.h"
 
@@ -85,6 +86,9 @@ struct EtTokenizer {
   int32_t *bmp_token;         /* [0x10000]: id of the one-character token c (-1) */
   uint8_t ascii_class[128];   /* ET_ASCII_*: what the pipeline does with an ASCII byte */
   unsigned char ascii_lower[128];
+  /* [256]: the lowercased byte of an ASCII word character other than NUL,
+   * else 0 (non-ASCII, split, punctuation, removed): ends a fast ASCII run */
+  unsigned char word_byte[256];
 };
 
 enum { ET_ASCII_WORD = 0, ET_ASCII_SPLIT = 1, ET_ASCII_PUNCT = 2, ET_ASCII_REMOVE = 3 };
@@ -147,6 +151,13 @@ static inline uint64_t et_fmix64(uint64_t h) {
  * lookup of a short word needs no second pass over its bytes. */
 static inline uint64_t et_hash_inline(uint64_t inl, size_t n) {
   return et_fmix64(inl ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL));
+}
+
+/* 8 bytes of s as an integer in the platform's byte order (hashing only) */
+static inline uint64_t et_load64(const char *s) {
+  uint64_t x;
+  memcpy(&x, s, 8);
+  return x;
 }
 
 /* Hash of any string: et_hash_inline for n <= 8, else 8 bytes a step. */

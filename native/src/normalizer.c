@@ -157,32 +157,44 @@ static inline void add_char(Word *w, uint32_t c, uint32_t org) {
   w->nchars++;
 }
 
-/* A run of len >= 1 ASCII word characters src[0..len) (before lowercasing)
- * at original chars org, org + 1, ... */
-static inline void add_ascii_run(Word *w, const unsigned char *src, size_t len, uint32_t org,
-                                 const unsigned char *lower) {
+/* The run of ASCII word characters starting at s[i] (itself one, any byte
+ * value, original char org): lowercase them into the word, return where the
+ * run ends (the first byte with word_byte 0). */
+static inline size_t add_ascii_run(Word *w, const unsigned char *s, size_t i, size_t size,
+                                   uint32_t org, const EtTokenizer *tok) {
+  const unsigned char *wb = tok->word_byte;
+  unsigned char c0 = tok->ascii_lower[s[i]];
   if (w->nchars == 0) {
     w->first_orig = org;
-    w->first_cp = lower[src[0]];
+    w->first_cp = c0;
     w->lazy = 1;
   }
-  w->last_orig = org + (uint32_t)(len - 1);
   size_t room = w->cap_chars > w->nchars ? w->cap_chars - w->nchars : 0;
-  size_t store = len < room ? len : room;
-  if (store) {
+  size_t j = i + 1;
+  if (room) {
     size_t at = w->nbytes;
     if (w->lazy && org != w->first_orig + (uint32_t)at) materialize(w); /* a removed char in between */
-    unsigned char *dst = w->bytes + at;
-    for (size_t q = 0; q < store; q++) dst[q] = lower[src[q]];
+    unsigned char *dst = w->bytes + at; /* dst[j - i]: where s[j] goes */
+    size_t lim = size - i < room ? size : i + room;
+    dst[0] = c0;
+    unsigned char c;
+    while (j < lim && (c = wb[s[j]]) != 0) {
+      dst[j - i] = c;
+      j++;
+    }
+    size_t stored = j - i;
     if (!w->lazy) {
-      for (size_t q = 0; q < store; q++) {
+      for (size_t q = 0; q < stored; q++) {
         w->char_of_byte[at + q] = (uint32_t)(w->nchars + q);
         w->orig[w->nchars + q] = org + (uint32_t)q;
       }
     }
-    w->nbytes = at + store;
+    w->nbytes = at + stored;
   }
-  w->nchars += len;
+  while (j < size && wb[s[j]] != 0) j++; /* beyond the stored characters: counted only */
+  w->last_orig = org + (uint32_t)(j - i - 1);
+  w->nchars += j - i;
+  return j;
 }
 
 /* a one-character word that is isolated anyway (punctuation, CJK) */
@@ -230,9 +242,7 @@ static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size
       i++;
       uint8_t cl = acls[b];
       if (cl == ET_ASCII_WORD) {
-        size_t end = i;
-        while (end < size && s[end] < 0x80 && acls[s[end]] == ET_ASCII_WORD) end++;
-        add_ascii_run(w, s + i - 1, end - i + 1, k, tok->ascii_lower);
+        size_t end = add_ascii_run(w, s, i - 1, size, k, tok);
         k += (uint32_t)(end - i);
         i = end;
       } else if (cl == ET_ASCII_SPLIT) {

@@ -20,11 +20,10 @@ uint64_t et_hash_bytes(const char *s, size_t n) {
   uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    uint64_t x = et_inline_bytes(s + i, 8);
-    h = (h ^ x) * 0xFF51AFD7ED558CCDULL;
+    h = (h ^ et_load64(s + i)) * 0xFF51AFD7ED558CCDULL;
     h ^= h >> 32;
   }
-  h ^= et_inline_bytes(s + i, n - i) * 0xC4CEB9FE1A85EC53ULL;
+  if (i < n) h ^= et_load64(s + n - 8) * 0xC4CEB9FE1A85EC53ULL; /* the last 8 bytes (n > 8) */
   return et_fmix64(h);
 }
 

@@ -98,6 +98,12 @@ static inline uint64_t word_inline(const unsigned char *b, size_t n) {
 #endif
 }
 
+static int flush_word(Word *w);
+
+/* End the current word, if any (most calls find none: runs of spaces and
+ * punctuation). */
+static inline int flush(Word *w) { return w->nchars ? flush_word(w) : 0; }
+
 /* Write the char_of_byte / orig entries a lazy word skipped. */
 static void materialize(Word *w) {
   for (size_t b = 0; b < w->nbytes; b++) {
@@ -109,9 +115,8 @@ static void materialize(Word *w) {
 
 /* One finished pre-token -> tokens.  Whole-word hits (the first thing
  * greedy longest-match-first would find) skip the trie walk. */
-static int flush(Word *w) {
+static int flush_word(Word *w) {
   size_t n = w->nchars;
-  if (n == 0) return 0;
   const EtTokenizer *tok = w->tok;
   int rc;
   size_t nbytes = w->nbytes;

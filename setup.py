@@ -53,5 +53,7 @@ setup(
         "test": ["pytest", "hypothesis", "tokenizers"],
     },
     entry_points={"console_scripts": ["edgetext=edgetext.cli:main"]},
+    # edgetext._native uses only the stable ABI (cffi builds it as _native.abi3.so): one wheel serves 3.10-3.13
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
     zip_safe=False,
 )

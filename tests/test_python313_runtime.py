@@ -2,7 +2,7 @@
 
 A virtual environment with only the runtime's light dependencies
 (requirements/runtime-only.txt) is built once under .cache/venv-py313; the
-project is installed into it (compiling edgetext._native for that Python), and
+abi3 wheel built here by 3.10 (cp310-abi3) is installed into it, and
 a bundle packed here on 3.10 is verified and used there. Token ids must be
 identical and labels equal; logits agree to float32 tolerance (the two sides
 run different ONNX Runtime releases).
@@ -57,7 +57,8 @@ def find_python313() -> str | None:
 
 def ensure_venv(python: str) -> Path:
     """Create/refresh the 3.13 venv when the requirements or the native sources change."""
-    key_src = (ROOT / "requirements" / "runtime-only.txt").read_bytes()
+    key_src = b"".join((ROOT / f).read_bytes() for f in ("requirements/runtime-only.txt", "setup.py"))
+    key_src += Path(__file__).read_bytes()
     for f in sorted((ROOT / "native").rglob("*")) + sorted((ROOT / "sdk").rglob("*.py")):
         if f.is_file() and "build" not in f.parts:
             key_src += f.read_bytes()
@@ -71,10 +72,13 @@ def ensure_venv(python: str) -> Path:
     subprocess.run([python, "-m", "venv", str(VENV)], check=True)
     subprocess.run([str(py), "-m", "pip", "install", "-q", "setuptools", "wheel",
                     "-r", str(ROOT / "requirements" / "runtime-only.txt")], check=True, env=env)
-    build = VENV / "build"
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(ROOT)],
-                   check=True, env=dict(env, TMPDIR=str(VENV)), cwd=str(VENV))
-    shutil.rmtree(build, ignore_errors=True)
+    # The abi3 wheel built here by 3.10 is what a 3.13 user installs: one wheel serves 3.10-3.13.
+    wheelhouse = VENV / "wheelhouse"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheelhouse), str(ROOT)], check=True, env=env)
+    wheels = sorted(wheelhouse.glob("edgetext-*-cp310-abi3-*.whl"))
+    assert wheels, f"no abi3 wheel in {wheelhouse}: {list(wheelhouse.iterdir())}"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheels[-1])], check=True, env=env)
     stamp.write_text(key)
     return py
 

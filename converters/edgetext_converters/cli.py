@@ -64,15 +64,19 @@ def _print_error(message: str) -> None:
 
 
 def format_table(report: dict) -> str:
-    rows = [("target", "file", "precision", "size MB", "max|dlogit|", "agree", "accuracy", "verified")]
+    # "vs source": max |logit diff| against the source framework (includes trimming's [UNK]s on uncovered texts);
+    # "vs graph": against the fp32 graph after the passes, i.e. what quantization/export alone changed.
+    rows = [("target", "file", "precision", "size MB", "vs source", "vs graph", "agree", "accuracy", "verified")]
     src = report.get("source", {})
     ref_acc = (report.get("eval") or {}).get("reference_accuracy")
-    rows.append(("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-",
+    rows.append(("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-", "-",
                  f"{100 * ref_acc:.2f}%" if ref_acc is not None else "-", src.get("reference", "")))
     for t, r in (report.get("targets") or {}).items():
         acc = r.get("accuracy")
         rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
                      f"{r['max_abs_logit_diff']:.2e}" if r.get("max_abs_logit_diff") is not None else "not run",
+                     f"{r['max_abs_logit_diff_vs_fp32_graph']:.2e}"
+                     if r.get("max_abs_logit_diff_vs_fp32_graph") is not None else "-",
                      f"{r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else "-",
                      f"{100 * acc:.2f}%" if acc is not None else "-", "yes" if r.get("verified") else "no"))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
@@ -83,6 +87,10 @@ def format_table(report: dict) -> str:
              f"vocab: {tok.get('vocab_before')} -> {tok.get('vocab_after')} tokens; max_length "
              f"{report.get('max_length')} (positions {report.get('positions_before')})",
              f"eval: {(report.get('eval') or {}).get('n_texts')} texts from {(report.get('eval') or {}).get('source')}"]
+    trim = report.get("trim") or {}
+    if trim.get("eval_texts_covered") is not None:
+        extra.append(f"trim: {trim['eval_texts_covered']} eval texts fully covered by the kept vocabulary: max |logit diff| "
+                     f"{trim.get('covered_max_abs_logit_diff')}, ids identical: {trim.get('covered_ids_identical')}")
     for t, r in (report.get("targets") or {}).items():
         if r.get("waived"):
             extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")

@@ -297,6 +297,12 @@ def _hostile_inputs(tmp: Path, ernie: dict, assets: Path) -> list[tuple[list[str
     cfg = json.loads((gpt / "config.json").read_text())
     cfg["model_type"] = "gpt2"
     (gpt / "config.json").write_text(json.dumps(cfg))
+    bad_json = tmp / "bad_json"
+    shutil.copytree(ck, bad_json)
+    (bad_json / "model_config.json").write_text('{"hidden_size": 312,', encoding="utf-8")
+    hf_list = tmp / "hf_list"
+    shutil.copytree(assets / "minilm", hf_list)
+    (hf_list / "config.json").write_text("[1, 2]", encoding="utf-8")
     empty = tmp / "empty"
     empty.mkdir()
     bad_eval = tmp / "eval.tsv"
@@ -313,6 +319,8 @@ def _hostile_inputs(tmp: Path, ernie: dict, assets: Path) -> list[tuple[list[str
         ([str(bad_shape), "--out", o], 1, "linear1.weight has shape [312, 1248], the config implies [312, 1000]"),
         ([str(assets / "minilm"), "--out", o], 1, "no classifier head"),
         ([str(gpt), "--out", o], 1, "model_type 'gpt2' is not supported"),
+        ([str(bad_json), "--out", o], 1, "model_config.json is not valid JSON"),
+        ([str(hf_list), "--out", o], 1, "config.json: expected a JSON object"),
         ([str(inf), "--out", o, "--labels", "a,b,c"], 1, "3 labels given (a, b, c) but the model has 2 outputs"),
         ([str(inf), "--out", o, "--targets", "lite-x86", "--precision", "int8"], 1, "lite-x86 supports fp32"),
         ([str(inf), "--out", o, "--targets", "onnx-x86,tflite"], 1, "unknown target 'tflite'"),

@@ -172,3 +172,12 @@ def test_stdin_is_classified_in_chunks_in_order(ort_bundle, monkeypatch, capsys)
     assert cli.main(["classify", str(ort_bundle), "--json"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["text"] for r in rows] == lines
+
+
+def test_stdin_that_is_not_utf8_names_the_line(ort_bundle):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "sdk"), str(ROOT / "converters")]))
+    proc = subprocess.run([sys.executable, "-m", "edgetext", "classify", str(ort_bundle)],
+                          input=b"good\nabc\xff\xfe\n", capture_output=True, env=env, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert err.count("\n") == 1 and "stdin line 2 is not valid UTF-8" in err and "Traceback" not in err

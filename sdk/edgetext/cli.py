@@ -132,9 +132,25 @@ def _cmd_classify(args) -> int:
     return EXIT_OK
 
 
+def _stdin_lines(stream):
+    """Lines as str; raw bytes are decoded strictly so a bad line is named, not mangled."""
+    raw = getattr(stream, "buffer", None)
+    if raw is None:
+        yield from stream
+        return
+    from .errors import InvalidInputError
+
+    for number, line in enumerate(raw, 1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInputError(f"stdin line {number} is not valid UTF-8 (bad byte 0x{line[e.start]:02x} at "
+                                    f"byte {e.start}): convert the input to UTF-8 first") from None
+
+
 def _stdin_chunks(stream, size: int):
     chunk: list[str] = []
-    for line in stream:
+    for line in _stdin_lines(stream):
         chunk.append(line.rstrip("\r\n"))
         if len(chunk) == size:
             yield chunk

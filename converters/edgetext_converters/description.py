@@ -15,9 +15,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from edgetext.errors import ConversionError
-
-SPECIAL_KEYS = ("unk", "cls", "sep", "pad", "mask")
+from edgetext.errors import ConversionError, VocabError
+from edgetext.tokenizer_config import SPECIAL_KEYS, read_tokenizer_config
 _DEFAULT_SPECIALS = {"unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD]", "mask": "[MASK]"}
 
 
@@ -142,33 +141,30 @@ def _load_json(path: Path) -> Any:
         raise ConversionError(f"{path} is not valid JSON: {e}") from None
 
 
-def _read_tokenizer_config(path: Path) -> dict[str, Any]:
-    cfg = _load_json(path)
-    if not isinstance(cfg, dict):
+def load_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold one object (model configs, tokenizer.json)."""
+    data = _load_json(path)
+    if not isinstance(data, dict):
         raise ConversionError(f"{path}: expected a JSON object")
-    out: dict[str, Any] = {}
-    if "do_lower_case" in cfg:
-        out["lowercase"] = bool(cfg["do_lower_case"])
-    if "strip_accents" in cfg:
-        out["strip_accents"] = cfg["strip_accents"]
-    if "tokenize_chinese_chars" in cfg:
-        out["tokenize_chinese_chars"] = bool(cfg["tokenize_chinese_chars"])
-    specials = dict(_DEFAULT_SPECIALS)
-    for key in SPECIAL_KEYS:
-        v = cfg.get(f"{key}_token")
-        if isinstance(v, dict):  # AddedToken serialisation
-            v = v.get("content")
-        if isinstance(v, str) and v:
-            specials[key] = v
-    out["special_tokens"] = specials
-    mml = cfg.get("model_max_length")
-    if isinstance(mml, int) and 0 < mml < 10**7:
-        out["model_max_length"] = mml
+    return data
+
+
+def _read_tokenizer_config(path: Path) -> dict[str, Any]:
+    """The runtime's reading of tokenizer_config.json, in this module's settings keys."""
+    try:
+        opts, _ = read_tokenizer_config(path)
+    except VocabError as e:
+        raise ConversionError(str(e)) from None
+    out: dict[str, Any] = {k: opts[k] for k in ("lowercase", "strip_accents", "tokenize_chinese_chars") if k in opts}
+    out["special_tokens"] = {**_DEFAULT_SPECIALS,
+                             **{k: opts[f"{k}_token"] for k in SPECIAL_KEYS if f"{k}_token" in opts}}
+    if "max_length" in opts:
+        out["model_max_length"] = opts["max_length"]
     return out
 
 
 def _read_tokenizer_json(path: Path) -> tuple[list[str] | None, dict[str, Any]]:
-    tj = _load_json(path)
+    tj = load_json_object(path)
     out: dict[str, Any] = {}
     model = tj.get("model") or {}
     if model.get("type") not in (None, "WordPiece"):

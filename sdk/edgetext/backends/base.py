@@ -4,6 +4,8 @@ The predictor owns tokenization, batching, dtype casting and post-processing, so
 every backend receives identical inputs: a dict keyed by input *role*
 (``input_ids``, ``token_type_ids``, ``attention_mask``) of 2-D arrays [B, L]
 already cast to the dtypes the manifest declares. It returns float32 logits [B, C].
+
+May import: numpy, edgetext.manifest.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from ..manifest import ModelSpec
 
 @runtime_checkable
 class Backend(Protocol):
-    name: str  # "onnxruntime" | "paddlelite"
+    name: str  # a key of catalog.BACKENDS
 
     def __init__(self, model: bytes | str, spec: ModelSpec, threads: int | None, device: str) -> None:
         """`model` is the model file's bytes (bundles hand verified bytes) or a path."""

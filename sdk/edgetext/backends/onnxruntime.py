@@ -4,6 +4,9 @@ XnnpackExecutionProvider on ARM CPUs when the installed build has it.
 Threads: `threads` sets intra-op threads (inter-op 1, sequential execution);
 None leaves ONNX Runtime's default (one per physical core). Sessions are
 thread-safe for concurrent run() calls.
+
+May import: numpy, edgetext.errors, edgetext.manifest, edgetext.backends.host;
+onnxruntime inside the class only (``import edgetext.backends.onnxruntime`` stays cheap).
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 
 from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
-from . import registry
+from . import host
 
 
 class OnnxRuntimeBackend:
@@ -22,7 +25,7 @@ class OnnxRuntimeBackend:
 
         self.spec = spec
         self.threads = threads
-        kind, index = registry.parse_device(device)
+        kind, index = host.parse_device(device)
         available = ort.get_available_providers()
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -37,12 +40,12 @@ class OnnxRuntimeBackend:
                 raise BackendUnavailableError(f"device={device!r} needs ONNX Runtime's CUDAExecutionProvider; "
                                               f"this build has {available}")
             providers.append(("CUDAExecutionProvider", {"device_id": index}))
-        elif "XnnpackExecutionProvider" in available and registry.host_arch() in ("aarch64", "armv7"):
+        elif "XnnpackExecutionProvider" in available and host.host_arch() in ("aarch64", "armv7"):
             providers.append(("XnnpackExecutionProvider", {"intra_op_num_threads": threads or 1}))
         providers.append("CPUExecutionProvider")
         try:
             self.session = ort.InferenceSession(model, so, providers=providers)
-        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        except Exception as e:  # noqa: BLE001 (onnxruntime raises its own Fail/InvalidGraph/...; re-raised)
             raise BackendError(f"ONNX Runtime cannot load {spec.file}: {str(e).strip()[:500]}") from None
         self._version = ort.__version__
         self._check_io()
@@ -68,7 +71,7 @@ class OnnxRuntimeBackend:
         feeds = {name: inputs[role] for name, role in self._feeds}
         try:
             out = self.session.run(self._out, feeds)[0]
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (any engine failure becomes BackendError)
             raise BackendError(f"ONNX Runtime failed on {self.spec.file}: {str(e).strip()[:500]}") from None
         return np.asarray(out, dtype=np.float32)
 

@@ -7,6 +7,9 @@ first loaded. So the first PaddleLiteBackend of a process sets both variables
 paddlelite; later backends in the same process share that setting, and
 describe() says so. Where MobileConfig has set_threads (ARM builds) it is used.
 A Lite predictor is not thread-safe: run() holds a lock.
+
+May import: numpy, edgetext.errors, edgetext.manifest; paddlelite inside
+:func:`_load_lite` only.
 """
 from __future__ import annotations
 
@@ -55,12 +58,12 @@ class PaddleLiteBackend:
             config.set_model_from_buffer(bytes(model))
         else:
             config.set_model_from_file(str(model))
-        self._set_threads = hasattr(config, "set_threads") and threads
-        if self._set_threads:
+        self._set_threads = bool(hasattr(config, "set_threads") and threads)
+        if self._set_threads and threads:
             config.set_threads(int(threads))
         try:
             self.predictor = lite.create_paddle_predictor(config)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (Lite raises bare RuntimeError/others; re-raised as BackendError)
             raise BackendError(f"Paddle Lite cannot load {spec.file}: {str(e).strip()[:500]}") from None
         self._version = self.predictor.get_version() if hasattr(self.predictor, "get_version") else "?"
         names = list(self.predictor.get_input_names())
@@ -79,12 +82,13 @@ class PaddleLiteBackend:
                     self.predictor.get_input_by_name(i.name).from_numpy(np.ascontiguousarray(inputs[i.role]))
                 self.predictor.run()
                 out = self.predictor.get_output_by_name(self.spec.output.name).numpy()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 (any engine failure becomes BackendError)
                 raise BackendError(f"Paddle Lite failed on {self.spec.file}: {str(e).strip()[:500]}") from None
             return np.array(out, dtype=np.float32, copy=True)
 
     def describe(self) -> dict:
         env = _lite_threads_env
+        threads: int | str | None
         if self._set_threads:
             threads, how = self.requested_threads, "MobileConfig.set_threads"
         elif env is None:

@@ -2,22 +2,29 @@
 
 Like FastDeploy's runtime option table: a combination the table does not list is
 refused early with the reason, and ``backend="auto"`` takes the best-ranked row
-this host can serve. Nothing here imports an engine except to ask ONNX Runtime
-for its execution providers.
+this host can serve. ``TABLE`` and ``REFUSED`` are the one statement of which
+target/precision runs where (the converters derive their targets from them).
+Backend names come from ``catalog.BACKENDS``; host facts from ``host``.
+
+May import: the standard library, edgetext.errors, edgetext.manifest,
+edgetext.backends.host and edgetext.backends.catalog; never a backend module or an
+engine (``backend_class`` imports a backend module by its catalog name, on demand).
 """
 from __future__ import annotations
 
-import importlib.util
-import platform
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ..errors import BackendUnavailableError, InvalidInputError
 from ..manifest import Manifest, ModelSpec
+from .catalog import AUTO, BACKEND_CHOICES, BACKENDS, backend_class, engine_installed, spoken_choices
+from .host import DEVICES, HOST_ARCH_ALIASES, host_arch, ort_providers, parse_device
 
-DEVICES = ("cpu", "cuda")
-HOST_ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64",
-                     "armv7l": "armv7", "armv7": "armv7", "armv8l": "armv7"}
+# Re-exported: callers and tests reach these through the registry (tests fake this host by
+# patching registry.host_arch / engine_installed / ort_providers, which the functions below
+# look up as this module's globals).
+__all__ = ["AUTO", "BACKENDS", "BACKEND_CHOICES", "DEVICES", "HOST_ARCH_ALIASES", "REFUSED", "TABLE", "Choice",
+           "Row", "backend_class", "choose", "engine_installed", "host_arch", "lookup", "ort_providers",
+           "parse_device", "why_unavailable"]
 
 
 @dataclass(frozen=True)
@@ -60,39 +67,6 @@ REFUSED: dict[tuple[str, str, str], str] = {
 # fmt: on
 
 
-@lru_cache(maxsize=1)
-def host_arch() -> str:
-    machine = platform.machine().lower()
-    return HOST_ARCH_ALIASES.get(machine, machine)
-
-
-@lru_cache(maxsize=None)
-def engine_installed(backend: str) -> bool:
-    module = {"onnxruntime": "onnxruntime", "paddlelite": "paddlelite"}[backend]
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def ort_providers() -> list[str]:
-    if not engine_installed("onnxruntime"):
-        return []
-    import onnxruntime
-
-    return list(onnxruntime.get_available_providers())
-
-
-def parse_device(device: str) -> tuple[str, int]:
-    """'cpu' | 'cuda' | 'cuda:N' -> (kind, index)."""
-    if not isinstance(device, str):
-        raise InvalidInputError(f"device must be a string ('cpu', 'cuda' or 'cuda:N'), not {type(device).__name__}")
-    kind, _, index = device.lower().partition(":")
-    if kind not in DEVICES or (index and not index.isdigit()) or (index and kind != "cuda"):
-        raise InvalidInputError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
-    return kind, int(index or 0)
-
-
 def lookup(spec: ModelSpec, device: str) -> Row | None:
     kind, _ = parse_device(device)
     for row in TABLE:
@@ -113,9 +87,7 @@ def why_unavailable(spec: ModelSpec, device: str = "cpu") -> str | None:
     if kind == "cpu" and row.target != host_arch():
         return f"built for {row.target}, this host is {host_arch()}"
     if not engine_installed(spec.backend):
-        extra = "pip install edgetext[lite] (Python 3.10 x86_64 only)" if spec.backend == "paddlelite" else \
-            "pip install onnxruntime"
-        return f"{spec.backend} is not installed ({extra})"
+        return f"{spec.backend} is not installed ({BACKENDS[spec.backend].install_hint})"
     if kind == "cuda" and "CUDAExecutionProvider" not in ort_providers():
         return "ONNX Runtime has no CUDAExecutionProvider here (install onnxruntime-gpu and a CUDA driver)"
     return None
@@ -132,21 +104,22 @@ class Choice:
 def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model: str | None = None) -> Choice:
     """Pick the model to run: explicit `model` file, else the best table row for `backend`/`device`."""
     kind, _ = parse_device(device)
-    if backend not in ("auto", "onnxruntime", "paddlelite"):
-        raise InvalidInputError(f"unknown backend {backend!r}: use 'auto', 'onnxruntime' or 'paddlelite'")
+    if backend not in BACKEND_CHOICES:
+        raise InvalidInputError(f"unknown backend {backend!r}: use {spoken_choices()}")
     viable: list[tuple[Row, ModelSpec]] = []
     rejected: list[str] = []
     for spec in manifest.models:
         if model is not None and spec.file != model:
             continue
-        if backend != "auto" and spec.backend != backend:
+        if backend != AUTO and spec.backend != backend:
             rejected.append(f"{spec.file}: not a {backend} model")
             continue
         why = why_unavailable(spec, device)
-        if why:
+        row = lookup(spec, device)
+        if why or row is None:  # why_unavailable is None only for specs lookup() finds
             rejected.append(f"{spec.file}: {why}")
         else:
-            viable.append((lookup(spec, device), spec))
+            viable.append((row, spec))
     if model is not None and not any(s.file == model for s in manifest.models):
         raise BackendUnavailableError(f"the bundle has no model {model!r}; it has "
                                       f"{[s.file for s in manifest.models]}")
@@ -162,19 +135,7 @@ def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model
                                       f"{available}. Why not: {'; '.join(rejected)}")
     viable.sort(key=lambda rs: rs[0].rank)
     row, spec = viable[0]
-    how = "requested model" if model else ("backend=auto" if backend == "auto" else f"backend={backend}")
+    how = "requested model" if model else ("backend=auto" if backend == AUTO else f"backend={backend}")
     reason = f"{how}, device={kind}, host {host_arch()}: {spec.file} — {row.why}"
     others = [f"{s.file}: ranked lower ({r.rank} vs {row.rank})" for r, s in viable[1:]]
     return Choice(spec, row, reason, tuple(others + rejected))
-
-
-def backend_class(name: str):
-    if name == "onnxruntime":
-        from .onnxruntime import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend
-    if name == "paddlelite":
-        from .paddlelite import PaddleLiteBackend
-
-        return PaddleLiteBackend
-    raise BackendUnavailableError(f"unknown backend {name!r}")

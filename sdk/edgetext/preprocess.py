@@ -1,16 +1,21 @@
-"""Pre-processing between the tokenizer and a backend: length buckets and row padding.
+"""Pre-processing between the tokenizer and a backend: input checks, truncation,
+length buckets and row padding.
 
 The one place where token-id rows become the ``[B, L]`` matrices a backend is fed
 (the runtime's predictor and the converters' evaluation both call :func:`pad_rows`),
 so a model sees the same padding on the device as during conversion and gating.
+:class:`TextPreprocessor` composes them for the classifier; the tokenizer is passed in.
 
-May import: numpy and the standard library only (no engine, no native extension).
+May import: numpy, the standard library and edgetext.errors only (no engine, no native
+extension, no tokenizer module: a tokenizer is an argument).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
+
+from .errors import EdgeTextError, InputTypeError, InvalidInputError, TokenizerError
 
 ROLES = ("input_ids", "token_type_ids", "attention_mask")
 
@@ -55,3 +60,91 @@ def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, *,
     if dtypes is None:
         return arrays
     return {role: arrays[role].astype(dtype, copy=False) for role, dtype in dtypes.items()}
+
+
+# -- the classifier's pre-processing stage ------------------------------------------------------
+class Encoder(Protocol):
+    """What the pre-processor needs of a tokenizer (edgetext.tokenizer.Tokenizer is one)."""
+
+    def encode(self, text: str, text_pair: str | None = None, max_length: int | None = None,
+               truncation: bool = False) -> list[int]: ...
+
+    def encode_batch(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
+                     max_length: int | None = None, truncation: bool = False,
+                     threads: int | None = None) -> list[list[int]]: ...
+
+    def token_to_id(self, token: str) -> int | None: ...
+
+
+def check_text(text: object, i: int | None = None) -> str:
+    """`text` if it is a str, else the error a caller can act on (None, bytes, other types)."""
+    where = "text" if i is None else f"texts[{i}]"
+    if isinstance(text, str):
+        return text
+    if text is None:
+        raise InvalidInputError(f"{where} is None: pass a str")
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        raise InputTypeError(f"{where} is bytes: decode it first, e.g. data.decode('utf-8')")
+    raise InputTypeError(f"{where} must be a str, not {type(text).__name__}")
+
+
+def check_texts(texts: object) -> list[str]:
+    """A list of str from any iterable of str; a lone str, bytes or dict is refused."""
+    if isinstance(texts, str):
+        raise InputTypeError("texts must be a list of str; for one text use classify(text)")
+    if texts is None or isinstance(texts, (bytes, bytearray, dict)) or not hasattr(texts, "__iter__"):
+        raise InputTypeError(f"texts must be a list of str, not {type(texts).__name__}")
+    return [check_text(t, i) for i, t in enumerate(texts)]  # type: ignore[attr-defined]
+
+
+def pad_id_of(tokenizer: Encoder, pad_token: str = "[PAD]") -> int:
+    """The id `input_ids` rows are padded with: the pad token's, else 0 (attention_mask hides it)."""
+    pad_id = tokenizer.token_to_id(pad_token)
+    return 0 if pad_id is None else int(pad_id)
+
+
+class TextPreprocessor:
+    """Texts -> token ids truncated to `max_length` -> length-bucketed ``[B, L]`` feeds
+    (tflite-support's BertPreprocessor, plus batching).
+
+    `dtypes` maps each input role the model declares to its dtype, in the model's order.
+    """
+
+    def __init__(self, tokenizer: Encoder, max_length: int, pad_id: int,
+                 dtypes: Mapping[str, type | np.dtype | str], threads: int | None = None):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.pad_id = pad_id
+        self.dtypes = dict(dtypes)
+        self.threads = threads
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, truncated to max_length."""
+        if not texts:
+            return []
+        try:
+            return self.tokenizer.encode_batch(texts, max_length=self.max_length, truncation=True,
+                                               threads=self.threads)
+        except EdgeTextError:
+            raise
+        except (UnicodeError, TypeError, ValueError) as e:
+            for i, text in enumerate(texts):  # diagnose only on failure: no extra pass on the hot path
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as u:
+                    raise InvalidInputError(f"texts[{i}] is not valid Unicode: lone surrogate "
+                                            f"{text[u.start]!r} at character {u.start}") from None
+            raise TokenizerError(f"the tokenizer failed: {e}") from e
+
+    def probe(self) -> list[list[int]]:
+        """One row, the empty text's ids: what the classifier runs at load to warm up and check widths."""
+        return [self.tokenizer.encode("", max_length=self.max_length, truncation=True)]
+
+    def feeds(self, rows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+        """The model's declared inputs for `rows`, padded to the longest and cast."""
+        return pad_rows(rows, self.pad_id, dtypes=self.dtypes)
+
+    def batches(self, rows: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[np.ndarray, dict]]:
+        """(row indices, feeds) per length bucket: similar lengths together, each padded to its longest."""
+        for idx in length_buckets([len(r) for r in rows], batch_size):
+            yield idx, self.feeds([rows[i] for i in idx])

@@ -1,7 +1,7 @@
 """Bundles: one self-describing artifact (a folder or a single ``.etb`` zip).
 
     b = Bundle.open("reviews.etb")      # structure + manifest checks; nothing is extracted
-    b.verify(predictions=True)          # checksums, schema, golden ids (and golden predictions)
+    b.verify(predictions=True)          # checksums, schema, golden ids (and golden predictions, see verify.py)
     pack("out/reviews", "reviews.etb")  # computes manifest["files"] (converters call this)
 
 Members are read into memory (size-capped and sha256-checked on every read);
@@ -10,7 +10,10 @@ files anywhere. Refused, with a clear error: absolute or '..' names,
 symlinks/hardlinks/devices, duplicate names, members the manifest does not list,
 missing members, checksum or size mismatches (truncated or oversized members,
 zip bombs), unknown manifest versions, non-JSON or huge manifests.
-Imports: stdlib, numpy-free; edgetext.manifest; the tokenizer and predictor lazily.
+May import: the standard library (numpy-free), edgetext.errors, edgetext.manifest,
+edgetext._hooks; edgetext.tokenizer lazily. Never the predictor, the backends or
+edgetext.verify: golden predictions are checked by edgetext.verify, reached through
+edgetext._hooks.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from . import _hooks
 from . import manifest as mf
 from .errors import (BundleError, BundleIntegrityError, BundleNotFoundError, EdgeTextError, ManifestError,
                      UnsafeBundleError)
@@ -38,9 +42,6 @@ MAX_MEMBER_BYTES = 2 * 1024 ** 3
 MAX_TOTAL_BYTES = 4 * 1024 ** 3
 MAX_COMPRESSION_RATIO = 100  # a deflated member may shrink at most this much (zip-bomb guard)
 _CHUNK = 1 << 20
-
-# golden score tolerance per precision (labels must match exactly)
-SCORE_TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "int8": 5e-2}
 
 
 def _read_exactly(read, size: int, name: str) -> bytes:
@@ -187,7 +188,7 @@ class Bundle:
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Bundle":
+    def open(cls, path: "Bundle | str | os.PathLike") -> "Bundle":
         """Open a bundle folder or .etb archive; check its structure and manifest (not yet checksums)."""
         if isinstance(path, Bundle):
             return path
@@ -198,6 +199,7 @@ class Bundle:
             st = p.stat()
         except FileNotFoundError:
             raise BundleNotFoundError(f"bundle not found: {p}") from None
+        source: _DirSource | _ZipSource
         if stat.S_ISDIR(st.st_mode):
             if not (p / mf.MANIFEST_NAME).is_file():  # before walking it: this may be any folder
                 raise ManifestError(f"{p} is not a bundle: it has no {mf.MANIFEST_NAME}")
@@ -299,7 +301,8 @@ class Bundle:
         with this host's tokenizer; with ``predictions=True`` also the golden labels and scores of
         every model this host can run (others are reported as skipped, with the reason), with
         `threads` as in TextClassifier (note: the first Paddle Lite load fixes Lite's thread count
-        for the whole process).
+        for the whole process). The prediction checks are :func:`edgetext.verify.check_predictions`
+        (see also :func:`edgetext.verify_bundle`).
         Returns a report dict: {"ok": True, "checks": [...], "skipped": [...]}.
         """
         m = self.manifest
@@ -311,7 +314,7 @@ class Bundle:
         for name in sorted(m.files):
             try:
                 self.read(name)
-            except BundleError as e:
+            except BundleError as e:  # collected: the report names every bad member, not just the first
                 problems.append(str(e))
         checks.append(f"sha256 of {len(m.files)} files")
         if problems:
@@ -321,15 +324,14 @@ class Bundle:
         problems += self._golden_id_problems(tok)
         checks.append(f"golden input ids of {len(m.golden)} texts")
         if predictions:
-            from .backends import registry
-
-            for spec in m.models:
-                why_not = registry.why_unavailable(spec, device="cpu")
-                if why_not:
-                    skipped.append(f"{spec.file}: {why_not}")
-                    continue
-                problems += self._golden_prediction_problems(spec, threads)
-                checks.append(f"golden predictions of {spec.file}")
+            check = _hooks.prediction_check
+            if check is None:
+                raise EdgeTextError("no golden-prediction check is installed (edgetext._hooks.prediction_check): "
+                                    "use edgetext.verify_bundle(bundle, predictions=True)")
+            found = check(self, threads)
+            checks += found.checks
+            problems += found.problems
+            skipped += found.skipped
         if problems:
             raise BundleIntegrityError("bundle verification failed:\n  " + "\n  ".join(problems))
         return {"ok": True, "bundle": str(self.path), "checks": checks, "skipped": skipped}
@@ -352,31 +354,6 @@ class Bundle:
         problems = self._golden_id_problems(tok)
         if problems:
             raise BundleIntegrityError("; ".join(problems[:3]))
-
-    def _golden_prediction_problems(self, spec, threads: int | None) -> list[str]:
-        from .predictor import TextClassifier
-
-        golden = [g for g in self.manifest.golden if g.get("text_pair") is None]
-        if not golden:
-            return []
-        try:
-            clf = TextClassifier(self, backend=spec.backend, model=spec.file, threads=threads)
-            # one text per run: dynamically quantized (int8) models scale activations per batch,
-            # so a text's scores depend on its batch-mates; goldens are recorded one text at a time
-            results = clf.classify_batch([g["text"] for g in golden], top_k=1, batch_size=1)
-        except EdgeTextError as e:
-            return [f"{spec.file}: cannot run: {e}"]
-        tol = SCORE_TOLERANCE[spec.precision]
-        problems = []
-        for i, (g, res) in enumerate(zip(golden, results)):
-            expect = (g.get("per_model") or {}).get(spec.file, g)
-            got = res[0]
-            if "label" in expect and got.label != expect["label"]:
-                problems.append(f"{spec.file}: golden[{i}] predicts {got.label!r}, expected {expect['label']!r}")
-            elif "score" in expect and abs(got.score - expect["score"]) > tol:
-                problems.append(f"{spec.file}: golden[{i}] score {got.score:.4f}, expected {expect['score']:.4f} "
-                                f"(tolerance {tol} for {spec.precision})")
-        return problems
 
     # -- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -2,13 +2,18 @@
 
     edgetext classify BUNDLE [TEXT ...] [--top-k K] [--backend B] [--device D] [--threads N] [--json]
     edgetext info BUNDLE [--json]
-    edgetext verify BUNDLE [--predictions] [--json]
+    edgetext verify BUNDLE [--predictions] [--threads N] [--json]
     edgetext bench BUNDLE [--backend B] [--threads N] [--batch-size B] [--texts FILE] [--json]
     edgetext convert ...            (edgetext_converters.cli.main; pip install edgetext[convert])
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
 JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1).
 Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else.
+
+May import: the standard library, edgetext (the package root), edgetext.errors and, inside the
+commands, edgetext.bundle, edgetext.predictor, edgetext.verify, edgetext.backends.catalog /
+registry and edgetext_converters.cli (the one place the runtime reaches the converters, and only
+for ``edgetext convert``).
 """
 from __future__ import annotations
 
@@ -45,12 +50,14 @@ def _positive_int(text: str) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from .backends.catalog import AUTO, BACKEND_CHOICES
+
     p = _Parser(prog=PROG, description="EdgeText: on-device text classification with self-describing bundles.")
     p.add_argument("--version", action="version", version=f"edgetext {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def runtime_opts(sp, batch: bool = False) -> None:
-        sp.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "paddlelite"],
+        sp.add_argument("--backend", default=AUTO, choices=list(BACKEND_CHOICES),
                         help="inference backend (default: auto, the best one for this host)")
         sp.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
         sp.add_argument("--threads", type=_positive_int, default=None,
@@ -187,10 +194,9 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from .bundle import Bundle
+    from .verify import verify_bundle
 
-    with Bundle.open(args.bundle) as b:
-        report = b.verify(predictions=args.predictions, threads=args.threads)
+    report = verify_bundle(args.bundle, predictions=args.predictions, threads=args.threads)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Embedding an EdgeText predictor in an app: a small classification worker.
 
-The pattern: open and verify the bundle once at start-up, build one TextClassifier, then serve a
-stream of texts (one per line, from a file or stdin) with a small thread pool, writing one JSON
-line per text in input order and a latency report at the end. Only the public API is used:
-``edgetext.Bundle.open(path).verify()``, ``edgetext.TextClassifier(path, backend=..., threads=...)``,
+The pattern: open and verify the bundle once at start-up, build one TextClassifier from that open
+bundle and close it (the loaded model keeps working), then serve a stream of texts (one per line,
+from a file or stdin) with a small thread pool, writing one JSON line per text in input order and a
+latency report at the end. Only the public API is used:
+``edgetext.Bundle.open(path)`` (a with-block) and ``.verify()``,
+``edgetext.TextClassifier(bundle, backend=..., threads=..., check_golden=False)``,
 ``.describe()``, ``.classify_batch(texts, top_k=...)`` and ``edgetext.EdgeTextError``.
 
     python samples/embed_app.py reviews.etb --input texts.txt
@@ -55,8 +57,11 @@ class Worker:
     """Loads a bundle once and classifies micro-batches; safe to call from several threads."""
 
     def __init__(self, bundle: str, backend: str, threads: int | None, top_k: int):
-        edgetext.Bundle.open(bundle).verify()  # checksums + golden vectors, before serving anything
-        self.classifier = edgetext.TextClassifier(bundle, backend=backend, threads=threads)
+        # One open: verify it (checksums + golden vectors, before serving anything), load the model from
+        # the same Bundle (golden ids were just checked), then close it; the loaded classifier keeps working.
+        with edgetext.Bundle.open(bundle) as opened:
+            opened.verify()
+            self.classifier = edgetext.TextClassifier(opened, backend=backend, threads=threads, check_golden=False)
         self.top_k = top_k
 
     def describe(self) -> dict:

@@ -73,3 +73,47 @@ def test_pack_in_place_is_idempotent(ort_bundle, tmp_path):
     text = (src / "manifest.json").read_bytes()
     assert Bundle.pack(src) == first and (src / "manifest.json").read_bytes() == text
     assert Bundle.open(src).verify()["ok"]
+
+
+# -- golden predictions live in edgetext.verify; Bundle.verify(predictions=True) reaches them via edgetext._hooks --
+def test_verify_bundle_gives_the_same_report_and_closes_what_it_opened(ort_bundle, monkeypatch):
+    from edgetext import verify
+
+    closed = []
+    real_close = Bundle.close
+    monkeypatch.setattr(Bundle, "close", lambda self: (closed.append(self), real_close(self))[1])
+    with Bundle.open(ort_bundle) as b:
+        want = b.verify(predictions=True)
+        assert edgetext.verify_bundle(b) == want and b.read("vocab.txt"), "a Bundle passed in stays open"
+    closed.clear()
+    assert verify.verify_bundle(str(ort_bundle)) == want and len(closed) == 1
+    ids_only = edgetext.verify_bundle(ort_bundle, predictions=False)
+    assert ids_only["checks"] == want["checks"][:3] and ids_only["skipped"] == []
+
+
+def test_verify_bundle_reports_wrong_golden_predictions(ort_bundle, tmp_path):
+    out = repack(ort_bundle, tmp_path / "s.etb",
+                 lambda m, _: m["golden"][1].update(score=round(m["golden"][1]["score"] * 0.5, 6)))
+    with pytest.raises(BundleIntegrityError, match=r"golden\[1\] score .*tolerance 0.001 for fp32"):
+        edgetext.verify_bundle(out)
+
+
+def test_bundle_verify_uses_the_installed_prediction_check(ort_bundle, monkeypatch):
+    from edgetext import _hooks
+    from edgetext.errors import EdgeTextError
+
+    seen = []
+
+    def fake(bundle, threads):
+        seen.append((bundle, threads))
+        return _hooks.PredictionChecks(["fake check"], [], ["m.onnx: fake skip"])
+
+    with Bundle.open(ort_bundle) as b:
+        monkeypatch.setattr(_hooks, "prediction_check", fake)
+        report = b.verify(predictions=True, threads=2)
+        assert report["checks"][-1] == "fake check" and report["skipped"] == ["m.onnx: fake skip"]
+        assert seen == [(b, 2)]
+        monkeypatch.setattr(_hooks, "prediction_check", None)
+        assert b.verify()["ok"], "integrity and golden ids need no prediction check"
+        with pytest.raises(EdgeTextError, match=r"edgetext.verify_bundle\(bundle, predictions=True\)"):
+            b.verify(predictions=True)

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-import edgetext
 from edgetext import Category, TextClassifier
 from edgetext.bundle import Bundle
 from runtime_models import repack
@@ -102,7 +101,7 @@ def test_inputs_are_cast_to_declared_int32_dtypes(int32_bundle):
         clf = TextClassifier(int32_bundle, backend=backend, threads=1)
         seen = {}
         run = clf._backend.run
-        clf._backend.run = lambda feeds: (seen.update({k: v.dtype for k, v in feeds.items()}), run(feeds))[1]
+        clf._backend.run = lambda feeds, seen=seen, run=run: (seen.update({k: v.dtype for k, v in feeds.items()}), run(feeds))[1]
         assert len(clf.classify_batch(TEXTS)) == len(TEXTS)
         assert seen == {"input_ids": np.int32, "token_type_ids": np.int32, "attention_mask": np.int32}
     assert Bundle.open(int32_bundle).verify(predictions=True)["ok"]

@@ -13,7 +13,10 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
-SOURCES = ["normalizer.c", "wordpiece_builder.c", "wordpiece.c", "encode.c"]
+# one unit per pipeline stage (native/README.md); the same list as native/Makefile's SRCS
+SOURCES = sorted(p.name for p in SRC.glob("*.c"))
+# the public API and the binding-only entry points (EtIdsCall, et_encode_ids_call, *_packed)
+HEADERS = ["edgetext.h", "edgetext_bindings.h"]
 
 
 def _generate_tables() -> None:
@@ -25,15 +28,23 @@ def _generate_tables() -> None:
 
 
 def _cdef() -> str:
-    """The declarations of include/edgetext.h, minus preprocessor lines and comments."""
-    text = (HERE / "include" / "edgetext.h").read_text()
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    start = text.index('extern "C" {') + len('extern "C" {')
-    text = text[start:]
-    text = text[text.index("#endif") + len("#endif"):]  # end of the extern "C" guard
-    end = text.rindex("#ifdef __cplusplus")
-    lines = [ln for ln in text[:end].splitlines() if not ln.strip().startswith("#")]
-    return "\n".join(lines)
+    """The declarations of include/edgetext.h and edgetext_bindings.h for cffi: comments,
+    the extern "C" guards, preprocessor lines and ET_API dropped; the integer macros
+    ET_ABI_VERSION kept (cffi checks their values against the C compiler's)."""
+    parts = []
+    for name in HEADERS:
+        text = (HERE / "include" / name).read_text()
+        text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+        text = re.sub(r"#ifdef __cplusplus\n.*?#endif", "", text, flags=re.S)
+        lines = []
+        for ln in text.splitlines():
+            if ln.strip().startswith("#"):
+                if re.match(r"\s*#define ET_ABI_VERSION \d+\s*$", ln):
+                    lines.append(ln.strip())
+                continue
+            lines.append(re.sub(r"\bET_API\b", "", ln))
+        parts.append("\n".join(lines))
+    return "\n".join(parts)
 
 
 def make_ffi(absolute: bool) -> FFI:
@@ -42,10 +53,10 @@ def make_ffi(absolute: bool) -> FFI:
     f.cdef(_cdef())
     f.set_source(
         "edgetext._native",
-        '#include "edgetext.h"\n',
+        "".join(f'#include "{h}"\n' for h in HEADERS),
         sources=[str(SRC / s) if absolute else os.path.relpath(SRC / s) for s in SOURCES],
         include_dirs=[str(HERE / "include"), str(SRC)],
-        extra_compile_args=["-std=c11", "-O3", "-D_POSIX_C_SOURCE=200809L"],
+        extra_compile_args=["-std=c11", "-O3", "-fvisibility=hidden", "-D_POSIX_C_SOURCE=200809L"],
         libraries=["pthread"] if os.name == "posix" else [],
     )
     return f

@@ -122,7 +122,7 @@ def compute(delta: dict):
         if (base_mn(c) or c in mn_add) and c not in mn_del:
             f |= F_MN
         nfd = nfd_over.get(c) or base_nfd(c)
-        # normalizer.c sizes its buffer as 4 normalized chars per input byte (incl. the CJK spaces)
+        # pretokenize.c (general path) sizes its buffer as 4 normalized chars per input byte (incl. the CJK spaces)
         assert len(nfd) + (2 if c in cjk else 0) <= 4 * len(chr(c).encode("utf-8", "surrogatepass")), hex(c)
         low = lower_over.get(c) or base_lower(c)
         ccc = unicodedata.combining(chr(c)) if not (0xD800 <= c <= 0xDFFF or c in ccc_zero) else 0

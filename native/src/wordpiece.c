@@ -1,11 +1,21 @@
-/* Tokenizer: Fast WordPiece (LinMaxMatch) over the model compiled by
- * wordpiece_builder.c.  One left-to-right pass over the bytes of a word:
- * follow trie edges; when no edge matches, emit the failure pops F(u) and
+/* WordPiece runtime: one pre-token -> tokens, HF's WordPiece model step.
+ *
+ * Words longer than max_input_chars_per_word become [UNK]; a one-character
+ * word is one table read; a word that is itself a token (the first thing
+ * greedy longest-match-first would find) is one hash probe; anything else
+ * goes through Fast WordPiece (LinMaxMatch) over the model compiled by
+ * wordpiece_builder.c: one left-to-right pass over the bytes of the word,
+ * following trie edges; when no edge matches, emit the failure pops F(u) and
  * jump to f(u); at the end drain until the continuation root is reached.
  * Equal to HF's greedy longest-match-first WordPiece, including "the whole
- * word becomes [UNK] when any position cannot be matched".
+ * word becomes [UNK] when any position cannot be matched".  The model is
+ * only read.  Depends on tokens and vocab.
  */
-#include "et_internal.h"
+#include <string.h>
+
+#include "et_tokenizer.h"
+#include "et_vocab.h"
+#include "et_wordpiece.h"
 
 static inline uint32_t step(const EtWordPieceModel *m, uint32_t u, unsigned char c) {
   if (u == m->root) return m->root_next[c];
@@ -27,10 +37,12 @@ static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
   return 0;
 }
 
-int et_wordpiece_tokenize(const EtTokenizer *tok, const unsigned char *w, size_t n,
-                          const uint32_t *char_of_byte, const uint32_t *orig,
-                          EtTokenList *out) {
-  const EtWordPieceModel *m = &tok->wp;
+/* LinMaxMatch on w[0..n), n > 0.  char_of_byte[b] = index of the character
+ * containing byte b (size n + 1, char_of_byte[n] = number of chars);
+ * orig[k] = original char index of the word's k-th char.  Appends tokens;
+ * returns 0, or -1 when out of memory. */
+static int linmaxmatch(const EtWordPieceModel *m, int32_t unk_id, const unsigned char *w, size_t n,
+                       const uint32_t *char_of_byte, const uint32_t *orig, EtTokenList *out) {
   size_t mark = out->len, pos = 0;
   uint32_t u = m->root;
   for (size_t i = 0; i < n; i++) {
@@ -53,5 +65,46 @@ int et_wordpiece_tokenize(const EtTokenizer *tok, const unsigned char *w, size_t
   return 0;
 unk:
   out->len = mark;
-  return et_tokens_push(out, tok->unk_id, orig[0], orig[char_of_byte[n] - 1] + 1);
+  return et_tokens_push(out, unk_id, orig[0], orig[char_of_byte[n] - 1] + 1);
+}
+
+/* et_inline_bytes(b, n) for n <= 8 of a word buffer (always >= 8 bytes long,
+ * see EtWord): one load on little-endian targets. */
+static inline uint64_t word_inline(const unsigned char *b, size_t n) {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t x;
+  memcpy(&x, b, 8);
+  return n >= 8 ? x : x & ((UINT64_C(1) << (8 * n)) - 1);
+#else
+  return et_inline_bytes((const char *)b, n);
+#endif
+}
+
+int et_wordpiece_word(EtWord *w) {
+  size_t n = w->nchars;
+  const EtTokenizer *tok = w->tok;
+  int rc;
+  size_t nbytes = w->nbytes;
+  w->nchars = 0;
+  if (n > tok->max_chars_per_word) {
+    w->nbytes = 0;
+    return et_tokens_push(w->out, tok->unk_id, w->first_orig, w->last_orig + 1);
+  }
+  if (n == 1) {
+    w->nbytes = 0;
+    uint32_t c = w->first_cp;
+    int32_t id = c < 0x10000u ? tok->bmp_token[c] : et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
+    return et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, w->first_orig, w->first_orig + 1);
+  }
+  int32_t id = et_vocab_find_inl(&tok->vocab, (const char *)w->bytes, nbytes,
+                                 nbytes <= 8 ? word_inline(w->bytes, nbytes) : 0);
+  if (id >= 0) {
+    rc = et_tokens_push(w->out, id, w->first_orig, w->last_orig + 1);
+  } else {
+    if (w->lazy) et_word_materialize(w);
+    w->char_of_byte[nbytes] = (uint32_t)n;
+    rc = linmaxmatch(&tok->wp, tok->unk_id, w->bytes, nbytes, w->char_of_byte, w->orig, w->out);
+  }
+  w->nbytes = 0;
+  return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "edgetext.h"
+#include "edgetext_bindings.h"
 
 static int g_pass, g_fail;
 

@@ -101,7 +101,8 @@ static int show_errors(const char *vocab, const EtTokenizerOptions *opts) {
     free(big);
   } else unexpected++;
 
-  /* max_length 1 cannot hold [CLS] and [SEP]: the header documents ET_ERR_TRUNCATION for it. */
+  /* max_length 1 cannot hold [CLS] and [SEP]: as in HF, nothing is truncated then (no error of
+   * its own), so the whole row is needed. */
   eo.max_length = 1;
   eo.truncation = 1;
   st = et_encode(tok, text, strlen(text), NULL, 0, &eo, &enc, &err);

@@ -35,22 +35,23 @@ except ImportError as exc:  # pragma: no cover - depends on the build
 
 __all__ = ["Tokenizer"]
 
-_STATUS_NAMES = {
-    lib.ET_ERR_INVALID_ARGUMENT: "invalid argument",
-    lib.ET_ERR_INVALID_UTF8: "invalid UTF-8",
-    lib.ET_ERR_NO_MEMORY: "out of memory",
-    lib.ET_ERR_IO: "I/O error",
-    lib.ET_ERR_VOCAB: "bad vocabulary",
-    lib.ET_ERR_TRUNCATION: "truncation",
-    lib.ET_ERR_THREAD: "thread",
-}
+# The C ABI (native/include/edgetext.h) this module is written against: the compiled
+# library's et_abi_version() and the header it was compiled from must both say the same.
+_ABI_VERSION = 2
+_lib_abi = lib.et_abi_version() if hasattr(lib, "et_abi_version") else None
+if _lib_abi != _ABI_VERSION or getattr(lib, "ET_ABI_VERSION", None) != _lib_abi:
+    raise NativeLibraryError(
+        f"edgetext._native has C ABI {_lib_abi} (header {getattr(lib, 'ET_ABI_VERSION', None)}), this "
+        f"edgetext needs ABI {_ABI_VERSION}: rebuild it with `pip install --no-build-isolation -e .` "
+        "in the EdgeText checkout"
+    )
 _PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
 _encode_ids_call = lib.et_encode_ids_call
 
 
 def _raise(status: int, err: Any, what: str) -> None:
     msg = ffi.string(err.message).decode("utf-8", "replace") if err is not None else ""
-    text = f"{what}: {msg or _STATUS_NAMES.get(status, status)}"
+    text = f"{what}: {msg or ffi.string(lib.et_status_string(status)).decode()}"
     if status == lib.ET_ERR_INVALID_UTF8:
         raise InvalidInputError(text)
     if status in (lib.ET_ERR_VOCAB, lib.ET_ERR_IO):

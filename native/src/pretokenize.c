@@ -1,10 +1,14 @@
-/* BertNormalizer + BertPreTokenizer, then WordPiece per pre-token.
+/* HF tokenizers' BertNormalizer and BertPreTokenizer stages on one text;
+ * every pre-token (word) is handed to the WordPiece model (wordpiece.c) as
+ * soon as it ends, and its tokens go straight into the sequence's list.
  *
  * Fast path (fused, one pass): every character goes through clean_text,
  * handle_chinese_chars, NFD + Mn removal, lowercase and the pre-tokenizer
- * as it is decoded; ASCII through one table.  It gives up (and the general
- * path below redoes the text) only when strip_accents meets combining marks
- * out of canonical order, which needs reordering.
+ * as it is decoded; ASCII through one table.  Single-character pre-tokens
+ * that are isolated anyway (ASCII punctuation, CJK ideographs) are looked up
+ * here directly.  It gives up (and the general path below redoes the text)
+ * only when strip_accents meets combining marks out of canonical order,
+ * which needs reordering.
  *
  * General path.  Pass 1 (per original character, in order; HF applies the same per-char
  *   steps to the whole string): clean_text (drop U+0000, U+FFFD, Cc/Cf/Co;
@@ -15,13 +19,19 @@
  * Pass 2 (strip_accents only, when needed): canonical reordering of
  *   combining-mark runs, then removal of Mn.
  * Pass 3: lowercase (per char, may expand: U+0130 -> i U+0307), split on
- *   White_Space, isolate punctuation, WordPiece each word (words longer than
- *   max_input_chars_per_word characters become [UNK]).
+ *   White_Space, isolate punctuation, WordPiece each word.
+ *
+ * Depends on status, tokens and wordpiece.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "et_internal.h"
+#include "et_pretokenize.h"
+#include "et_status.h"
+#include "et_tokenizer.h"
+#include "et_tokens.h"
+#include "et_utf8.h"
+#include "et_wordpiece.h"
 #include "unicode_tables.h"
 
 #define HANGUL_S 0xAC00u
@@ -32,20 +42,7 @@ typedef struct {
   size_t len;
 } NormBuf;
 
-int et_tokens_grow(EtTokenList *list) {
-  size_t cap = list->cap ? list->cap * 2 : 64;
-  EtToken *items;
-  if (list->items && list->items == list->inline_items) {
-    items = malloc(cap * sizeof(EtToken));
-    if (items) memcpy(items, list->items, list->len * sizeof(EtToken));
-  } else {
-    items = realloc(list->items, cap * sizeof(EtToken));
-  }
-  if (!items) return -1;
-  list->items = items;
-  list->cap = cap;
-  return 0;
-}
+const char *et_unicode_version(void) { return ET_UNICODE_VERSION; }
 
 /* Canonical ordering: stable sort of each run of non-starters by ccc.  Only
  * the code points move: HF's alignments stay positional (the k-th char of a
@@ -73,84 +70,17 @@ static void reorder(NormBuf *nb) {
   }
 }
 
-typedef struct {
-  const EtTokenizer *tok;
-  EtTokenList *out;
-  unsigned char *bytes; /* current word */
-  uint32_t *char_of_byte, *orig;
-  size_t nbytes, nchars, cap_chars;
-  uint32_t first_orig, last_orig, first_cp;
-  /* lazy: char_of_byte and orig are not written yet because every stored
-   * char so far is one ASCII byte from consecutive original chars
-   * (char_of_byte[b] = b, orig[b] = first_orig + b); see materialize() */
-  int lazy;
-} Word;
-
-/* et_inline_bytes(b, n) for n <= 8 of a word buffer (always >= 8 bytes long,
- * see et_tokenize_sequence): one load on little-endian targets. */
-static inline uint64_t word_inline(const unsigned char *b, size_t n) {
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint64_t x;
-  memcpy(&x, b, 8);
-  return n >= 8 ? x : x & ((UINT64_C(1) << (8 * n)) - 1);
-#else
-  return et_inline_bytes((const char *)b, n);
-#endif
-}
-
-static int flush_word(Word *w);
-
 /* End the current word, if any (most calls find none: runs of spaces and
  * punctuation). */
-static inline int flush(Word *w) { return w->nchars ? flush_word(w) : 0; }
+static inline int flush(EtWord *w) { return w->nchars ? et_wordpiece_word(w) : 0; }
 
-/* Write the char_of_byte / orig entries a lazy word skipped. */
-static void materialize(Word *w) {
-  for (size_t b = 0; b < w->nbytes; b++) {
-    w->char_of_byte[b] = (uint32_t)b;
-    w->orig[b] = w->first_orig + (uint32_t)b;
-  }
-  w->lazy = 0;
-}
-
-/* One finished pre-token -> tokens.  Whole-word hits (the first thing
- * greedy longest-match-first would find) skip the trie walk. */
-static int flush_word(Word *w) {
-  size_t n = w->nchars;
-  const EtTokenizer *tok = w->tok;
-  int rc;
-  size_t nbytes = w->nbytes;
-  w->nchars = 0;
-  if (n > tok->max_chars_per_word) {
-    w->nbytes = 0;
-    return et_tokens_push(w->out, tok->unk_id, w->first_orig, w->last_orig + 1);
-  }
-  if (n == 1) {
-    w->nbytes = 0;
-    uint32_t c = w->first_cp;
-    int32_t id = c < 0x10000u ? tok->bmp_token[c] : et_vocab_find(&tok->vocab, (const char *)w->bytes, nbytes);
-    return et_tokens_push(w->out, id >= 0 ? id : tok->unk_id, w->first_orig, w->first_orig + 1);
-  }
-  int32_t id = et_vocab_find_inl(&tok->vocab, (const char *)w->bytes, nbytes,
-                                 nbytes <= 8 ? word_inline(w->bytes, nbytes) : 0);
-  if (id >= 0) {
-    rc = et_tokens_push(w->out, id, w->first_orig, w->last_orig + 1);
-  } else {
-    if (w->lazy) materialize(w);
-    w->char_of_byte[nbytes] = (uint32_t)n;
-    rc = et_wordpiece_tokenize(tok, w->bytes, nbytes, w->char_of_byte, w->orig, w->out);
-  }
-  w->nbytes = 0;
-  return rc;
-}
-
-static inline void add_char(Word *w, uint32_t c, uint32_t org) {
+static inline void add_char(EtWord *w, uint32_t c, uint32_t org) {
   if (w->nchars == 0) {
     w->first_orig = org;
     w->first_cp = c;
     w->lazy = 0;
   } else if (w->lazy) {
-    materialize(w);
+    et_word_materialize(w);
   }
   w->last_orig = org;
   if (w->nchars < w->cap_chars) {
@@ -165,7 +95,7 @@ static inline void add_char(Word *w, uint32_t c, uint32_t org) {
 /* The run of ASCII word characters starting at s[i] (itself one, any byte
  * value, original char org): lowercase them into the word, return where the
  * run ends (the first byte with word_byte 0). */
-static inline size_t add_ascii_run(Word *w, const unsigned char *s, size_t i, size_t size,
+static inline size_t add_ascii_run(EtWord *w, const unsigned char *s, size_t i, size_t size,
                                    uint32_t org, const EtTokenizer *tok) {
   const unsigned char *wb = tok->word_byte;
   unsigned char c0 = tok->ascii_lower[s[i]];
@@ -178,7 +108,7 @@ static inline size_t add_ascii_run(Word *w, const unsigned char *s, size_t i, si
   size_t j = i + 1;
   if (room) {
     size_t at = w->nbytes;
-    if (w->lazy && org != w->first_orig + (uint32_t)at) materialize(w); /* a removed char in between */
+    if (w->lazy && org != w->first_orig + (uint32_t)at) et_word_materialize(w); /* a removed char in between */
     unsigned char *dst = w->bytes + at; /* dst[j - i]: where s[j] goes */
     size_t lim = size - i < room ? size : i + room;
     dst[0] = c0;
@@ -203,14 +133,14 @@ static inline size_t add_ascii_run(Word *w, const unsigned char *s, size_t i, si
 }
 
 /* a one-character word that is isolated anyway (punctuation, CJK) */
-static inline int single(Word *w, uint32_t c, uint32_t org) {
+static inline int single(EtWord *w, uint32_t c, uint32_t org) {
   if (flush(w) != 0) return -1;
   add_char(w, c, org);
   return flush(w);
 }
 
 /* the pre-tokenizer on one normalized character */
-static inline int pretokenize_char(Word *w, uint32_t c, uint32_t org) {
+static inline int pretokenize_char(EtWord *w, uint32_t c, uint32_t org) {
   uint8_t f = et_uprop_of(c)->flags;
   if (f & ET_UF_WS) return flush(w);
   if (f & ET_UF_PUNCT) return single(w, c, org);
@@ -219,7 +149,7 @@ static inline int pretokenize_char(Word *w, uint32_t c, uint32_t org) {
 }
 
 /* lowercase, then the pre-tokenizer */
-static inline int feed(Word *w, uint32_t c, uint32_t org) {
+static inline int feed(EtWord *w, uint32_t c, uint32_t org) {
   if (w->tok->lowercase) {
     const et_uprop *p = et_uprop_of(c);
     if (p->lower_len) {
@@ -234,7 +164,7 @@ static inline int feed(Word *w, uint32_t c, uint32_t org) {
 
 enum { FUSED_OK = 0, FUSED_OOM = -1, FUSED_BAD_UTF8 = -2, FUSED_NEEDS_REORDER = -3 };
 
-static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size, Word *w,
+static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size, EtWord *w,
                      size_t *bad_at) {
   const int strip = tok->strip_accents, clean = tok->clean_text, chinese = tok->chinese;
   const uint8_t *acls = tok->ascii_class;
@@ -325,12 +255,12 @@ static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size
 }
 
 /* General path: passes 1-3 over a buffer of normalized characters. */
-static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size_t size, Word *w,
+static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size_t size, EtWord *w,
                             EtError *err) {
   int strip = tok->strip_accents;
-  size_t cap = size * 4 + 4;
+  size_t cap = size * 4 + 4; /* normalized chars: at most 4 per input byte (gen_unicode_tables.py) */
   NormBuf nb;
-  uint32_t *heap = malloc(cap * 2 * sizeof(uint32_t));
+  uint32_t *heap = cap <= SIZE_MAX / (2 * sizeof(uint32_t)) ? malloc(cap * 2 * sizeof(uint32_t)) : NULL;
   if (!heap) {
     et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
     return ET_ERR_NO_MEMORY;
@@ -444,10 +374,15 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   cap_chars += 1;
   unsigned char wbytes[4 * 128];
   uint32_t wcob[4 * 128 + 1], worig[128];
-  Word w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0, 0};
+  EtWord w = {tok, out, wbytes, wcob, worig, 0, 0, 128, 0, 0, 0, 0};
   memset(wbytes, 0, 8); /* word_inline reads 8 bytes (and masks) */
   void *wheap = NULL;
   if (cap_chars > 128) {
+    /* bytes (4 per char), char_of_byte (4 per char + 1), orig (1 per char) */
+    if (cap_chars > (SIZE_MAX - sizeof(uint32_t)) / (4 + 5 * sizeof(uint32_t))) {
+      et_set_error(err, ET_ERR_NO_MEMORY, "out of memory (word buffer of %zu chars)", cap_chars);
+      return ET_ERR_NO_MEMORY;
+    }
     wheap = malloc(cap_chars * 4 + (cap_chars * 4 + 1) * sizeof(uint32_t) + cap_chars * sizeof(uint32_t));
     if (!wheap) {
       et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");

@@ -1,0 +1,18 @@
+/* pretokenize.c: HF's BertNormalizer and BertPreTokenizer stages on one
+ * text, each pre-token handed to the WordPiece model (wordpiece.c).
+ * Depends on status, tokens and wordpiece. */
+#ifndef EDGETEXT_ET_PRETOKENIZE_H_
+#define EDGETEXT_ET_PRETOKENIZE_H_
+
+#include <stddef.h>
+
+#include "edgetext.h"
+#include "et_tokens.h"
+
+/* text[0..size) -> the tokens of one sequence (no special tokens), appended
+ * to out.  ET_ERR_INVALID_UTF8 (message names the byte),
+ * ET_ERR_INVALID_ARGUMENT (text too long), ET_ERR_NO_MEMORY. */
+EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
+                              EtTokenList *out, EtError *err);
+
+#endif /* EDGETEXT_ET_PRETOKENIZE_H_ */

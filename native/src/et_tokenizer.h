@@ -1,0 +1,30 @@
+/* tokenizer.c: the EtTokenizer handle (creation, deletion, the lookup tables
+ * the pipeline reads, id lookups).  Depends on status, vocab and
+ * wordpiece_builder.  Every stage that reads the handle includes this. */
+#ifndef EDGETEXT_ET_TOKENIZER_H_
+#define EDGETEXT_ET_TOKENIZER_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgetext.h"
+#include "et_vocab.h"
+#include "et_wordpiece.h"
+
+enum { ET_ASCII_WORD = 0, ET_ASCII_SPLIT = 1, ET_ASCII_PUNCT = 2, ET_ASCII_REMOVE = 3 };
+
+struct EtTokenizer {
+  EtVocab vocab;
+  EtWordPieceModel wp;
+  int lowercase, strip_accents, chinese, clean_text;
+  size_t max_chars_per_word;
+  int32_t unk_id, cls_id, sep_id, pad_id;
+  int32_t *bmp_token;         /* [0x10000]: id of the one-character token c (-1) */
+  uint8_t ascii_class[128];   /* ET_ASCII_*: what the pipeline does with an ASCII byte */
+  unsigned char ascii_lower[128];
+  /* [256]: the lowercased byte of an ASCII word character other than NUL,
+   * else 0 (non-ASCII, split, punctuation, removed): ends a fast ASCII run */
+  unsigned char word_byte[256];
+};
+
+#endif /* EDGETEXT_ET_TOKENIZER_H_ */

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from typing import Sequence
 
 from . import __version__
 from .errors import EdgeTextError
+
+log = logging.getLogger(__name__)
 
 PROG = "edgetext"
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -217,7 +220,8 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 def _progress(total: int, desc: str):
     try:
         from tqdm import tqdm
-    except ImportError:
+    except ImportError:  # tqdm is optional: no progress bar, nothing else changes
+        log.debug("tqdm is not installed: no progress bar")
         return None
     return tqdm(total=total, desc=desc, unit="text", file=sys.stderr, disable=None, leave=False)
 

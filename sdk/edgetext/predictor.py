@@ -20,6 +20,7 @@ classes through registry.backend_class). Never edgetext.verify (which imports th
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Sequence
 
@@ -32,6 +33,8 @@ from .postprocess import Category, ClassificationPostprocessor, softmax
 from .preprocess import TextPreprocessor, check_text, check_texts, pad_id_of
 
 __all__ = ["Category", "TextClassifier", "softmax"]  # Category and softmax: re-exported from postprocess
+
+log = logging.getLogger(__name__)
 
 _DTYPES = {"int64": np.int64, "int32": np.int32}
 
@@ -75,6 +78,7 @@ class TextClassifier:
         manifest = self.bundle.manifest
         self._choice = registry.choose(manifest, backend, device, model)
         self.spec = self._choice.spec
+        log.debug("%s: %s", self.bundle.path, self._choice.reason)
         self.labels = manifest.labels
         self.max_length = manifest.max_length
         self.tokenizer = self.bundle.tokenizer(self.threads)

@@ -56,9 +56,10 @@ def discover() -> dict[str, Path]:
     for top, folder in PACKAGES.items():
         for path in sorted(folder.rglob("*.py")):
             parts = list(path.relative_to(folder).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            found[".".join([top, *parts])] = path
+            package = parts[-1] == "__init__"
+            name = ".".join([top, *(parts[:-1] if package else parts)])
+            if package or name not in found:  # pkg/__init__.py shadows a pkg.py beside it, as in Python
+                found[name] = path
     for folder in SCRIPT_FOLDERS:
         for path in sorted((ROOT / folder).rglob("*.py")):
             found[".".join([folder, *path.relative_to(ROOT / folder).with_suffix("").parts])] = path

@@ -233,7 +233,8 @@ def violations(files: dict[str, Path], edges: list[Import], rules: Rules) -> dic
 def cycles(nodes: set[str], edges: list[Import]) -> list[list[str]]:
     succ: dict[str, set[str]] = {n: set() for n in nodes}
     for imp in edges:
-        if imp.source in nodes and imp.target in nodes:
+        # a module naming itself (`from . import x` in pkg/__init__.py while x.py does not exist) is no cycle
+        if imp.source in nodes and imp.target in nodes and imp.source != imp.target:
             succ[imp.source].add(imp.target)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -259,7 +260,7 @@ def cycles(nodes: set[str], edges: list[Import]) -> list[list[str]]:
                 component.append(w)
                 if w == v:
                     break
-            if len(component) > 1 or v in succ[v]:
+            if len(component) > 1:
                 found.append(sorted(component))
 
     for v in sorted(nodes):

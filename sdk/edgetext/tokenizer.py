@@ -21,7 +21,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputTypeError, InvalidInputError, NativeLibraryError, TokenizerError, VocabError
-from .tokenizer_folder import SPECIAL_KEYS as _SPECIAL_KEYS
 from .tokenizer_folder import read_tokenizer_folder, tokens_to_vocab_bytes, vocab_tokens
 
 try:
@@ -376,9 +375,9 @@ class Tokenizer:
                  add_special_tokens: bool = True) -> dict[str, np.ndarray]:
         """HF-like call returning 2-D numpy arrays (a single str is a batch of one)."""
         if isinstance(texts, (str, bytes)):
-            texts = [texts]
+            texts = [texts]  # type: ignore[list-item]
             if text_pair is not None:
-                text_pair = [text_pair]
+                text_pair = [text_pair]  # type: ignore[list-item]
         elif isinstance(text_pair, (str, bytes)):
             raise InvalidInputError("text_pair must be a list when texts is a list")
         try:
@@ -428,7 +427,7 @@ class Tokenizer:
     def tokenize(self, text: str) -> list[str]:
         """The WordPiece tokens of a text, without special tokens."""
         ids = self.encode(text, add_special_tokens=False)
-        return [self.id_to_token(i) for i in ids]
+        return [t for t in map(self.id_to_token, ids) if t is not None]  # ids come from this vocabulary
 
     @property
     def vocab_size(self) -> int:
@@ -452,7 +451,7 @@ class Tokenizer:
         return None if p == ffi.NULL else ffi.unpack(p, size[0]).decode("utf-8")
 
     def get_vocab(self) -> dict[str, int]:
-        out = {}
+        out: dict[str, int] = {}
         for i in range(2 ** 31):
             size = ffi.new("size_t *")
             p = lib.et_tokenizer_id_to_token(self._h, i, size)

@@ -181,7 +181,7 @@ def read_tokenizer_json(path: Path) -> tuple[list[str], dict[str, Any]]:
     index = token_index(tokens)
     for added in spec.get("added_tokens") or []:
         content, aid = (added.get("content"), added.get("id")) if isinstance(added, dict) else (None, None)
-        if index.get(content) != aid:
+        if not isinstance(content, str) or index.get(content) != aid:
             raise VocabError(f"{path}: added token {content!r} (id {aid}) is not a vocabulary token with that id: "
                              "tokens added outside the WordPiece vocabulary are not supported")
     return tokens, opts
@@ -205,7 +205,7 @@ def _post_processor_tokens(post: Any, path: Path) -> dict[str, str]:
     if isinstance(post, dict) and post.get("type") == "TemplateProcessing":
         single = post.get("single")
         try:
-            first, middle, last = single
+            first, middle, last = single  # type: ignore[misc]
             cls_t, sep_t = first["SpecialToken"]["id"], last["SpecialToken"]["id"]
             ok = middle["Sequence"]["id"] == "A"
         except (TypeError, ValueError, KeyError):

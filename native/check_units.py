@@ -14,6 +14,7 @@
 
     make -C native check-units
     python native/check_units.py --objects native/build/*.o --library native/build/libedgetext.so
+    python native/check_units.py --self-test --cc cc    # the checks catch what they are for
 
 Standard library only; `nm` may be a cross nm (--nm aarch64-linux-gnu-nm).
 """
@@ -202,6 +203,12 @@ def check_status_codes(include: Path, src: Path) -> list[str]:
             errors.append(f"et_status_string does not name {name}")
         if name != "ET_OK" and not re.search(rf"\b{name}\b", others):
             errors.append(f"{name} is never returned (no unit besides status.c uses it): remove it")
+    tests = src.parent / "tests" / "test_tokenizer.c"
+    if tests.is_file():  # the C test that provokes every code lists them all
+        listed = re.search(r"ALL_STATUS\[\]\s*=\s*\{(.*?)\}", strip_comments(tests.read_text()), flags=re.S)
+        missing = set(codes) - set(re.findall(r"\bET_\w+", listed.group(1) if listed else ""))
+        if missing:
+            errors.append(f"tests/test_tokenizer.c ALL_STATUS lacks {sorted(missing)}")
     if not errors:
         groups = {}
         for name, value in codes.items():
@@ -210,14 +217,86 @@ def check_status_codes(include: Path, src: Path) -> list[str]:
     return errors
 
 
+# --self-test: the checks must catch what they are for, on small made-up trees
+_A_CALLS_B = "int b(void);\nint a(void) { return b(); }\n"
+SELF_TEST_UNITS = {
+    "acyclic": ({"a.c": _A_CALLS_B, "b.c": "int b(void) { return 1; }\n"}, None),
+    "cycle": ({"a.c": _A_CALLS_B, "b.c": "int c(void);\nint b(void) { return c(); }\n",
+               "c.c": "int a(void);\nint c(void) { return a(); }\n"}, "unit cycle: a -> b (b); b -> c (c); c -> a (a)"),
+    "duplicate": ({"a.c": "int x(void) { return 1; }\n", "b.c": "int x(void) { return 2; }\n"},
+                  "x is defined by both"),
+}
+SELF_TEST_HEADERS = {"x.h": '#include "y.h"\n', "y.h": '#include "x.h"\n'}
+SELF_TEST_STATUS = {
+    "include/edgetext.h": "typedef enum {\n  ET_OK = 0,\n  ET_ERR_USED = 100, /* used */\n"
+                          "  ET_ERR_UNUSED = 101, /* never returned */\n  ET_ERR_BAD = 42 /* bad range */\n} EtStatus;\n",
+    "src/status.c": "case ET_OK: case ET_ERR_USED: case ET_ERR_UNUSED: case ET_ERR_BAD:\n",
+    "src/a.c": "return ET_ERR_USED; return ET_ERR_BAD; /* ET_ERR_UNUSED in a comment only */\n",
+}
+
+
+def self_test(cc: str, nm: str) -> int:
+    import contextlib
+    import io
+    import shlex
+    import tempfile
+
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, (files, expect) in SELF_TEST_UNITS.items():
+            d = root / name
+            d.mkdir()
+            objects = []
+            for fname, code in files.items():
+                (d / fname).write_text(code)
+                obj = d / (Path(fname).stem + ".o")
+                subprocess.run([*shlex.split(cc), "-c", str(d / fname), "-o", str(obj)], check=True)
+                objects.append(obj)
+            with contextlib.redirect_stdout(io.StringIO()):
+                errors = check_units(nm, objects)
+            if expect is None and errors:
+                failures.append(f"{name}: unexpected {errors}")
+            if expect is not None and not any(expect in e for e in errors):
+                failures.append(f"{name}: expected an error with {expect!r}, got {errors}")
+        hdr = root / "headers"
+        hdr.mkdir()
+        for fname, code in SELF_TEST_HEADERS.items():
+            (hdr / fname).write_text(code)
+        errors = check_headers([hdr])
+        if not any("header include cycle" in e for e in errors):
+            failures.append(f"header cycle not found: {errors}")
+        st = root / "status"
+        for fname, code in SELF_TEST_STATUS.items():
+            (st / fname).parent.mkdir(parents=True, exist_ok=True)
+            (st / fname).write_text(code)
+        errors = check_status_codes(st / "include", st / "src")
+        for expect in ("ET_ERR_UNUSED is never returned", "ET_ERR_BAD = 42 is outside"):
+            if not any(expect in e for e in errors):
+                failures.append(f"status audit: expected {expect!r}, got {errors}")
+        if any("ET_ERR_USED " in e for e in errors):
+            failures.append(f"status audit: ET_ERR_USED wrongly reported: {errors}")
+    for f in failures:
+        print("check_units --self-test: FAIL:", f, file=sys.stderr)
+    print("check_units --self-test:", "FAILED" if failures else "ok (finds unit cycles, duplicate symbols, "
+          "header cycles, unused and out-of-range status codes)")
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nm", default="nm")
-    ap.add_argument("--objects", nargs="+", type=Path, required=True, help="one object per unit (src/*.c)")
+    ap.add_argument("--objects", nargs="+", type=Path, help="one object per unit (src/*.c)")
+    ap.add_argument("--self-test", action="store_true", help="run the checks on made-up trees (needs --cc)")
+    ap.add_argument("--cc", default="cc", help="C compiler for --self-test")
     ap.add_argument("--library", type=Path, help="libedgetext.so (exports check)")
     ap.add_argument("--include", type=Path, default=HERE / "include")
     ap.add_argument("--src", type=Path, default=HERE / "src")
     args = ap.parse_args(argv)
+    if args.self_test:
+        return self_test(args.cc, args.nm)
+    if not args.objects:
+        ap.error("--objects is required")
     units = {p.stem for p in args.src.glob("*.c")}
     given = {p.stem for p in args.objects}
     errors = []

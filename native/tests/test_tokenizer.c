@@ -1,12 +1,32 @@
 /* C unit tests of libedgetext.  Prints "N passed, M failed"; exit status 1 on
  * any failure.  Self-contained (in-memory vocabularies), so the same binary
  * runs under sanitizers and under qemu for cross builds. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edgetext.h"
 #include "edgetext_bindings.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#if defined(__linux__) && !defined(ET_NO_THREADS) && !defined(SANITIZED)
+#define THREAD_FAILURE_TEST 1
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+/* Compile-time check that ET_ERR_TRUNCATION (documented, never returned)
+ * is gone from edgetext.h: were it still an enumerator of EtStatus, this
+ * enumerator of the same name would not compile. */
+enum { ET_ERR_TRUNCATION = -1 };
 
 static int g_pass, g_fail;
 
@@ -398,6 +418,262 @@ static void test_ascii_word_offsets(void) {
   et_tokenizer_delete(t);
 }
 
+/* ---- ABI: version, struct_size, status codes ---- */
+
+static void test_abi_version(void) {
+  CHECK(et_abi_version() == ET_ABI_VERSION);
+  CHECK(ET_ABI_VERSION == 2);
+}
+
+/* every EtStatus of edgetext.h (check_units.py checks this list is complete) */
+static const EtStatus ALL_STATUS[] = {ET_OK,           ET_ERR_INVALID_ARGUMENT, ET_ERR_INVALID_UTF8,
+                                      ET_ERR_BUFFER_TOO_SMALL, ET_ERR_VOCAB, ET_ERR_IO,
+                                      ET_ERR_NO_MEMORY, ET_ERR_THREAD};
+enum { N_STATUS = sizeof ALL_STATUS / sizeof ALL_STATUS[0] };
+
+static void test_status_strings_and_ranges(void) {
+  int named = 1, distinct = 1, ranged = 1;
+  for (int i = 0; i < N_STATUS; i++) {
+    const char *s = et_status_string(ALL_STATUS[i]);
+    named &= s != NULL && s[0] != 0 && strcmp(s, "unknown status") != 0;
+    for (int j = 0; j < i; j++) distinct &= strcmp(s, et_status_string(ALL_STATUS[j])) != 0;
+  }
+  CHECK(named);
+  CHECK(distinct);
+  /* 1xx: the caller's input, 2xx: data, 3xx: resources */
+  ranged &= ET_OK == 0;
+  ranged &= ET_ERR_INVALID_ARGUMENT / 100 == 1 && ET_ERR_INVALID_UTF8 / 100 == 1 &&
+            ET_ERR_BUFFER_TOO_SMALL / 100 == 1;
+  ranged &= ET_ERR_VOCAB / 100 == 2 && ET_ERR_IO / 100 == 2;
+  ranged &= ET_ERR_NO_MEMORY / 100 == 3 && ET_ERR_THREAD / 100 == 3;
+  CHECK(ranged);
+  /* values that are no EtStatus (old numbering, out of range) still get a description */
+  const int unknown[] = {-1, 1, 7, 99, 103, 299, 302, 1000, INT32_MAX};
+  int ok = 1;
+  for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+    const char *s = et_status_string((EtStatus)unknown[i]);
+    ok &= s != NULL && s[0] != 0 && strcmp(s, "unknown status") == 0;
+  }
+  CHECK(ok);
+}
+
+static void test_struct_size_is_checked(void) {
+  EtTokenizer *t = NULL;
+  EtError err;
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  CHECK(o.struct_size == sizeof(EtTokenizerOptions));
+  /* too small (0: a struct that never went through et_tokenizer_options_init) */
+  const size_t small[] = {0, 1, sizeof(size_t), sizeof(EtTokenizerOptions) - 1};
+  for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+    o.struct_size = small[i];
+    err.message[0] = 0;
+    CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &t, &err) == ET_ERR_INVALID_ARGUMENT);
+    CHECK(t == NULL && err.status == ET_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "EtTokenizerOptions.struct_size") != NULL &&
+          strstr(err.message, "et_tokenizer_options_init") != NULL);
+  }
+  CHECK(et_tokenizer_create_from_file("/nonexistent/vocab.txt", &o, &t, &err) == ET_ERR_IO);
+  /* larger than this library's layout (a program built against a newer header) */
+  struct {
+    EtTokenizerOptions o;
+    char newer_fields[16];
+  } big;
+  memset(&big, 0, sizeof big);
+  et_tokenizer_options_init(&big.o);
+  big.o.struct_size = sizeof big;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &big.o, &t, &err) == ET_ERR_INVALID_ARGUMENT);
+  CHECK(t == NULL && strstr(err.message, "newer") != NULL);
+  /* the right size, and NULL options, are accepted */
+  et_tokenizer_options_init(&o);
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &t, &err) == ET_OK);
+  EtTokenizer *t2 = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), NULL, &t2, &err) == ET_OK);
+  et_tokenizer_delete(t2);
+  if (!t) return;
+
+  EtEncodeOptions eo;
+  et_encode_options_init(&eo);
+  CHECK(eo.struct_size == sizeof(EtEncodeOptions));
+  int32_t ids[16];
+  EtEncoding enc = {ids, NULL, NULL, NULL, 16, 0};
+  size_t len = 0;
+  const char *texts[2] = {"hello", "world"};
+  const size_t sizes[2] = {5, 5}, bounds[3] = {0, 5, 10};
+  EtIdsCall call = {t, &eo, ids, 16, 0, &err};
+  const size_t bad[] = {0, sizeof(EtEncodeOptions) - 1, sizeof(EtEncodeOptions) + 8};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct {
+      EtEncodeOptions o;
+      char newer_fields[16];
+    } e;
+    memset(&e, 0, sizeof e);
+    et_encode_options_init(&e.o);
+    e.o.struct_size = bad[i];
+    call.options = &e.o;
+    EtBatch *b = (EtBatch *)&e; /* must be set to NULL */
+    err.message[0] = 0;
+    CHECK(et_encode(t, "hello", 5, NULL, 0, &e.o, &enc, &err) == ET_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(err.message, "EtEncodeOptions.struct_size") != NULL);
+    CHECK(et_encode_ids(t, "hello", 5, &e.o, ids, 16, &len, &err) == ET_ERR_INVALID_ARGUMENT);
+    CHECK(et_encode_ids_call(&call, "hello", 5) == -(int64_t)ET_ERR_INVALID_ARGUMENT);
+    CHECK(et_encode_batch(t, 2, texts, sizes, NULL, NULL, &e.o, 1, &b, &err) == ET_ERR_INVALID_ARGUMENT);
+    CHECK(b == NULL);
+    CHECK(et_encode_batch_packed(t, 2, "helloworld", bounds, NULL, NULL, &e.o, 1, &b, &err) ==
+          ET_ERR_INVALID_ARGUMENT);
+    CHECK(b == NULL);
+  }
+  call.options = &eo;
+  CHECK(et_encode_ids_call(&call, "hello", 5) == 3);
+  CHECK(et_encode(t, "hello", 5, NULL, 0, NULL, &enc, &err) == ET_OK && enc.length == 3);
+  et_tokenizer_delete(t);
+}
+
+/* as HF, a max_length smaller than the special tokens truncates nothing: no
+ * error (the case ET_ERR_TRUNCATION used to be documented for) */
+static void test_short_max_length_is_not_an_error(void) {
+  EtTokenizer *t = make(1);
+  EtEncodeOptions eo;
+  et_encode_options_init(&eo);
+  eo.truncation = 1;
+  int32_t ids[16];
+  EtEncoding enc = {ids, NULL, NULL, NULL, 16, 0};
+  eo.max_length = 1; /* < [CLS] [SEP] */
+  CHECK(et_encode(t, "hello world", 11, NULL, 0, &eo, &enc, NULL) == ET_OK && enc.length == 4);
+  for (size_t max = 1; max <= 2; max++) { /* < [CLS] [SEP] [SEP] */
+    eo.max_length = max;
+    CHECK(et_encode(t, "hello", 5, "world", 5, &eo, &enc, NULL) == ET_OK && enc.length == 5);
+  }
+  eo.max_length = 2; /* room for the specials only */
+  CHECK(et_encode(t, "hello world", 11, NULL, 0, &eo, &enc, NULL) == ET_OK && enc.length == 2);
+  eo.max_length = 3; /* one token left for the text */
+  CHECK(et_encode(t, "hello world", 11, NULL, 0, &eo, &enc, NULL) == ET_OK && enc.length == 3);
+  et_tokenizer_delete(t);
+}
+
+/* ET_ERR_THREAD: a batch whose worker threads cannot start, in a child whose
+ * address space has no room left for a thread stack (64 threads: more than
+ * glibc keeps cached from earlier batches).  1 = pass, 0 = fail, -1 = the
+ * limit does not bite here (e.g. qemu-user ignores RLIMIT_AS): skipped. */
+static int thread_failure_in_child(const EtTokenizer *t) {
+#if defined(THREAD_FAILURE_TEST)
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld", &pages) != 1) _exit(77);
+    fclose(f);
+    rlim_t lim = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (1u << 20);
+    struct rlimit r = {lim, lim};
+    if (setrlimit(RLIMIT_AS, &r) != 0) _exit(77);
+    void *probe = malloc((size_t)1 << 30); /* far beyond the limit (and any free heap): must fail */
+    if (probe != NULL) _exit(77);            /* the limit does not apply */
+    enum { N = 64 };
+    const char *texts[N];
+    size_t sizes[N];
+    for (int i = 0; i < N; i++) {
+      texts[i] = "hello world";
+      sizes[i] = 11;
+    }
+    EtBatch *b = (EtBatch *)texts;
+    EtError err = {ET_OK, ""};
+    EtStatus st = et_encode_batch(t, N, texts, sizes, NULL, NULL, NULL, N, &b, &err);
+    _exit(st == ET_ERR_THREAD && b == NULL && err.status == ET_ERR_THREAD &&
+                  strstr(err.message, "thread") != NULL
+              ? 0
+              : 1);
+  }
+  int ws = 0;
+  if (waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws)) return 0;
+  return WEXITSTATUS(ws) == 0 ? 1 : WEXITSTATUS(ws) == 77 ? -1 : 0;
+#else
+  (void)t;
+  return -1;
+#endif
+}
+
+/* every status code is returned by some call (none is reserved) */
+static void test_every_status_is_returned(void) {
+  int returned[N_STATUS] = {0};
+  EtTokenizer *t = NULL;
+  EtError err;
+  int32_t ids[4];
+  EtEncoding enc = {ids, NULL, NULL, NULL, 4, 0};
+  EtStatus got[N_STATUS];
+  got[0] = et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), NULL, &t, &err);
+  got[1] = et_encode(t, NULL, 3, NULL, 0, NULL, &enc, &err);
+  got[2] = et_encode(t, "\xff", 1, NULL, 0, NULL, &enc, &err);
+  got[3] = et_encode(t, "hello world hello", 17, NULL, 0, NULL, &enc, &err);
+  EtTokenizer *none = NULL;
+  got[4] = et_tokenizer_create_from_buffer("[UNK]\n", 6, NULL, &none, &err); /* no [CLS] */
+  got[5] = et_tokenizer_create_from_file("/nonexistent/vocab.txt", NULL, &none, &err);
+  /* a batch too large to allocate its row table: the same out-of-memory
+   * path as any failed allocation (texts are not read before it) */
+  const char *texts[1] = {"a"};
+  const size_t sizes[1] = {1};
+  EtBatch *b = NULL;
+  got[6] = et_encode_batch(t, SIZE_MAX / sizeof(size_t), texts, sizes, NULL, NULL, NULL, 1, &b, &err);
+  CHECK(b == NULL);
+  int thread = t ? thread_failure_in_child(t) : 0;
+  got[7] = thread == 1 ? ET_ERR_THREAD : ET_OK;
+  for (int i = 0; i < N_STATUS; i++)
+    for (int j = 0; j < N_STATUS; j++) returned[j] |= got[i] == ALL_STATUS[j];
+  if (thread < 0) {
+    returned[7] = 1;
+    printf("(ET_ERR_THREAD not provoked here: RLIMIT_AS does not bite, or a sanitizer build)\n");
+  }
+  int all = 1;
+  for (int j = 0; j < N_STATUS; j++) {
+    if (!returned[j]) fprintf(stderr, "status %d (%s) was not returned\n", (int)ALL_STATUS[j],
+                              et_status_string(ALL_STATUS[j]));
+    all &= returned[j];
+  }
+  CHECK(all);
+  CHECK(got[0] == ET_OK && got[1] == ET_ERR_INVALID_ARGUMENT && got[2] == ET_ERR_INVALID_UTF8);
+  CHECK(got[3] == ET_ERR_BUFFER_TOO_SMALL && got[4] == ET_ERR_VOCAB && got[5] == ET_ERR_IO);
+  CHECK(got[6] == ET_ERR_NO_MEMORY && err.status == ET_ERR_NO_MEMORY);
+  CHECK(thread != 0);
+  et_tokenizer_delete(t);
+}
+
+/* edgetext_bindings.h: the packed batch equals the pointer batch */
+static void test_packed_batch_equals_pointer_batch(void) {
+  EtTokenizer *t = make(1);
+  const char *texts[4] = {"hello world", "", "中国 play", "unaffable, cafe!"};
+  const char *pairs[4] = {"plays", "aab", "", "x"};
+  size_t ts[4], ps[4], tb[5] = {0}, pb[5] = {0};
+  char data[128] = "", pdata[64] = "";
+  for (int i = 0; i < 4; i++) {
+    ts[i] = strlen(texts[i]);
+    ps[i] = strlen(pairs[i]);
+    strcat(data, texts[i]);
+    strcat(pdata, pairs[i]);
+    tb[i + 1] = tb[i] + ts[i];
+    pb[i + 1] = pb[i] + ps[i];
+  }
+  for (int with_pairs = 0; with_pairs <= 1; with_pairs++) {
+    EtBatch *a = NULL, *b = NULL;
+    CHECK(et_encode_batch(t, 4, texts, ts, with_pairs ? pairs : NULL, with_pairs ? ps : NULL, NULL, 2,
+                          &a, NULL) == ET_OK);
+    CHECK(et_encode_batch_packed(t, 4, data, tb, with_pairs ? pdata : NULL, with_pairs ? pb : NULL, NULL,
+                                 2, &b, NULL) == ET_OK);
+    if (!a || !b) continue;
+    CHECK(et_batch_total_tokens(a) == et_batch_total_tokens(b));
+    CHECK(memcmp(et_batch_all_ids(a), et_batch_all_ids(b), et_batch_total_tokens(a) * sizeof(int32_t)) == 0);
+    CHECK(memcmp(et_batch_row_starts(a), et_batch_row_starts(b), 5 * sizeof(size_t)) == 0);
+    et_batch_delete(a);
+    et_batch_delete(b);
+  }
+  size_t down[3] = {0, 5, 4};
+  EtBatch *b = NULL;
+  EtError err;
+  CHECK(et_encode_batch_packed(t, 2, data, down, NULL, NULL, NULL, 1, &b, &err) == ET_ERR_INVALID_ARGUMENT);
+  CHECK(b == NULL && strstr(err.message, "text 1") != NULL);
+  et_tokenizer_delete(t);
+}
+
 int main(void) {
   test_basic_pipeline();
   test_offsets_are_characters();
@@ -410,6 +686,12 @@ int main(void) {
   test_linmaxmatch_equals_greedy();
   test_encode_ids_call();
   test_ascii_word_offsets();
+  test_abi_version();
+  test_status_strings_and_ranges();
+  test_struct_size_is_checked();
+  test_short_max_length_is_not_an_error();
+  test_every_status_is_returned();
+  test_packed_batch_equals_pointer_batch();
   printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;
 }

@@ -54,8 +54,9 @@
  * ABI rules
  *  - ET_ABI_VERSION is the version of this header; et_abi_version() the
  *    version of the library at run time.  A binding checks that they match
- *    before its first call.  The version changes whenever a layout, a status
- *    value or a signature changes.
+ *    before its first call.  The version changes with every incompatible
+ *    change (a field moved or removed, a status value or a signature
+ *    changed); fields appended to an option struct are compatible.
  *  - Option structs start with `struct_size`, set by their *_init function
  *    (always call it, then set fields).  The library refuses a struct_size
  *    smaller than the oldest layout it reads, or larger than its own, with

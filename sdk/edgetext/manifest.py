@@ -60,6 +60,39 @@ class OutputSpec:
     shape: tuple[int, ...] = (-1, -1)
 
 
+VERIFICATION_MODES = ("native", "emulated", "cross", "not_run")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Where and how a model was verified (manifest ``models[i].verification``, optional).
+
+    ``mode``: ``native`` (ran on its own target architecture), ``emulated`` (on its architecture under
+    an emulator), ``cross`` (ran with another architecture's or device's kernels, e.g. an aarch64 ONNX
+    model on x86_64 ONNX Runtime), ``not_run``. ``ModelSpec.verified`` means ``mode == "native"``."""
+
+    mode: str
+    host_arch: str | None = None  # where it ran (or where it was converted, for not_run)
+    engine: str | None = None  # the backend that ran it
+    engine_version: str | None = None
+    note: str = ""
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Verification":
+        return cls(mode=d["mode"], host_arch=d.get("host_arch"), engine=d.get("engine"),
+                   engine_version=d.get("engine_version"), note=d.get("note") or "")
+
+    def as_dict(self) -> dict:
+        return {"mode": self.mode, "host_arch": self.host_arch, "engine": self.engine,
+                "engine_version": self.engine_version, "note": self.note}
+
+    def summary(self) -> str:
+        """One line, e.g. "cross: onnxruntime 1.23.2 on x86_64 (built for aarch64: ran with x86_64 kernels...)"."""
+        engine = " ".join(x for x in (self.engine, self.engine_version) if x)
+        where = " on ".join(x for x in (engine, self.host_arch) if x) if self.mode != "not_run" else ""
+        return self.mode.replace("_", " ") + (f": {where}" if where else "") + (f" ({self.note})" if self.note else "")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One entry of manifest["models"]: a model file and how to feed it."""
@@ -70,9 +103,10 @@ class ModelSpec:
     precision: str
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputSpec, ...]
-    verified: bool = False
+    verified: bool = False  # this exact file ran on its own target architecture
     quantization: dict | None = None
     accuracy: dict | None = None
+    verification: Verification | None = None  # where and how (bundles before it have none)
 
     @property
     def output(self) -> OutputSpec:
@@ -91,6 +125,7 @@ class ModelSpec:
                           for o in d["outputs"]),
             verified=bool(d.get("verified", False)), quantization=d.get("quantization"),
             accuracy=d.get("accuracy"),
+            verification=Verification.from_dict(d["verification"]) if d.get("verification") else None,
         )
 
 

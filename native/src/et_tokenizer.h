@@ -1,6 +1,7 @@
 /* tokenizer.c: the EtTokenizer handle (creation, deletion, the lookup tables
- * the pipeline reads, id lookups).  Depends on status, vocab and
- * wordpiece_builder.  Every stage that reads the handle includes this. */
+ * the pipeline reads, id lookups, saving the model).  Depends on status, vocab,
+ * wordpiece_builder (or wordpiece_serialize).  Every stage that reads the
+ * handle includes this. */
 #ifndef EDGETEXT_ET_TOKENIZER_H_
 #define EDGETEXT_ET_TOKENIZER_H_
 
@@ -19,6 +20,8 @@ struct EtTokenizer {
   int lowercase, strip_accents, chinese, clean_text;
   size_t max_chars_per_word;
   int32_t unk_id, cls_id, sep_id, pad_id;
+  char *prefix; /* continuing_subword_prefix (the model's fingerprint includes it) */
+  size_t prefix_len;
   int32_t *bmp_token;         /* [0x10000]: id of the one-character token c (-1) */
   uint8_t ascii_class[128];   /* ET_ASCII_*: what the pipeline does with an ASCII byte */
   unsigned char ascii_lower[128];

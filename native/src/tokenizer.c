@@ -2,8 +2,10 @@
  * WordPiece model), deletion and the id lookups.  The tables it builds are
  * what the pipeline stages read on every text: the single-character token of
  * each BMP code point, and per ASCII byte its class (word, split,
- * punctuation, removed) and lowercase.  Depends on status, vocab and
- * wordpiece_builder. */
+ * punctuation, removed) and lowercase.  The WordPiece model is compiled
+ * (wordpiece_builder) or, when the options carry a compiled model, read
+ * (wordpiece_serialize).  Depends on status, vocab, wordpiece_builder and
+ * wordpiece_serialize. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "et_utf8.h"
 #include "et_vocab.h"
 #include "et_wordpiece_builder.h"
+#include "et_wordpiece_serialize.h"
 #include "unicode_tables.h"
 
 /* The oldest EtTokenizerOptions layout this library reads (ABI 2: all of
@@ -51,9 +54,11 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
     memcpy(&o, options, options->struct_size); /* fields of a shorter (older) layout: defaults */
     o.struct_size = sizeof o;
   }
-  if (o.strip_accents < -1 || o.strip_accents > 1 || o.max_input_chars_per_word == 0) {
+  if (o.strip_accents < -1 || o.strip_accents > 1 || o.max_input_chars_per_word == 0 ||
+      (!o.compiled_model && o.compiled_model_size)) {
     et_set_error(err, ET_ERR_INVALID_ARGUMENT,
-                 "invalid options (strip_accents must be -1, 0 or 1; max_input_chars_per_word > 0)");
+                 "invalid options (strip_accents must be -1, 0 or 1; max_input_chars_per_word > 0; "
+                 "compiled_model_size without compiled_model)");
     return ET_ERR_INVALID_ARGUMENT;
   }
   const char *unk = o.unk_token ? o.unk_token : "[UNK]";
@@ -83,10 +88,21 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
     free(t);
     return ET_ERR_VOCAB;
   }
-  st = et_wordpiece_build(&t->wp, &t->vocab, prefix, strlen(prefix), err);
+  t->prefix_len = strlen(prefix);
+  t->prefix = malloc(t->prefix_len + 1);
+  if (!t->prefix) {
+    et_tokenizer_delete(t);
+    et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+    return ET_ERR_NO_MEMORY;
+  }
+  memcpy(t->prefix, prefix, t->prefix_len + 1);
+  if (o.compiled_model)
+    st = et_wordpiece_load(&t->wp, &t->vocab, prefix, t->prefix_len, o.compiled_model,
+                           o.compiled_model_size, err);
+  else
+    st = et_wordpiece_build(&t->wp, &t->vocab, prefix, t->prefix_len, err);
   if (st != ET_OK) {
-    et_vocab_free(&t->vocab);
-    free(t);
+    et_tokenizer_delete(t);
     return st;
   }
   t->lowercase = o.lowercase != 0;
@@ -164,6 +180,7 @@ EtStatus et_tokenizer_create_from_file(const char *path, const EtTokenizerOption
 void et_tokenizer_delete(EtTokenizer *t) {
   if (!t) return;
   free(t->bmp_token);
+  free(t->prefix);
   et_wordpiece_free(&t->wp);
   et_vocab_free(&t->vocab);
   free(t);
@@ -187,3 +204,19 @@ int32_t et_tokenizer_unk_id(const EtTokenizer *t) { return t ? t->unk_id : -1; }
 int32_t et_tokenizer_cls_id(const EtTokenizer *t) { return t ? t->cls_id : -1; }
 int32_t et_tokenizer_sep_id(const EtTokenizer *t) { return t ? t->sep_id : -1; }
 int32_t et_tokenizer_pad_id(const EtTokenizer *t) { return t ? t->pad_id : -1; }
+
+EtStatus et_tokenizer_save_model(const EtTokenizer *t, void *buffer, size_t capacity, size_t *size,
+                                 EtError *err) {
+  if (!t || !size || (!buffer && capacity)) {
+    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "NULL argument");
+    return ET_ERR_INVALID_ARGUMENT;
+  }
+  *size = et_wordpiece_saved_size(&t->wp);
+  if (capacity < *size) {
+    et_set_error(err, ET_ERR_BUFFER_TOO_SMALL, "the compiled model needs %zu bytes, capacity is %zu",
+                 *size, capacity);
+    return ET_ERR_BUFFER_TOO_SMALL;
+  }
+  et_wordpiece_save(&t->wp, &t->vocab, t->prefix, t->prefix_len, buffer);
+  return ET_OK;
+}

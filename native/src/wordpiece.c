@@ -29,9 +29,12 @@ static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
   const EtNode *nd = &m->nodes[u];
   const EtPop *p = &m->pops[nd->pops_off];
   for (uint32_t k = 0; k < nd->pops_len; k++) {
-    size_t a = *pos, b = a + p[k].bytes;
-    uint32_t ca = char_of_byte[a], cb = char_of_byte[b];
-    if (et_tokens_push(out, p[k].id, orig[ca], orig[cb - 1] + 1) != 0) return -1;
+    size_t a = *pos, b = a + p[k].bytes; /* bytes >= 1 */
+    /* the chars holding the token's first and last byte (b - 1, not
+     * char_of_byte[b] - 1: in bounds even for a token ending inside a char,
+     * which only a forged compiled model could produce) */
+    uint32_t ca = char_of_byte[a], cl = char_of_byte[b - 1];
+    if (et_tokens_push(out, p[k].id, orig[ca], orig[cl] + 1) != 0) return -1;
     *pos = b;
   }
   return 0;

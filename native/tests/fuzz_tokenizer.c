@@ -1,6 +1,9 @@
 /* libFuzzer harness: arbitrary bytes as text, pair, options and vocabulary.
  * Checks: no crash / sanitizer report, invalid UTF-8 only as an error,
- * ids inside the vocabulary, offsets inside the text, batch == single. */
+ * ids inside the vocabulary, offsets inside the text, batch == single, a
+ * saved-and-loaded compiled model == the compiled one, and a compiled model
+ * with one byte changed (checksum recomputed, as a forger would) is refused
+ * or tokenizes within bounds. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,31 @@ static size_t utf8_chars(const uint8_t *s, size_t n) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) k += (s[i] & 0xC0) != 0x80;
   return k;
+}
+
+/* internal (compiled with the sources): the blob checksum, to forge blobs */
+uint64_t et_wordpiece_blob_checksum(const unsigned char *blob, size_t size);
+
+/* loaded from t's saved model, with byte `at` (if < size) xor-ed with `x`; NULL if refused */
+static EtTokenizer *reload(const EtTokenizer *t, const char *vocab, size_t vocab_size,
+                           const EtTokenizerOptions *o, size_t at, unsigned char x) {
+  size_t n = 0;
+  if (et_tokenizer_save_model(t, NULL, 0, &n, NULL) != ET_ERR_BUFFER_TOO_SMALL) abort();
+  unsigned char *blob = malloc(n);
+  if (!blob || et_tokenizer_save_model(t, blob, n, &n, NULL) != ET_OK) abort();
+  if (at < n - 8) {
+    blob[at] ^= x;
+    uint64_t c = et_wordpiece_blob_checksum(blob, n);
+    for (int i = 0; i < 8; i++) blob[n - 8 + (size_t)i] = (unsigned char)(c >> (8 * i));
+  }
+  EtTokenizerOptions lo = *o;
+  lo.compiled_model = blob;
+  lo.compiled_model_size = n;
+  EtTokenizer *l = NULL;
+  EtStatus st = et_tokenizer_create_from_buffer(vocab, vocab_size, &lo, &l, NULL);
+  if (st != ET_OK && (at >= n - 8 || st != ET_ERR_VOCAB)) abort(); /* intact: must load */
+  free(blob);
+  return l;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,6 +105,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
   } else if (st != ET_ERR_INVALID_UTF8 && st != ET_ERR_BUFFER_TOO_SMALL) {
     abort();
+  }
+  /* compiled model: intact == built; one byte changed (where and how: from the input) */
+  {
+    size_t vsize = sizeof BASE_VOCAB - 1 + vocab_extra;
+    EtTokenizer *l = reload(t, vocab, vsize, &o, SIZE_MAX, 0);
+    EtEncoding e1 = {ids, NULL, NULL, offs, CAP / 2, 0}, e2 = {ids + CAP / 2, NULL, NULL, offs + CAP, CAP / 2, 0};
+    EtStatus s1 = et_encode(t, text, half, pair, size - half, &eo, &e1, NULL);
+    EtStatus s2 = et_encode(l, text, half, pair, size - half, &eo, &e2, NULL);
+    if (s1 != s2 || (s1 == ET_OK && (e1.length != e2.length || memcmp(e1.ids, e2.ids, e1.length * 4) != 0 ||
+                                     memcmp(e1.offsets, e2.offsets, e1.length * 8) != 0)))
+      abort();
+    et_tokenizer_delete(l);
+    size_t at = size >= 3 ? 8 + ((size_t)data[0] | (size_t)data[1] << 8 | (size_t)data[2] << 16) : 8;
+    unsigned char x = size >= 4 ? data[3] : 1;
+    size_t n = 0;
+    et_tokenizer_save_model(t, NULL, 0, &n, NULL);
+    l = reload(t, vocab, vsize, &o, 8 + (at - 8) % (n - 16), x ? x : 1);
+    if (l) {
+      EtEncoding e3 = {ids, NULL, NULL, offs, CAP, 0};
+      if (et_encode(l, text, half, pair, size - half, &eo, &e3, NULL) == ET_OK)
+        for (size_t i = 0; i < e3.length; i++)
+          if (ids[i] < 0 || (size_t)ids[i] > 20 + vocab_extra || offs[2 * i] > offs[2 * i + 1]) abort();
+      et_tokenizer_delete(l);
+    }
   }
   free(ids);
   free(offs);

@@ -23,6 +23,10 @@
 #include <unistd.h>
 #endif
 
+/* internal (libedgetext.a): the checksum of a compiled-model blob, so the
+ * tests can forge blobs that get past it and reach the structural checks */
+uint64_t et_wordpiece_blob_checksum(const unsigned char *blob, size_t size);
+
 /* Compile-time check that ET_ERR_TRUNCATION (documented, never returned)
  * is gone from edgetext.h: were it still an enumerator of EtStatus, this
  * enumerator of the same name would not compile. */
@@ -674,6 +678,259 @@ static void test_packed_batch_equals_pointer_batch(void) {
   et_tokenizer_delete(t);
 }
 
+/* ---- compiled model (et_tokenizer_save_model / EtTokenizerOptions.compiled_model) ---- */
+
+static unsigned char *save_model(const EtTokenizer *t, size_t *size) {
+  EtError err;
+  *size = 0;
+  if (et_tokenizer_save_model(t, NULL, 0, size, &err) != ET_ERR_BUFFER_TOO_SMALL || *size == 0) return NULL;
+  unsigned char *blob = malloc(*size);
+  size_t again = 0;
+  if (blob && et_tokenizer_save_model(t, blob, *size, &again, &err) != ET_OK) {
+    free(blob);
+    return NULL;
+  }
+  return again == *size ? blob : NULL;
+}
+
+static EtStatus load_model(const char *vocab, size_t vocab_size, const char *prefix, const void *blob,
+                           size_t size, EtTokenizer **out, EtError *err) {
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  o.continuing_subword_prefix = prefix;
+  o.compiled_model = blob;
+  o.compiled_model_size = size;
+  return et_tokenizer_create_from_buffer(vocab, vocab_size, &o, out, err);
+}
+
+/* same ids and offsets from both tokenizers */
+static int same_encoding(const EtTokenizer *a, const EtTokenizer *b, const char *text, size_t n) {
+  int32_t ia[128], ib[128], oa[256], ob[256];
+  EtEncoding ea = {ia, NULL, NULL, oa, 128, 0}, eb = {ib, NULL, NULL, ob, 128, 0};
+  EtStatus sa = et_encode(a, text, n, NULL, 0, NULL, &ea, NULL);
+  EtStatus sb = et_encode(b, text, n, NULL, 0, NULL, &eb, NULL);
+  return sa == sb && (sa != ET_OK || (ea.length == eb.length && memcmp(ia, ib, ea.length * 4) == 0 &&
+                                      memcmp(oa, ob, ea.length * 8) == 0));
+}
+
+static void test_compiled_model_round_trip(void) {
+  EtTokenizer *t = make(1);
+  size_t size;
+  unsigned char *blob = save_model(t, &size);
+  CHECK(blob != NULL && size > 32 && memcmp(blob, "EtWpMdl", 7) == 0);
+  EtTokenizer *l = NULL;
+  EtError err;
+  CHECK(blob && load_model(VOCAB, strlen(VOCAB), NULL, blob, size, &l, &err) == ET_OK);
+  if (l) {
+    const char *texts[] = {"Hello, World!", "playing plays", "unaffable", "unaffablex", "中国", "CAFÉ",
+                           "aab aba", "pl\x01" "ays", "x hello\x7fs", ""};
+    int same = 1;
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) same &= same_encoding(t, l, texts[i], strlen(texts[i]));
+    CHECK(same);
+    size_t size2;
+    unsigned char *blob2 = save_model(l, &size2); /* a loaded model saves to the same bytes */
+    CHECK(blob2 && size2 == size && memcmp(blob, blob2, size) == 0);
+    free(blob2);
+  }
+  et_tokenizer_delete(l);
+  /* random vocabularies (multi-byte characters too): loaded == compiled */
+  int agree = 1;
+  for (int round = 0; round < 100 && agree; round++) {
+    static const char *alpha[] = {"a", "b", "\xc3\xa9", "\xe4\xb8\xad"};
+    char vocab[2048] = "[UNK]\n[CLS]\n[SEP]\n";
+    size_t vlen = strlen(vocab);
+    int extra = 3 + (int)(rnd() % 40);
+    for (int i = 0; i < extra; i++) {
+      if (rnd() % 2) vlen += (size_t)sprintf(vocab + vlen, "##");
+      int len = 1 + (int)(rnd() % 4);
+      for (int j = 0; j < len; j++) vlen += (size_t)sprintf(vocab + vlen, "%s", alpha[rnd() % 4]);
+      vocab[vlen++] = '\n';
+    }
+    EtTokenizer *c = NULL, *d = NULL;
+    size_t n;
+    unsigned char *b = NULL;
+    agree &= et_tokenizer_create_from_buffer(vocab, vlen, NULL, &c, NULL) == ET_OK;
+    if (c) b = save_model(c, &n);
+    agree &= b != NULL && load_model(vocab, vlen, NULL, b, n, &d, NULL) == ET_OK;
+    for (int q = 0; q < 40 && agree && d; q++) {
+      char w[64];
+      size_t wl = 0;
+      int chars = 1 + (int)(rnd() % 10);
+      for (int j = 0; j < chars; j++) wl += (size_t)sprintf(w + wl, "%s", rnd() % 9 ? alpha[rnd() % 4] : " ");
+      agree &= same_encoding(c, d, w, wl);
+      if (!agree) fprintf(stderr, "compiled model != build on '%.*s' (round %d)\n", (int)wl, w, round);
+    }
+    free(b);
+    et_tokenizer_delete(c);
+    et_tokenizer_delete(d);
+  }
+  CHECK(agree);
+  free(blob);
+  et_tokenizer_delete(t);
+}
+
+/* little-endian u32 at p (the blob's byte order) */
+static uint32_t rd32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void wr32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void reseal(unsigned char *b, size_t size) { /* a forger recomputes the checksum */
+  uint64_t c = et_wordpiece_blob_checksum(b, size);
+  for (int i = 0; i < 8; i++) b[size - 8 + (size_t)i] = (unsigned char)(c >> (8 * i));
+}
+
+/* a damaged, forged or foreign model is ET_ERR_VOCAB with a message, never a crash */
+static int refused(const unsigned char *blob, size_t size, const char *vocab, const char *prefix,
+                   const char *why) {
+  EtTokenizer *t = (EtTokenizer *)blob;
+  EtError err = {ET_OK, ""};
+  EtStatus st = load_model(vocab, strlen(vocab), prefix, blob, size, &t, &err);
+  int ok = st == ET_ERR_VOCAB && t == NULL && strstr(err.message, "compiled model") && strstr(err.message, why);
+  if (!ok) fprintf(stderr, "expected refusal '%s', got %d '%s'\n", why, (int)st, err.message);
+  return ok;
+}
+
+static void test_compiled_model_refused(void) {
+  EtTokenizer *t = make(1);
+  size_t size = 0, need = 0;
+  unsigned char *blob = save_model(t, &size);
+  CHECK(blob != NULL);
+  if (!blob) return;
+  unsigned char small[16];
+  EtError err;
+  CHECK(et_tokenizer_save_model(t, small, sizeof small, &need, &err) == ET_ERR_BUFFER_TOO_SMALL && need == size);
+  CHECK(et_tokenizer_save_model(NULL, small, sizeof small, &need, &err) == ET_ERR_INVALID_ARGUMENT);
+  CHECK(et_tokenizer_save_model(t, NULL, 5, &need, &err) == ET_ERR_INVALID_ARGUMENT);
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  o.compiled_model_size = 10; /* without the model */
+  EtTokenizer *x = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &x, &err) == ET_ERR_INVALID_ARGUMENT);
+
+  unsigned char *b = malloc(size);
+  uint32_t n_nodes = rd32(blob + 8), n_pops = rd32(blob + 12), cap = 1u << rd32(blob + 16);
+  size_t edges = 32, nodes = edges + 8 * (size_t)cap, pops = nodes + 12 * (size_t)n_nodes;
+  CHECK(pops + 8 * (size_t)n_pops + 8 == size);
+  /* integrity */
+  CHECK(refused(blob, 10, VOCAB, NULL, "magic"));
+  CHECK(refused(blob, size - 1, VOCAB, NULL, "size"));
+  memcpy(b, blob, size);
+  b[7] = 2;
+  CHECK(refused(b, size, VOCAB, NULL, "version"));
+  memcpy(b, blob, size);
+  b[size / 2] ^= 0x10;
+  CHECK(refused(b, size, VOCAB, NULL, "checksum"));
+  /* another vocabulary, another prefix */
+  const char *other = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n##s\n";
+  CHECK(refused(blob, size, other, NULL, "another vocabulary"));
+  CHECK(refused(blob, size, VOCAB, "@@", "another vocabulary"));
+  /* forged (checksum recomputed): each structural check */
+  memcpy(b, blob, size);
+  wr32(b + 8, 1); /* n_nodes */
+  reseal(b, size);
+  CHECK(refused(b, size, VOCAB, NULL, "header"));
+  memcpy(b, blob, size);
+  wr32(b + 8, n_nodes + 1); /* size no longer matches */
+  reseal(b, size);
+  CHECK(refused(b, size, VOCAB, NULL, "size"));
+  /* find one used edge slot and one node with a failure link */
+  size_t e = 0, v = 0;
+  while (e < cap && rd32(b + edges + 8 * e) == 0) e++;
+  while (v < n_nodes && rd32(blob + nodes + 12 * v) == UINT32_MAX) v++;
+  CHECK(e < cap && v < n_nodes);
+  if (e < cap && v < n_nodes) {
+    memcpy(b, blob, size);
+    wr32(b + edges + 8 * e + 4, 0); /* child: the root */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "not a tree"));
+    memcpy(b, blob, size);
+    wr32(b + edges + 8 * e + 4, n_nodes); /* child out of range */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "not a tree"));
+    memcpy(b, blob, size);
+    wr32(b + nodes + 12 * v, (uint32_t)v); /* fail: itself (would loop forever) */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "does not go back"));
+    memcpy(b, blob, size);
+    wr32(b + nodes + 12 * v + 4, n_pops); /* pops_off past the end */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "out of range"));
+    uint32_t off = rd32(blob + nodes + 12 * v + 4);
+    memcpy(b, blob, size);
+    wr32(b + pops + 8 * off + 4, rd32(blob + pops + 8 * off + 4) + 1); /* consumes a byte too many */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "do not match"));
+    memcpy(b, blob, size);
+    wr32(b + pops + 8 * off, 9999); /* an id beyond the vocabulary */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "no token"));
+  }
+  /* a forgery that passes every structural check but ends a failure pop
+   * inside a character: "é" (2 bytes, nodes 2 -> 3) pops 1 byte and links to
+   * node 2 (depth 1); the offsets must still be computed in bounds */
+  {
+    const char *v2 = "[UNK]\n[CLS]\n[SEP]\n\xc3\xa9\n##x\n";
+    EtTokenizerOptions co;
+    et_tokenizer_options_init(&co);
+    co.lowercase = 0;
+    co.strip_accents = 0;
+    EtTokenizer *c = NULL, *f = NULL;
+    CHECK(et_tokenizer_create_from_buffer(v2, strlen(v2), &co, &c, NULL) == ET_OK);
+    size_t n2 = 0;
+    unsigned char *fb = c ? save_model(c, &n2) : NULL;
+    CHECK(fb != NULL);
+    if (fb) {
+      size_t cap2 = (size_t)1 << rd32(fb + 16), nodes2 = 32 + 8 * cap2;
+      size_t pops2 = nodes2 + 12 * (size_t)rd32(fb + 8);
+      uint32_t na = 0, nb = 0; /* root -C3-> na -A9-> nb */
+      for (size_t i = 0; i < cap2; i++)
+        if (rd32(fb + 32 + 8 * i) == (0u << 8 | 0xC3) + 1) na = rd32(fb + 32 + 8 * i + 4);
+      for (size_t i = 0; i < cap2; i++)
+        if (na && rd32(fb + 32 + 8 * i) == (na << 8 | 0xA9) + 1) nb = rd32(fb + 32 + 8 * i + 4);
+      uint32_t off = rd32(fb + nodes2 + 12 * nb + 4);
+      CHECK(nb && rd32(fb + nodes2 + 12 * nb) == 1 && rd32(fb + pops2 + 8 * off + 4) == 2); /* f = suffix root, pops é */
+      wr32(fb + nodes2 + 12 * nb, na);
+      wr32(fb + pops2 + 8 * off + 4, 1);
+      reseal(fb, n2);
+      co.compiled_model = fb;
+      co.compiled_model_size = n2;
+      CHECK(et_tokenizer_create_from_buffer(v2, strlen(v2), &co, &f, NULL) == ET_OK);
+      int32_t ids[8], offs[16];
+      EtEncoding enc = {ids, NULL, NULL, offs, 8, 0};
+      CHECK(f && et_encode(f, "\xc3\xa9x", 3, NULL, 0, NULL, &enc, NULL) == ET_OK && enc.length == 3 &&
+            ids[1] == 0 && offs[2] == 0 && offs[3] == 2); /* [UNK] over the word */
+    }
+    free(fb);
+    et_tokenizer_delete(c);
+    et_tokenizer_delete(f);
+  }
+  /* every single-byte change of a resealed blob: refused, or a model that
+   * encodes without any out-of-bounds access (the sanitizer build checks) */
+  int fine = 1;
+  for (size_t at = 8; at < size - 8; at += 1 + at / 64) {
+    memcpy(b, blob, size);
+    b[at] ^= (unsigned char)(1u << (at % 8));
+    reseal(b, size);
+    EtTokenizer *f = NULL;
+    EtStatus st = load_model(VOCAB, strlen(VOCAB), NULL, b, size, &f, NULL);
+    fine &= st == ET_OK || st == ET_ERR_VOCAB;
+    if (f) {
+      int32_t ids[64], offs[128];
+      EtEncoding enc = {ids, NULL, NULL, offs, 64, 0};
+      const char *text = "unaffable playing 中国 aab ab\xc3\xa9";
+      fine &= et_encode(f, text, strlen(text), NULL, 0, NULL, &enc, NULL) == ET_OK;
+      for (size_t i = 0; i < enc.length; i++) fine &= ids[i] >= 0 && ids[i] < 24 && offs[2 * i] <= offs[2 * i + 1];
+    }
+    et_tokenizer_delete(f);
+  }
+  CHECK(fine);
+  free(b);
+  free(blob);
+  et_tokenizer_delete(t);
+}
+
 int main(void) {
   test_basic_pipeline();
   test_offsets_are_characters();
@@ -692,6 +949,8 @@ int main(void) {
   test_short_max_length_is_not_an_error();
   test_every_status_is_returned();
   test_packed_batch_equals_pointer_batch();
+  test_compiled_model_round_trip();
+  test_compiled_model_refused();
   printf("%d passed, %d failed\n", g_pass, g_fail);
   return g_fail ? 1 : 0;
 }

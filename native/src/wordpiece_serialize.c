@@ -1,0 +1,213 @@
+/* The compiled WordPiece model as a flat blob: what wordpiece_builder.c
+ * computes, written once (e.g. by the converter, into a bundle) and read on
+ * the device instead of compiling the vocabulary again.
+ *
+ * Layout (little-endian, no pointers, no padding; offsets in bytes):
+ *    0  "EtWpMdl\1"          magic (the last byte is the format version)
+ *    8  u32 n_nodes          nodes 0 (root) and 1 (suffix root) first
+ *   12  u32 n_pops
+ *   16  u32 edge_log2        the edge table has 2^edge_log2 slots
+ *   20  u32 reserved (0)
+ *   24  u64 fingerprint      of the vocabulary and the continuation prefix
+ *   32  edges[2^edge_log2]   u32 key, u32 child (EtEdge, same hashing)
+ *       nodes[n_nodes]       u32 fail, u32 pops_off, u32 pops_len (EtNode)
+ *       pops[n_pops]         i32 id, u32 bytes (EtPop)
+ *  end-8  u64 checksum       of everything before it
+ * The dense root transitions are recomputed from the edges.  Depends on
+ * status. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "et_status.h"
+#include "et_wordpiece_serialize.h"
+
+#define HEADER 32u
+static const unsigned char MAGIC[8] = {'E', 't', 'W', 'p', 'M', 'd', 'l', 1};
+
+static inline void put32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
+}
+
+static inline uint32_t get32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void put64(unsigned char *p, uint64_t v) {
+  put32(p, (uint32_t)v);
+  put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint64_t get64(const unsigned char *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+
+/* Hash of b[0..n), the same on every platform: four lanes of 8 bytes. */
+static uint64_t hash_le(const unsigned char *b, size_t n, uint64_t seed) {
+  uint64_t h[4] = {seed ^ n * 0x9E3779B97F4A7C15ULL, seed + 1, seed + 2, seed + 3};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int k = 0; k < 4; k++) {
+      h[k] = (h[k] ^ get64(b + i + 8 * k)) * 0xFF51AFD7ED558CCDULL;
+      h[k] ^= h[k] >> 32;
+    }
+  for (; i < n; i++) h[0] = (h[0] ^ b[i]) * 0xC4CEB9FE1A85EC53ULL;
+  return et_fmix64(et_fmix64(h[0] ^ et_fmix64(h[1])) ^ et_fmix64(h[2] ^ et_fmix64(h[3])));
+}
+
+uint64_t et_wordpiece_blob_checksum(const unsigned char *blob, size_t size) {
+  return hash_le(blob, size - 8, 0x6D6F64656C);
+}
+
+/* The model depends on the tokens (ids and bytes) and the prefix only. */
+static uint64_t fingerprint(const EtVocab *v, const char *prefix, size_t prefix_len) {
+  uint64_t h = hash_le((const unsigned char *)v->bytes, v->bytes_len, 0x766F636162);
+  unsigned char buf[8 * 64];
+  size_t k = 0;
+  for (size_t id = 0; id < v->n_ids; id++) {
+    put32(buf + k, v->tok_off[id]);
+    put32(buf + k + 4, v->tok_len[id]);
+    k += 8;
+    if (k == sizeof buf || id + 1 == v->n_ids) {
+      h = hash_le(buf, k, h);
+      k = 0;
+    }
+  }
+  return hash_le((const unsigned char *)prefix, prefix_len, h ^ v->n_ids);
+}
+
+static uint64_t edge_cap(const EtWordPieceModel *m) { return m->edge_mask + 1; }
+
+size_t et_wordpiece_saved_size(const EtWordPieceModel *m) {
+  return HEADER + (size_t)edge_cap(m) * 8 + (size_t)m->n_nodes * 12 + (size_t)m->n_pops * 8 + 8;
+}
+
+void et_wordpiece_save(const EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
+                       size_t prefix_len, unsigned char *out) {
+  uint64_t cap = edge_cap(m);
+  uint32_t log2 = 0;
+  while (((uint64_t)1 << log2) < cap) log2++;
+  memcpy(out, MAGIC, 8);
+  put32(out + 8, m->n_nodes);
+  put32(out + 12, m->n_pops);
+  put32(out + 16, log2);
+  put32(out + 20, 0);
+  put64(out + 24, fingerprint(vocab, prefix, prefix_len));
+  unsigned char *p = out + HEADER;
+  for (uint64_t i = 0; i < cap; i++, p += 8) {
+    put32(p, m->edges[i].key);
+    put32(p + 4, m->edges[i].child);
+  }
+  for (uint32_t v = 0; v < m->n_nodes; v++, p += 12) {
+    put32(p, m->nodes[v].fail);
+    put32(p + 4, m->nodes[v].pops_off);
+    put32(p + 8, m->nodes[v].pops_len);
+  }
+  for (uint32_t k = 0; k < m->n_pops; k++, p += 8) {
+    put32(p, (uint32_t)m->pops[k].id);
+    put32(p + 4, m->pops[k].bytes);
+  }
+  size_t size = (size_t)(p - out) + 8;
+  put64(p, et_wordpiece_blob_checksum(out, size));
+}
+
+static EtStatus bad(EtWordPieceModel *m, uint32_t *aux, EtError *err, const char *what) {
+  free(aux);
+  free(m->edges);
+  free(m->nodes);
+  free(m->pops);
+  memset(m, 0, sizeof(*m));
+  et_set_error(err, ET_ERR_VOCAB, "compiled model: %s", what);
+  return ET_ERR_VOCAB;
+}
+
+static EtStatus no_memory(EtWordPieceModel *m, uint32_t *aux, EtError *err) {
+  bad(m, aux, NULL, "");
+  et_set_error(err, ET_ERR_NO_MEMORY, "out of memory loading the compiled model");
+  return ET_ERR_NO_MEMORY;
+}
+
+EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
+                           size_t prefix_len, const void *data, size_t size, EtError *err) {
+  const unsigned char *b = data;
+  memset(m, 0, sizeof(*m));
+  if (!b || size < HEADER + 8 || memcmp(b, MAGIC, 7) != 0)
+    return bad(m, NULL, err, "not a compiled model (magic)");
+  if (b[7] != MAGIC[7]) return bad(m, NULL, err, "unknown format version");
+  uint32_t n_nodes = get32(b + 8), n_pops = get32(b + 12), log2 = get32(b + 16);
+  if (n_nodes < 2 || n_nodes > ET_MAX_NODES || log2 < 1 || log2 > 31 || get32(b + 20) != 0 ||
+      n_pops > UINT32_MAX / 4)
+    return bad(m, NULL, err, "header out of range");
+  uint64_t cap = (uint64_t)1 << log2;
+  uint64_t need = (uint64_t)HEADER + cap * 8 + (uint64_t)n_nodes * 12 + (uint64_t)n_pops * 8 + 8;
+  if (need != (uint64_t)size) return bad(m, NULL, err, "size does not match its header (truncated?)");
+  if (get64(b + size - 8) != et_wordpiece_blob_checksum(b, size))
+    return bad(m, NULL, err, "checksum mismatch (damaged)");
+  if (get64(b + 24) != fingerprint(vocab, prefix, prefix_len))
+    return bad(m, NULL, err, "compiled from another vocabulary or continuing_subword_prefix");
+  m->n_nodes = n_nodes;
+  m->n_pops = n_pops;
+  m->root = 0;
+  m->suffix_root = 1;
+  m->edge_mask = cap - 1;
+  m->edges = malloc((size_t)cap * sizeof(EtEdge));
+  m->nodes = malloc((size_t)n_nodes * sizeof(EtNode));
+  m->pops = malloc((n_pops ? n_pops : 1) * sizeof(EtPop));
+  uint32_t *aux = malloc((size_t)n_nodes * sizeof(uint32_t)); /* parent, then depth */
+  if (!m->edges || !m->nodes || !m->pops || !aux) return no_memory(m, aux, err);
+  for (uint32_t v = 0; v < n_nodes; v++) aux[v] = ET_NO_NODE;
+  /* edges: a tree over the nodes (one parent each, parents before children) */
+  const unsigned char *p = b + HEADER;
+  uint64_t used = 0;
+  for (uint64_t i = 0; i < cap; i++, p += 8) {
+    uint32_t key = get32(p), child = get32(p + 4);
+    m->edges[i].key = key;
+    m->edges[i].child = child;
+    if (key == 0) continue;
+    uint32_t parent = (key - 1) >> 8;
+    if (parent >= n_nodes || child >= n_nodes || child <= parent || child < 2 || aux[child] != ET_NO_NODE)
+      return bad(m, aux, err, "edges are not a tree over the nodes");
+    aux[child] = parent;
+    used++;
+  }
+  if (used >= cap) return bad(m, aux, err, "edge table full");
+  aux[0] = aux[1] = 0;
+  for (uint32_t v = 2; v < n_nodes; v++) {
+    if (aux[v] == ET_NO_NODE) return bad(m, aux, err, "a node no edge leads to");
+    aux[v] = aux[aux[v]] + 1; /* the parent (< v) already holds its depth */
+  }
+  const unsigned char *pp = p + (size_t)n_nodes * 12;
+  for (uint32_t k = 0; k < n_pops; k++) {
+    m->pops[k].id = (int32_t)get32(pp + 8 * (size_t)k);
+    m->pops[k].bytes = get32(pp + 8 * (size_t)k + 4);
+  }
+  /* failure links: LinMaxMatch's invariant (bytes consumed by pops + depth
+   * of the node = bytes read) holds at every step, so pops never run past
+   * the word; the ids are tokens of the vocabulary */
+  uint64_t total = 0;
+  for (uint32_t v = 0; v < n_nodes; v++, p += 12) {
+    EtNode nd = {get32(p), get32(p + 4), get32(p + 8)};
+    m->nodes[v] = nd;
+    total += nd.pops_len;
+    if ((uint64_t)nd.pops_off + nd.pops_len > n_pops || total > n_pops)
+      return bad(m, aux, err, "failure pops out of range");
+    if (nd.fail == ET_NO_NODE) continue;
+    if (v < 2 || nd.fail >= n_nodes || aux[nd.fail] >= aux[v] || nd.pops_len == 0)
+      return bad(m, aux, err, "a failure link that does not go back");
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k < nd.pops_len; k++) {
+      EtPop q = m->pops[nd.pops_off + k];
+      if (q.bytes == 0 || q.id < 0 || (size_t)q.id >= vocab->n_ids || vocab->tok_off[q.id] == UINT32_MAX)
+        return bad(m, aux, err, "a failure pop that is no token");
+      bytes += q.bytes;
+    }
+    if (bytes != aux[v] - aux[nd.fail])
+      return bad(m, aux, err, "failure pops that do not match their link");
+  }
+  free(aux);
+  for (int c = 0; c < 256; c++) {
+    m->root_next[c] = et_wp_goto(m, m->root, (unsigned char)c);
+    m->suffix_next[c] = et_wp_goto(m, m->suffix_root, (unsigned char)c);
+  }
+  return ET_OK;
+}

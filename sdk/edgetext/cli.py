@@ -4,6 +4,7 @@
     edgetext info BUNDLE [--json]
     edgetext verify BUNDLE [--predictions] [--threads N] [--json]
     edgetext bench BUNDLE [--backend B] [--threads N] [--batch-size B] [--texts FILE] [--json]
+    edgetext eval BUNDLE --data FILE [--backend B] [--threads N] [--batch-size B] [--limit N] [--json]
     edgetext convert ...            (edgetext_converters.cli.main; pip install edgetext[convert])
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
@@ -11,7 +12,7 @@ JSON object per text and line: {"text", "label", "score", "index"} (+ "categorie
 Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else.
 
 May import: the standard library, edgetext (the package root), edgetext.errors and, inside the
-commands, edgetext.bundle, edgetext.predictor, edgetext.verify, edgetext.backends.catalog /
+commands, edgetext.bundle, edgetext.predictor, edgetext.verify, edgetext.evaluate, edgetext.backends.catalog /
 registry and edgetext_converters.cli (the one place the runtime reaches the converters, and only
 for ``edgetext convert``).
 """
@@ -101,6 +102,15 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=2, help="untimed batches first (default 2)")
     b.add_argument("--json", action="store_true", help="print JSON")
     runtime_opts(b, batch=True)
+
+    e = sub.add_parser("eval", help="accuracy, macro-F1, per-class scores, confusion matrix, latency on labelled data",
+                       description="Evaluate a bundle on labelled texts: text<TAB>label lines, or JSON lines with "
+                                   "sentence/text/content and label (CLUE style; label_desc names are matched too).")
+    e.add_argument("bundle", metavar="BUNDLE")
+    e.add_argument("--data", metavar="FILE", required=True, help="text<TAB>label lines or JSON lines")
+    e.add_argument("--limit", type=_positive_int, default=None, help="evaluate only the first N rows")
+    e.add_argument("--json", action="store_true", help="print the report as JSON")
+    runtime_opts(e, batch=True)
 
     sub.add_parser("convert", help="convert a model into a bundle (needs edgetext[convert])", add_help=False)
     return p
@@ -289,6 +299,34 @@ def _cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def _cmd_eval(args) -> int:
+    from dataclasses import replace
+
+    from .evaluate import evaluate, format_report, read_labelled
+
+    data = read_labelled(args.data)
+    if args.limit is not None:
+        data = replace(data, texts=data.texts[:args.limit], labels=data.labels[:args.limit],
+                       descs=data.descs[:args.limit])
+    with _classifier(args) as clf:
+        bar = _progress(len(data.texts), "eval")
+        try:
+            report = evaluate(clf, data, batch_size=args.batch_size,
+                              progress=bar.update if bar is not None else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        d = clf.describe()
+    report["model"] = {"bundle": d["bundle"], "backend": d["backend"], "file": d["model"],
+                       "precision": d["precision"], "threads": d["threads"]["backend"]}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(f"{d['backend']} {d['precision']} {d['model']}")
+        print(format_report(report))
+    return EXIT_OK
+
+
 def _cmd_convert(argv: list[str]) -> int:
     try:
         from edgetext_converters.cli import main as convert_main
@@ -309,7 +347,8 @@ def _print_error(message: str) -> None:
     print(f"{PROG}: error: {text}", file=sys.stderr)
 
 
-COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify, "bench": _cmd_bench}
+COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify, "bench": _cmd_bench,
+            "eval": _cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

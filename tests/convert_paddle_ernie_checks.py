@@ -163,7 +163,9 @@ def test_hf_reader_lowering_matches_numpy_reference(tmp_path, prefix, legacy):
     desc = readers.read(_tiny_hf_folder(tmp_path / "hf", prefix=prefix, legacy_ln=legacy))
     assert desc.labels == ["a", "b", "c"] and desc.source_kind == "hf-bert"
     ref = NumpyBert(desc.hf_weights, desc.hf_config)
-    passes.normalize_io(passes.lower_to_graph(desc))
+    ctx = passes.PassContext()
+    passes.run_passes(desc, ctx, (passes.lower_to_graph, passes.normalize_io))
+    assert ctx.summaries()[0].startswith("lower_to_graph:")
     mf, pf = save_graph(desc.graph, tmp_path / "g" / "model")
     run = PaddleInferenceRunner(mf, pf)
     ids = np.array([[2, 10, 11, 12, 3, 0, 0], [2, 50, 60, 70, 80, 90, 3]], dtype=np.int64)
@@ -187,7 +189,10 @@ def test_checkpoint_without_task_embeddings(tmp_path):
 
 def test_trim_vocab_moves_pad_and_keeps_predictions(tmp_path):
     """[PAD] last in the vocabulary: trimming moves it, the graph's scalar pad-mask constant follows."""
+    from edgetext.preprocess import pad_rows
+
     from edgetext_converters import passes, readers
+    from edgetext_converters.options import ConvertOptions
     from edgetext_converters.paddle_graph import save_graph
     from edgetext_converters.runners import PaddleInferenceRunner
 
@@ -202,23 +207,82 @@ def test_trim_vocab_moves_pad_and_keeps_predictions(tmp_path):
     export_inference_model(m, d / "model", scalar_mask=True)
     (d / "vocab.txt").write_text("\n".join(tokens) + "\n")
     (d / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
-    desc = passes.normalize_io(readers.read(d))
+
+    def read():
+        return passes.normalize_io(readers.read(d), passes.PassContext())
+
+    desc = read()
     corpus = ["w1 w2 w3", "w3 w4 w5 w5", "w7"]
     enc = desc.tokenizer.encoder()
     before = enc.encode_batch(corpus, 64)
-    res = passes.trim_vocab(desc, corpus + ["w9"] * 1, min_freq=2)  # w9 once, w1.. once: floor drops them
+    # the pass: corpus and floor from the context, the result recorded (no hand threading)
+    ctx = passes.PassContext(ConvertOptions(trim_vocab=corpus + ["w9"], min_freq=2), trim_texts=corpus + ["w9"] * 1)
+    passes.trim_vocab(desc, ctx)  # w9 once, w1.. once: floor drops them
+    res = ctx.result("trim_vocab")
+    assert ctx.summaries() == ["trim_vocab: 100 -> 7 tokens (4 corpus texts, min_freq 2)"]
     kept = {desc.tokenizer.tokens[i] for i in range(desc.tokenizer.vocab_size)}
     assert kept == {"w3", "w5", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[PAD]"}
     assert res.vocab_after == 7 and desc.tokenizer.pad_id == 6
     # a text whose tokens were all kept: same ids (remapped) and the same logits, padding included
-    res = passes.trim_vocab(passes.normalize_io(readers.read(d)), corpus, min_freq=1)
-    desc2 = passes.normalize_io(readers.read(d))
-    passes.trim_vocab(desc2, corpus, min_freq=1)
+    res = passes.trim_vocabulary(read(), corpus, min_freq=1)
+    desc2 = read()
+    passes.trim_vocabulary(desc2, corpus, min_freq=1)
     new = desc2.tokenizer.encoder().encode_batch(corpus, 64)
     assert [[int(res.old_to_new[t]) for t in ids] for ids in before] == new
-    from edgetext_converters.description import pad_batch
 
-    ref = PaddleInferenceRunner(d / "model.pdmodel", d / "model.pdiparams")(pad_batch(before, 99))
+    ref = PaddleInferenceRunner(d / "model.pdmodel", d / "model.pdiparams")(pad_rows(before, 99))
     mf, pf = save_graph(desc2.graph, tmp_path / "trimmed" / "model")
-    out = PaddleInferenceRunner(mf, pf)(pad_batch(new, desc2.tokenizer.pad_id))
+    out = PaddleInferenceRunner(mf, pf)(pad_rows(new, desc2.tokenizer.pad_id))
     np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- position tables
+class _BufferPositions(paddle.nn.Layer):
+    """Position ids sliced from a persistable ``position_ids`` buffer (Hugging Face's layout), not built
+    with cumsum/range: the graph's position table is one the editor does not recognise by its ids."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        n = model.config.max_position_embeddings
+        self.register_buffer("position_ids", paddle.arange(n, dtype="int64").unsqueeze(0), persistable=True)
+
+    def forward(self, input_ids, token_type_ids):
+        pos = self.position_ids[:, : paddle.shape(input_ids)[1]]
+        return self.model(input_ids, token_type_ids=token_type_ids, position_ids=pos)
+
+
+def test_unrecognised_position_ids_still_find_the_position_table(tmp_path):
+    """Regression (issue 7, defect 2): the largest unrecognised lookup table is the position table, so
+    trim_positions runs and --max-length is checked against it (it was labelled task_type before)."""
+    from edgetext.errors import ConversionError
+
+    from edgetext_converters import passes, readers
+    from edgetext_converters.paddle_graph import ProgramEditor, save_graph
+    from edgetext_converters.runners import PaddleInferenceRunner
+
+    m = _tiny()  # ERNIE with task-type embeddings (16 rows) and 64 positions
+    wrapper = _BufferPositions(m)
+    wrapper.eval()
+    spec = [paddle.static.InputSpec(shape=[None, None], dtype="int64", name=n)
+            for n in ("input_ids", "token_type_ids")]
+    paddle.jit.save(paddle.jit.to_static(wrapper, input_spec=spec), str(tmp_path / "inf" / "model"))
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(495)]
+    (tmp_path / "inf" / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    desc = passes.normalize_io(readers.read(tmp_path / "inf"), passes.PassContext())
+    with ProgramEditor(desc.graph) as ed:
+        emb = ed.embeddings()
+    shapes = {k: desc.graph.params[v].shape[0] for k, v in emb.items()}
+    assert shapes == {"word": 500, "token_type": 4, "position": 64, "task_type": 16}
+    assert any(n.startswith("position table: 64") for n in desc.notes)
+    assert passes.position_count(desc) == 64
+    with pytest.raises(ConversionError, match="exceeds the model's 64 position embeddings"):
+        passes.resolve_max_length(desc, 100)
+    ids, tt = _ids()
+    batch = {"input_ids": ids, "token_type_ids": tt, "attention_mask": (ids != 0).astype("int64")}
+    before = PaddleInferenceRunner(*save_graph(desc.graph, tmp_path / "g0" / "model"))(batch)
+    ctx = passes.PassContext(max_length=16)
+    passes.trim_positions(desc, ctx)
+    assert ctx.summaries() == ["trim_positions: 64 -> 16"]
+    after = PaddleInferenceRunner(*save_graph(desc.graph, tmp_path / "g1" / "model"))(batch)
+    np.testing.assert_allclose(after, before, atol=1e-5)

@@ -31,13 +31,6 @@ PROJECT_TOPS = set(PACKAGES)
 # Imports that break a rule today, each with who is fixing it. An entry that no longer breaks
 # its rule fails test_known_violations_are_still_real: delete it then.
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # samples are to use public APIs only; the converters engineer is moving the corpus readers
-    # behind a public converters API (issue 7, defect 6: "samples/demo.py imports
-    # edgetext_converters.corpora").
-    ("samples.demo", "edgetext_converters.corpora"): "issue 7 defect 6, converters engineer",
-    # the same corpus readers, plus the Paddle model definition used to train the demo student
-    ("samples.train_reviews_student", "edgetext_converters.corpora"): "issue 7 defect 6, converters engineer",
-    ("samples.train_reviews_student", "edgetext_converters.paddle_ernie"): "issue 7 defect 6, converters engineer",
 }
 
 

@@ -20,7 +20,7 @@ from edgetext import Bundle, TextClassifier
 ROOT = Path(__file__).resolve().parent.parent
 
 CONVERT = r"""
-import zlib  # before paddle (FACTS.md)
+import zlib  # before paddle (libpaddle's own zlib: converters README)
 import json, sys
 from pathlib import Path
 import paddle

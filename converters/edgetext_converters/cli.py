@@ -7,14 +7,24 @@
 
 Progress (tqdm, one step per stage) goes to stderr; the final report table (or, with --json,
 one JSON object) to stdout. Errors: one line ``edgetext convert: error: ...`` on stderr and
-exit 1 (2 for usage errors); an accuracy-gate refusal exits 3.
+exit 1 (2 for usage errors); an accuracy-gate refusal exits 3. The arguments become one
+:class:`ConvertOptions` (:func:`options_from_args`), the same object ``convert()`` builds from
+its keyword arguments.
+
+May import: the standard library, edgetext.errors; the rest of this package lazily.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from .options import ConvertOptions
+
+log = logging.getLogger(__name__)
 
 PROG = "edgetext convert"
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_GATE = 0, 1, 2, 3
@@ -30,16 +40,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .targets import DEFAULT_TARGETS, PRECISIONS, TARGETS
+
+    defaults: dict[str, list[str]] = {}
+    for name, t in TARGETS.items():
+        defaults.setdefault(t.default, []).append(name)
     p = _Parser(prog=PROG, description="Convert a trained classifier (Paddle inference model, PaddleNLP "
                 "checkpoint or Hugging Face BERT folder) into an EdgeText bundle.")
     p.add_argument("src", help="model folder (or .pdmodel file)")
     p.add_argument("--out", required=True, help="bundle to write: a folder, or a .etb archive")
     p.add_argument("--targets", default=None,
-                   help="comma list of onnx-x86,onnx-arm64,onnx-cuda,lite-x86,lite-arm "
-                        "(default onnx-x86,onnx-arm64,lite-x86,lite-arm)")
-    p.add_argument("--precision", choices=("int8", "fp16", "fp32"), default=None,
-                   help="one precision for every target (default per target: int8 for onnx-x86, onnx-arm64, "
-                        "lite-arm; fp32 for lite-x86; fp16 for onnx-cuda)")
+                   help=f"comma list of {','.join(TARGETS)} (default {','.join(DEFAULT_TARGETS)})")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="one precision for every target (default per target: "
+                        + "; ".join(f"{prec} for {', '.join(names)}" for prec, names in defaults.items()) + ")")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--labels", default=None, help="comma-separated labels in the model's output order")
     g.add_argument("--labels-file", default=None, help="labels, one per line (or a JSON list / id2label)")
@@ -58,43 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptions":
+    """The ConvertOptions of parsed command-line arguments (ConversionError on bad values)."""
+    from .evaluation import read_labels_file
+    from .options import ConvertOptions
+
+    labels = None
+    if args.labels is not None:
+        labels = [x.strip() for x in args.labels.split(",")]
+    elif args.labels_file is not None:
+        labels = read_labels_file(args.labels_file)
+    return ConvertOptions(targets=args.targets, precision=args.precision, labels=labels, calib=args.calib,
+                          eval_file=args.eval_file, trim_vocab=args.trim_vocab, min_freq=args.min_freq,
+                          max_length=args.max_length, max_accuracy_drop=args.max_accuracy_drop,
+                          min_agreement=args.min_agreement, allow_accuracy_drop=args.allow_accuracy_drop,
+                          name=args.name, static_quant=False if args.no_static_quant else None, progress=progress)
+
+
 def _print_error(message: str) -> None:
     text = " | ".join(line.strip() for line in str(message).splitlines() if line.strip())
     print(f"{PROG}: error: {text}", file=sys.stderr)
-
-
-def format_table(report: dict) -> str:
-    # "vs source": max |logit diff| against the source framework (includes trimming's [UNK]s on uncovered texts);
-    # "vs graph": against the fp32 graph after the passes, i.e. what quantization/export alone changed.
-    rows = [("target", "file", "precision", "size MB", "vs source", "vs graph", "agree", "accuracy", "verified")]
-    src = report.get("source", {})
-    ref_acc = (report.get("eval") or {}).get("reference_accuracy")
-    rows.append(("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-", "-",
-                 f"{100 * ref_acc:.2f}%" if ref_acc is not None else "-", src.get("reference", "")))
-    for t, r in (report.get("targets") or {}).items():
-        acc = r.get("accuracy")
-        rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
-                     f"{r['max_abs_logit_diff']:.2e}" if r.get("max_abs_logit_diff") is not None else "not run",
-                     f"{r['max_abs_logit_diff_vs_fp32_graph']:.2e}"
-                     if r.get("max_abs_logit_diff_vs_fp32_graph") is not None else "-",
-                     f"{r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else "-",
-                     f"{100 * acc:.2f}%" if acc is not None else "-", "yes" if r.get("verified") else "no"))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    tok = report.get("tokenizer", {})
-    extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
-             f"vocab: {tok.get('vocab_before')} -> {tok.get('vocab_after')} tokens; max_length "
-             f"{report.get('max_length')} (positions {report.get('positions_before')})",
-             f"eval: {(report.get('eval') or {}).get('n_texts')} texts from {(report.get('eval') or {}).get('source')}"]
-    trim = report.get("trim") or {}
-    if trim.get("eval_texts_covered") is not None:
-        extra.append(f"trim: {trim['eval_texts_covered']} eval texts fully covered by the kept vocabulary: max |logit diff| "
-                     f"{trim.get('covered_max_abs_logit_diff')}, ids identical: {trim.get('covered_ids_identical')}")
-    for t, r in (report.get("targets") or {}).items():
-        if r.get("waived"):
-            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
-    return "\n".join(lines + [""] + extra)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,20 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(f"the edgetext runtime is not importable: {e}")
         return EXIT_FAIL
     try:
-        from .pipeline import convert, read_labels_file
+        from .pipeline import convert
 
-        labels = None
-        if args.labels is not None:
-            labels = [x.strip() for x in args.labels.split(",")]
-        elif args.labels_file is not None:
-            labels = read_labels_file(args.labels_file)
-        report = convert(args.src, args.out, targets=args.targets, precision=args.precision, labels=labels,
-                         calib=args.calib, eval_file=args.eval_file, trim_vocab=args.trim_vocab,
-                         min_freq=args.min_freq, max_length=args.max_length,
-                         max_accuracy_drop=args.max_accuracy_drop, min_agreement=args.min_agreement,
-                         allow_accuracy_drop=args.allow_accuracy_drop, name=args.name,
-                         static_quant=False if args.no_static_quant else None,
-                         progress=not args.quiet and sys.stderr.isatty())
+        report = convert(args.src, args.out, options_from_args(args, progress=not args.quiet and sys.stderr.isatty()))
     except AccuracyGateError as e:
         _print_error(str(e))
         return EXIT_GATE
@@ -143,12 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         _print_error("out of memory")
         return EXIT_FAIL
-    except Exception as e:  # noqa: BLE001  (one clear line, never a traceback)
+    except Exception as e:  # noqa: BLE001  (one clear line, never a traceback; the traceback goes to the log)
+        log.debug("edgetext convert failed", exc_info=True)
         _print_error(f"unexpected {type(e).__name__}: {e}")
         return EXIT_FAIL
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
+        from .report import format_table
+
         print(format_table(report))
     return EXIT_OK
 

@@ -1,33 +1,23 @@
 """The one in-memory model description that every reader produces and every pass transforms.
 
-A :class:`ModelDescription` is either in *weights form* (an :class:`ErnieConfig` plus a
-``{PaddleNLP name: ndarray}`` dict: PaddleNLP checkpoints and Hugging Face folders) or in
+A :class:`ModelDescription` is in *weights form* (an :class:`ErnieConfig` plus a
+``{PaddleNLP name: ndarray}`` dict: PaddleNLP checkpoints and Hugging Face folders), in
 *graph form* (a Paddle inference program plus its parameters: Paddle inference models, and
-every weights-form model once lowered). Both carry the tokenizer assets and the labels.
+every weights-form model once lowered), and, inside one target's pipeline, also carries the
+:class:`Artifact` its writer produced (and quantization replaced). All forms carry the
+tokenizer assets and the labels.
+
+May import: numpy, edgetext.errors, .tokenizer_assets.
 """
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from edgetext.errors import ConversionError  # noqa: F401
 from .tokenizer_assets import Encoder, TokenizerAssets, load_json_object  # noqa: F401  (re-exported)
-
-
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int) -> dict[str, np.ndarray]:
-    n = max(1, max((len(s) for s in seqs), default=1))
-    ids = np.full((len(seqs), n), pad_id, dtype=np.int64)
-    mask = np.zeros((len(seqs), n), dtype=np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = s
-        mask[i, : len(s)] = 1
-    return {"input_ids": ids, "token_type_ids": np.zeros_like(ids), "attention_mask": mask}
-
 
 @dataclass
 class GraphModel:
@@ -38,6 +28,23 @@ class GraphModel:
     feed_names: list[str]
     fetch_names: list[str]
     feed_dtypes: dict[str, str] = field(default_factory=dict)  # name -> "int64" | "int32"
+
+    def copy(self) -> "GraphModel":
+        """Same program, own parameter dict and name lists (arrays shared: passes replace, never mutate)."""
+        return GraphModel(program_bytes=self.program_bytes, params=dict(self.params),
+                          feed_names=list(self.feed_names), fetch_names=list(self.fetch_names),
+                          feed_dtypes=dict(self.feed_dtypes))
+
+
+@dataclass
+class Artifact:
+    """A model file written for one target, and what running it on the evaluation texts measured."""
+
+    path: Path
+    precision: str
+    quantization: dict | None = None  # what was done to reach ``precision`` (None: fp32 as exported)
+    logits: np.ndarray | None = None  # [texts, labels] on the evaluation set, when it ran here
+    metrics: dict | None = None  # gate.compare() of those logits
 
 
 @dataclass
@@ -55,15 +62,20 @@ class ModelDescription:
     hf_weights: dict[str, np.ndarray] | None = None  # the untouched HF tensors (numpy reference)
     hf_config: dict[str, Any] | None = None
     source_size: int = 0  # bytes of the source's weights file(s)
-    notes: list[str] = field(default_factory=list)
-    passes: list[str] = field(default_factory=list)
-    max_length: int | None = None
+    notes: list[str] = field(default_factory=list)  # shared by every target's copy (see for_target)
+    artifact: Artifact | None = None  # target form: the file of the target being built
 
     @property
     def form(self) -> str:
-        return "graph" if self.graph is not None else "weights"
+        return "target" if self.artifact is not None else "graph" if self.graph is not None else "weights"
 
     @property
     def reference_name(self) -> str:
-        return {"paddle-inference": "paddle-inference", "paddlenlp-checkpoint": "paddle-inference",
-                "hf-bert": "numpy-bert"}[self.source_kind]
+        """What targets are gated against (runners.reference_runner): the numpy forward pass of the
+        untouched Hugging Face tensors when a reader kept them, else Paddle Inference on the lowered graph."""
+        return "numpy-bert" if self.hf_weights is not None else "paddle-inference"
+
+    def for_target(self) -> "ModelDescription":
+        """A shallow copy for one target's pipeline: its passes may replace the graph or the artifact
+        without touching the model the other targets start from; ``notes`` stays shared."""
+        return replace(self, artifact=None)

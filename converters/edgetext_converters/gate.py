@@ -1,14 +1,23 @@
 """Accuracy gate: a converted model against its reference on held-out texts.
 
-Metrics: max |logit diff|, top-1 agreement, accuracy (with labels) and its drop, NaN/Inf count.
-Refusal rules (:func:`check`), unless ``allow_accuracy_drop``:
-- any non-finite logit, or a wrong output shape (always refused: garbage is never allowed);
-- fp32 targets: max |logit diff| above ``fp32_atol`` x max(1, max |reference logit|)
+Metrics (:func:`compare`): max |logit diff|, top-1 agreement, accuracy (with labels) and its
+drop, NaN/Inf count. :func:`problems` turns them into structured :class:`Problem` s:
+
+- ``shape``: wrong output shape; ``non_finite``: any NaN/Inf logit. Never waivable: garbage is
+  never written, not even with ``allow_accuracy_drop``;
+- ``fp32_tolerance``: an fp32 model off by more than ``fp32_atol`` x max(1, max |reference logit|)
   (an fp32 conversion must be exact: more means a conversion bug);
-- any target: top-1 agreement below ``min_agreement``;
-- with labels: accuracy more than ``max_accuracy_drop`` points below the reference's;
-- int8/fp16: max |logit diff| above ``max_rel_diff`` x the spread (std) of the reference logits
-  (catches scaled/garbage logits whose argmax happens to survive).
+- ``logit_spread``: an int8/fp16 model off by more than ``max_rel_diff`` x the spread (std) of the
+  reference logits (scaled or garbage logits whose argmax happens to survive);
+- ``agreement``: top-1 agreement below ``min_agreement``;
+- ``accuracy_drop``: with labels, accuracy more than ``max_accuracy_drop`` points below the reference's.
+
+A trimmed vocabulary changes the logits of texts it does not cover (their unknown words become
+[UNK]), so with ``trimmed_vocab=True`` the two logit-distance rules are not applied: agreement
+and accuracy decide. :func:`check` raises AccuracyGateError unless every problem is waivable
+and waiving was asked for.
+
+May import: numpy, edgetext.errors.
 """
 from __future__ import annotations
 
@@ -18,14 +27,32 @@ import numpy as np
 
 from edgetext.errors import AccuracyGateError
 
+PRECISIONS = ("fp32", "fp16", "int8")
+HARD_KINDS = frozenset({"shape", "non_finite"})
 
-@dataclass
+
+@dataclass(frozen=True)
 class GateConfig:
     max_accuracy_drop: float = 1.0  # points (percent)
     min_agreement: float = 0.95
     fp32_atol: float = 1e-3
     max_rel_diff: float = 1.0
     allow_accuracy_drop: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason to refuse a model. ``waivable`` is decided by ``kind``, never by the wording."""
+
+    kind: str  # shape | non_finite | fp32_tolerance | logit_spread | agreement | accuracy_drop
+    message: str
+
+    @property
+    def waivable(self) -> bool:
+        return self.kind not in HARD_KINDS
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
@@ -60,38 +87,45 @@ def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
     return m
 
 
-def problems(m: dict, precision: str, cfg: GateConfig) -> list[str]:
-    """What is wrong with a target's metrics (empty: it passes)."""
+def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = False) -> list[Problem]:
+    """What is wrong with a model's metrics (empty: it passes)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (one of {', '.join(PRECISIONS)})")
     if not m.get("shape_ok", False):
-        return [f"output shape {m.get('shape')} differs from the reference's {m.get('expected_shape')}"]
+        return [Problem("shape", f"output shape {m.get('shape')} differs from the reference's "
+                                 f"{m.get('expected_shape')}")]
     out = []
     if m["non_finite"]:
-        out.append(f"{m['non_finite']} NaN/Inf logits")
+        out.append(Problem("non_finite", f"{m['non_finite']} NaN/Inf logits"))
     diff = m.get("max_abs_logit_diff_vs_fp32_graph", m["max_abs_logit_diff"])
-    if precision == "fp32":
+    if trimmed_vocab:
+        pass  # uncovered texts legitimately change: agreement and accuracy decide (module docstring)
+    elif precision == "fp32":
         lim = cfg.fp32_atol * max(1.0, m["reference_max_abs_logit"])
         if diff > lim:
-            out.append(f"max |logit diff| {diff:.3g} exceeds the fp32 tolerance {lim:.3g}")
-    elif precision != "trimmed":  # a trimmed vocabulary changes uncovered texts: agreement/accuracy decide
+            out.append(Problem("fp32_tolerance", f"max |logit diff| {diff:.3g} exceeds the fp32 tolerance {lim:.3g}"))
+    else:
         lim = cfg.max_rel_diff * max(m["reference_logit_std"], 1e-6)
         if diff > max(lim, 1e-3):
-            out.append(f"max |logit diff| {diff:.3g} is more than {cfg.max_rel_diff:g}x the "
-                       f"reference logit spread ({m['reference_logit_std']:.3g}): garbage output")
+            out.append(Problem("logit_spread", f"max |logit diff| {diff:.3g} is more than {cfg.max_rel_diff:g}x the "
+                                               f"reference logit spread ({m['reference_logit_std']:.3g}): garbage output"))
     if m["top1_agreement"] < cfg.min_agreement:
-        out.append(f"top-1 agreement {m['top1_agreement']:.3f} is below {cfg.min_agreement:g}")
+        out.append(Problem("agreement", f"top-1 agreement {m['top1_agreement']:.3f} is below {cfg.min_agreement:g}"))
     if "accuracy" in m and m["accuracy_drop_points"] > cfg.max_accuracy_drop:
-        out.append(f"accuracy {100 * m['accuracy']:.2f}% is {m['accuracy_drop_points']:.2f} points below the "
-                   f"reference's {100 * m['reference_accuracy']:.2f}% (limit {cfg.max_accuracy_drop:g})")
+        out.append(Problem("accuracy_drop",
+                           f"accuracy {100 * m['accuracy']:.2f}% is {m['accuracy_drop_points']:.2f} points below the "
+                           f"reference's {100 * m['reference_accuracy']:.2f}% (limit {cfg.max_accuracy_drop:g})"))
     return out
 
 
-def check(target: str, m: dict, precision: str, cfg: GateConfig) -> list[str]:
-    """Raise AccuracyGateError for refused targets; return the waived problems otherwise."""
-    found = problems(m, precision, cfg)
+def check(what: str, m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = False) -> list[Problem]:
+    """Raise AccuracyGateError for a refused model; return the waived problems otherwise."""
+    found = problems(m, precision, cfg, trimmed_vocab=trimmed_vocab)
     if not found:
         return []
-    hard = [p for p in found if "NaN" in p or "shape" in p]
+    hard = [p for p in found if not p.waivable]
     if hard or not cfg.allow_accuracy_drop:
-        raise AccuracyGateError(f"accuracy gate refused {target} ({precision}): " + "; ".join(found)
+        label = precision + (", trimmed vocabulary" if trimmed_vocab else "")
+        raise AccuracyGateError(f"accuracy gate refused {what} ({label}): " + "; ".join(p.message for p in found)
                                 + ("" if hard else " (use --allow-accuracy-drop to write it anyway)"))
     return found

@@ -10,7 +10,7 @@ Lite's OpenMP runtimes should not share a process. So the converters call::
     python lite_tool.py run MODEL.nb IN.npz OUT.npz       # IN: b0_input_ids, b0_token_type_ids, ...
 
 ``run`` writes ``b<i>`` logits for each batch ``i`` of IN.npz; thread count comes from
-OMP_NUM_THREADS (FACTS: MobileConfig has no working set_threads on x86).
+OMP_NUM_THREADS (MobileConfig has no working set_threads on x86: converters README, Facts).
 """
 from __future__ import annotations
 

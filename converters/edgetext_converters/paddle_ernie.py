@@ -18,7 +18,7 @@ names and the exported inference graph follow PaddleNLP's
 
 Typical use (training a student, then handing it to the converters)::
 
-    import zlib  # before paddle: see FACTS (libpaddle's own zlib)
+    import zlib  # before paddle: libpaddle carries its own zlib (converters README, Facts)
     from edgetext_converters.paddle_ernie import ErnieConfig, ErnieForSequenceClassification, \
         export_inference_model, save_checkpoint
     cfg = ErnieConfig.preset("ernie-3.0-tiny-nano-v2-zh", num_labels=2, id2label={0: "negative", 1: "positive"})
@@ -35,7 +35,7 @@ rejects (the converters repair it). ``scalar_mask=False`` compares against
 """
 from __future__ import annotations
 
-import zlib  # noqa: F401  (must be loaded before libpaddle: FACTS.md zlib clash)
+import zlib  # noqa: F401  (must be loaded before libpaddle, which carries its own zlib: converters README)
 
 import copy
 import json

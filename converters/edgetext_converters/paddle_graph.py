@@ -6,7 +6,7 @@ trimming, output renaming, the Lite ``fill_constant`` repair) and by the writers
 """
 from __future__ import annotations
 
-import zlib  # noqa: F401  (before paddle: FACTS.md)
+import zlib  # noqa: F401  (before paddle: libpaddle carries its own zlib; see the converters README)
 
 import contextlib
 import os
@@ -18,22 +18,10 @@ import numpy as np
 from edgetext.errors import ConversionError
 
 from .description import GraphModel
+from .io_names import feed_role  # noqa: F401  (re-exported: readers and passes ask the graph's inputs' roles)
 
-ROLE_NAMES = {"input_ids": "input_ids", "token_type_ids": "token_type_ids", "attention_mask": "attention_mask"}
-_FEED_ALIASES = {
-    "input_ids": "input_ids", "ids": "input_ids", "src_ids": "input_ids", "input_word_ids": "input_ids",
-    "token_type_ids": "token_type_ids", "segment_ids": "token_type_ids", "sent_ids": "token_type_ids",
-    "attention_mask": "attention_mask", "input_mask": "attention_mask",
-}
 _PASS_THROUGH = ("cast", "reshape2", "reshape", "unsqueeze2", "squeeze2", "assign", "scale")
-
-
-def feed_role(name: str) -> str:
-    role = _FEED_ALIASES.get(name)
-    if role is None:
-        raise ConversionError(f"unsupported model input {name!r}: expected input_ids, token_type_ids or "
-                              "attention_mask")
-    return role
+MIN_POSITION_ROWS = 32  # an unrecognised lookup table smaller than this is not taken for the position table
 
 
 @contextlib.contextmanager
@@ -90,7 +78,7 @@ def load_graph(model_file: str | os.PathLike, params_file: str | os.PathLike) ->
     with static_mode():
         try:
             program = paddle.static.Program.parse_from_string(data)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001  (protobuf/paddle raise anything on garbage: one clear error)
             raise ConversionError(f"{model_file} is not a Paddle program (corrupt or not a .pdmodel): "
                                   f"{str(e).splitlines()[0][:200]}") from None
         block = program.global_block()
@@ -107,7 +95,7 @@ def load_graph(model_file: str | os.PathLike, params_file: str | os.PathLike) ->
             try:
                 paddle.static.io.load_vars(exe, dirname=str(params_file.parent), main_program=program,
                                            vars=persist, filename=params_file.name)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001  (paddle raises anything on a bad file: one clear error)
                 raise ConversionError(f"{params_file}: cannot load the parameters of {model_file.name} "
                                       f"(truncated or from another model?): {str(e).strip().splitlines()[-1][:300]}"
                                       ) from None
@@ -177,7 +165,9 @@ class ProgramEditor:
         return None
 
     def ancestors(self, var_name: str, limit: int = 200) -> list:
-        seen, out, stack = set(), [], [var_name]
+        seen: set[int] = set()
+        out: list = []
+        stack = [var_name]
         while stack and len(out) < limit:
             v = stack.pop()
             op = self.producer(v)
@@ -202,9 +192,17 @@ class ProgramEditor:
         return None
 
     def embeddings(self) -> dict[str, str]:
-        """{"word"|"token_type"|"position"|"task_type": parameter name} of the lookup tables."""
+        """{"word"|"token_type"|"position"|"task_type": parameter name} of the lookup tables.
+
+        Word and token-type tables are fed (through cast/reshape-like ops) by their inputs;
+        the position table by ids built with cumsum or range. Ids built otherwise (e.g. a slice
+        of a persistable ``position_ids`` buffer, as Hugging Face exports do) are not
+        recognised: of those tables the one with the most rows is the position table, if it has
+        at least ``MIN_POSITION_ROWS`` (task-type and unfed token-type tables have at most 16 rows
+        in every BERT/ERNIE release) and no other table ties with it; otherwise none is named
+        position (trim_positions then leaves the model alone)."""
         found: dict[str, str] = {}
-        others: list[tuple[str, str]] = []
+        others: list[str] = []
         for op in self.block.ops:
             if op.type not in ("lookup_table_v2", "lookup_table"):
                 continue
@@ -217,17 +215,27 @@ class ProgramEditor:
                 elif role == "token_type_ids":
                     found.setdefault("token_type", w)
                 continue
-            if any(a.type == "cumsum" or (a.type == "range") for a in self.ancestors(ids)):
+            if any(a.type in ("cumsum", "range") for a in self.ancestors(ids)):
                 found.setdefault("position", w)
-            else:
-                others.append((w, ids))
-        if "position" not in found and len(others) >= 1:
-            # position ids may come from a fill_constant/range we did not recognise: take the largest table
-            pass
-        for w, _ in others:
-            if "task_type" not in found:
-                found["task_type"] = w
+            elif w not in others:
+                others.append(w)
+        if "position" not in found and others:
+            rows = {w: self._rows(w) for w in others}
+            most = max(rows.values())
+            largest = [w for w in others if rows[w] == most]
+            if len(largest) == 1 and most >= MIN_POSITION_ROWS:
+                found["position"] = largest[0]
+                others.remove(largest[0])
+        if others:
+            found.setdefault("task_type", others[0])
         return found
+
+    def _rows(self, param: str) -> int:
+        arr = self.graph.params.get(param)
+        if arr is not None:
+            return int(arr.shape[0])
+        shape = list(self.block.var(param).shape) if self.block.has_var(param) else []
+        return int(shape[0]) if shape and shape[0] and shape[0] > 0 else 0
 
     # ---------------------------------------------------------------- edits
     def set_param(self, name: str, value: np.ndarray) -> None:
@@ -259,7 +267,7 @@ class ProgramEditor:
         return bad
 
     def repair_scalar_fill_constants(self) -> int:
-        """FACTS.md recipe: give each such fill_constant the shape [1] (broadcasts identically)."""
+        """Give each such fill_constant the shape [1] (it broadcasts identically; converters README)."""
         ops = self.scalar_fill_constants()
         for op in ops:
             op._set_attr("shape", [1])
@@ -276,7 +284,8 @@ class ProgramEditor:
                 continue
             x, y = op.input("X")[0], op.input("Y")[0]
             for a, b in ((x, y), (y, x)):
-                if self.source_feed(a) and feed_role(self.source_feed(a)) == "input_ids":
+                feed = self.source_feed(a)
+                if feed is not None and feed_role(feed) == "input_ids":
                     prod = self.producer(b)
                     if prod is not None and prod.type == "fill_constant":
                         found.append(prod)

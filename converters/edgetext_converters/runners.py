@@ -9,7 +9,10 @@
 - :class:`OrtRunner`: ONNX Runtime CPU. :class:`LiteRunner`: Paddle Lite x86 in a child process.
 
 All take ``{"input_ids", "token_type_ids", "attention_mask"}`` int64 [B, L] batches and return
-float32 logits [B, C].
+float32 logits [B, C]. :func:`reference_runner` picks the reference for a description.
+
+May import: numpy, edgetext.errors, .io_names, .description, .paddle_graph; paddle and
+onnxruntime lazily (Paddle Lite only in child processes, via lite_tool.py).
 """
 from __future__ import annotations
 
@@ -23,6 +26,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgetext.errors import ConversionError
+
+from .description import ModelDescription
+from .io_names import feed_role
 
 
 # ----------------------------------------------------------------------------- numpy BERT
@@ -155,8 +161,6 @@ class PaddleInferenceRunner:
         self.output = self.pred.get_output_names()[0]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        from .paddle_graph import feed_role
-
         for name in self.inputs:
             h = self.pred.get_input_handle(name)
             arr = batch[feed_role(name)]
@@ -165,6 +169,19 @@ class PaddleInferenceRunner:
             h.copy_from_cpu(np.ascontiguousarray(arr))
         self.pred.run()
         return np.asarray(self.pred.get_output_handle(self.output).copy_to_cpu(), dtype=np.float32)
+
+
+def reference_runner(desc: ModelDescription, work: Path) -> "NumpyBert | PaddleInferenceRunner":
+    """The model every target is gated against: the numpy forward pass of the untouched safetensors
+    for Hugging Face inputs, else Paddle Inference on the graph as it is now (call it right after
+    lowering, before any pass that changes predictions)."""
+    if desc.hf_weights is not None:
+        assert desc.hf_config is not None
+        return NumpyBert(desc.hf_weights, desc.hf_config)
+    from .paddle_graph import save_graph
+
+    assert desc.graph is not None
+    return PaddleInferenceRunner(*save_graph(desc.graph, work / "reference" / "model"))
 
 
 # ----------------------------------------------------------------------------- ONNX Runtime
@@ -183,13 +200,11 @@ class OrtRunner:
         so.log_severity_level = 3
         try:
             self.sess = ort.InferenceSession(str(path), so, providers=list(providers))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001  (ORT raises its own error types: one clear error)
             raise ConversionError(f"ONNX Runtime cannot load {path}: {str(e).splitlines()[0][:300]}") from None
         self.inputs = [(i.name, i.type) for i in self.sess.get_inputs()]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        from .paddle_graph import feed_role
-
         feeds = {}
         for name, typ in self.inputs:
             arr = batch[feed_role(name)]
@@ -223,8 +238,6 @@ class LiteRunner:
         self.dtypes = dict(dtypes or {})
 
     def run_many(self, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-        from .paddle_graph import feed_role
-
         with tempfile.TemporaryDirectory(prefix="edgetext-lite-") as tmp:
             arrays = {}
             for i, b in enumerate(batches):

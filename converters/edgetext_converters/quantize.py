@@ -1,96 +1,76 @@
-"""ONNX writers: Paddle program -> ONNX fp32 (paddle2onnx 1.3.1, folded by an ONNX Runtime
-basic-optimization session), int8 (dynamic QInt8 per-channel, embedding Gathers included;
-or static QDQ with calibration batches) and fp16 (onnxruntime.transformers.float16).
+"""Quantization recipes for ONNX files: each takes an fp32 model path and writes a quantized one,
+returning the record the manifest keeps under ``quantization``.
+
+- :func:`quantize_embeddings_rowwise`: embedding tables int8 with one scale per row (own pass);
+- :func:`quantize_dynamic_int8`: row-wise embeddings + ORT dynamic QInt8 per-channel MatMuls;
+- :func:`quantize_static_int8`: row-wise embeddings + ORT static QDQ (MinMax) on calibration batches;
+- :func:`to_fp16`: fp16 weights and compute, int64 inputs / fp32 logits kept.
+
+Choosing among recipes (and, later, searching mixes of them) is the quantize pass's job
+(passes/quantization.py); this module only knows how to apply one.
+
+ONNX Runtime's quantizer reports through module-level ``logging.warning(...)`` calls, i.e. on
+the *root* logger, not on a logger of its own (e.g. "Please consider pre-processing before
+quantization" in onnxruntime/quantization/quantize.py); its few named loggers live under
+``onnxruntime.quantization``. :func:`ort_quantizer_logs` re-routes exactly the records that
+come from that package to this module's logger at DEBUG, and keeps ``logging.warning``'s implicit
+``basicConfig()`` from installing a handler on the caller's root logger.
+
+May import: numpy, onnx, onnxruntime, edgetext.errors, .io_names.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from edgetext.errors import ConversionError
 
-OPSET = 14
+from .io_names import feed_role
+
+log = logging.getLogger(__name__)
 
 
-class _QuietQuantizer:
-    """ORT's quantizer logs "consider pre-processing" warnings on the root logger: mute them, then restore."""
+class _FromOrtQuantization(logging.Filter):
+    """Drops records logged from inside onnxruntime/quantization, after re-logging them at DEBUG here."""
 
-    def __enter__(self):
-        import logging
+    def __init__(self, package_dir: str):
+        super().__init__()
+        self.prefix = os.path.join(os.path.realpath(package_dir), "")
 
-        self.root = logging.getLogger()
-        self.level = self.root.level
-        self.root.setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        self.root.setLevel(self.level)
-
-
-def paddle_to_onnx(model_file: str | os.PathLike, params_file: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """paddle2onnx, then constant folding (paddle2onnx 1.3.1 keeps every weight as a Constant node
-    and leaves the pad-mask arithmetic unfolded: FACTS.md)."""
-    import zlib  # noqa: F401
-
-    import paddle2onnx
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="edgetext-p2o-") as tmp:
-        raw = Path(tmp) / "raw.onnx"
-        try:
-            paddle2onnx.export(str(model_file), str(params_file), save_file=str(raw), opset_version=OPSET,
-                               auto_upgrade_opset=True, verbose=False, enable_onnx_checker=True,
-                               enable_optimize=True)
-        except Exception as e:  # noqa: BLE001
-            raise ConversionError(f"paddle2onnx failed on {model_file}: {str(e).splitlines()[0][:300]}") from None
-        if not raw.is_file() or raw.stat().st_size == 0:
-            raise ConversionError(f"paddle2onnx wrote nothing for {model_file} (unsupported operator?)")
-        fold(raw, out)
-    rename_io(out)
-    return out
+    def filter(self, record: logging.LogRecord) -> bool:
+        path = os.path.realpath(record.pathname or "")
+        if not (path.startswith(self.prefix) or record.name.startswith("onnxruntime.quantization")):
+            return True
+        log.debug("onnxruntime.quantization %s: %s", record.levelname.lower(), record.getMessage())
+        return False
 
 
-def fold(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    import onnxruntime as ort
+@contextlib.contextmanager
+def ort_quantizer_logs() -> Iterator[None]:
+    """While quantizing: ORT's quantizer messages go to this module's logger at DEBUG (module docstring)."""
+    import onnxruntime.quantization as q
 
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    so.optimized_model_filepath = str(dst)
-    so.log_severity_level = 3
-    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    ort = logging.getLogger("onnxruntime.quantization")
+    flt = _FromOrtQuantization(os.path.dirname(q.__file__))
+    guard = logging.NullHandler() if not root.handlers else None  # logging.warning() would basicConfig() else
+    if guard is not None:
+        root.addHandler(guard)
+    root.addFilter(flt)
+    ort.addFilter(flt)
     try:
-        ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001
-        raise ConversionError(f"ONNX Runtime cannot load the paddle2onnx output: {str(e).splitlines()[0][:300]}") \
-            from None
-
-
-def rename_io(path: str | os.PathLike) -> None:
-    """One output named ``logits``; make the graph's initializers plain (no ORT-only attributes)."""
-    import onnx
-
-    m = onnx.load(str(path))
-    changed = False
-    if len(m.graph.output) != 1:
-        raise ConversionError(f"{path}: {len(m.graph.output)} outputs, expected 1 (logits)")
-    old = m.graph.output[0].name
-    if old != "logits":
-        for node in m.graph.node:
-            for i, name in enumerate(node.output):
-                if name == old:
-                    node.output[i] = "logits"
-            for i, name in enumerate(node.input):
-                if name == old:
-                    node.input[i] = "logits"
-        m.graph.output[0].name = "logits"
-        changed = True
-    if changed:
-        onnx.save(m, str(path))
+        yield
+    finally:
+        ort.removeFilter(flt)
+        root.removeFilter(flt)
+        if guard is not None:
+            root.removeHandler(guard)
 
 
 def quantize_embeddings_rowwise(src: str | os.PathLike, dst: str | os.PathLike, min_rows: int = 128) -> int:
@@ -110,7 +90,7 @@ def quantize_embeddings_rowwise(src: str | os.PathLike, dst: str | os.PathLike, 
             users[name] = users.get(name, 0) + 1
     nodes, n = [], 0
     for node in m.graph.node:
-        table = node.input[0] if node.op_type == "Gather" and node.input else None
+        table = node.input[0] if node.op_type == "Gather" and node.input else ""
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if (table in inits and users.get(table) == 1 and attrs.get("axis", 0) == 0
                 and inits[table].data_type == TensorProto.FLOAT and len(inits[table].dims) == 2
@@ -147,7 +127,7 @@ def quantize_dynamic_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce
     with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp:
         emb = Path(tmp) / "emb.onnx"
         n = quantize_embeddings_rowwise(src, emb)
-        with _QuietQuantizer():
+        with ort_quantizer_logs():
             quantize_dynamic(str(emb), str(dst), op_types_to_quantize=["MatMul"], per_channel=per_channel,
                              reduce_range=reduce_range, weight_type=QuantType.QInt8,
                              extra_options={"MatMulConstBOnly": True})
@@ -157,14 +137,14 @@ def quantize_dynamic_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce
 
 def quantize_static_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_range: bool,
                          calib_batches: Iterable[dict[str, np.ndarray]], per_channel: bool = True) -> dict:
-    """Static QDQ (activations QUInt8, weights QInt8 per-channel) calibrated on real texts."""
+    """Static QDQ (activations QUInt8, weights QInt8 per-channel) calibrated on real texts.
+
+    ``calib_batches``: ``{role: int64 [B, L]}`` batches, fed by the model's input names."""
     import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
     names = [i.name for i in ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).get_inputs()]
-    from .paddle_graph import feed_role
-
     feeds = [{n: b[feed_role(n)].astype(np.int64) for n in names} for b in calib_batches]
     if not feeds:
         raise ConversionError("static quantization needs calibration texts (--calib)")
@@ -176,7 +156,7 @@ def quantize_static_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_
         def get_next(self):
             return next(self.it, None)
 
-    with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp, _QuietQuantizer():
+    with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp, ort_quantizer_logs():
         emb = Path(tmp) / "emb.onnx"
         n = quantize_embeddings_rowwise(src, emb)
         quantize_static(str(emb), str(dst), Reader(), quant_format=QuantFormat.QDQ,
@@ -198,29 +178,3 @@ def to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
     m16 = convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=False)
     onnx.save(m16, str(dst))
     return {"method": "cast-fp16", "keep_io_types": True}
-
-
-def io_spec(path: str | os.PathLike) -> tuple[list[dict], list[dict]]:
-    """Manifest inputs/outputs of an ONNX file."""
-    import onnx
-
-    from .paddle_graph import feed_role
-
-    m = onnx.load(str(path), load_external_data=False)
-    init = {i.name for i in m.graph.initializer}
-    type_names = {onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
-                  onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16"}
-    inputs = []
-    for i in m.graph.input:
-        if i.name in init:
-            continue
-        dt = type_names.get(i.type.tensor_type.elem_type)
-        if dt not in ("int64", "int32"):
-            raise ConversionError(f"{path}: input {i.name} has type {dt}, expected int64/int32")
-        inputs.append({"name": i.name, "role": feed_role(i.name), "dtype": dt, "shape": [-1, -1]})
-    outputs = []
-    for o in m.graph.output:
-        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in o.type.tensor_type.shape.dim]
-        outputs.append({"name": o.name, "dtype": type_names.get(o.type.tensor_type.elem_type, "float32"),
-                        "shape": [-1, dims[-1] if dims else -1]})
-    return inputs, outputs

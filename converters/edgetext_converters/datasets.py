@@ -1,4 +1,5 @@
-"""Real labelled corpora from the assets folder, with fixed, documented splits.
+"""Real labelled corpora from the assets folder, with fixed, documented splits (public API:
+samples, tests and benchmarks use these, e.g. ``from edgetext_converters import datasets``).
 
 Every split is decided by a stable hash of the text (sha1), never by file
 order or a random seed, so train / dev / test never change across machines
@@ -7,6 +8,8 @@ and a text never appears in two splits (duplicates are removed first):
     sha1(text)[0] % 10 == 0  -> test   (held out: accuracy gates and reports)
     sha1(text)[0] % 10 == 1  -> dev    (calibration, early stopping)
     otherwise                -> train
+
+May import: the standard library.
 """
 from __future__ import annotations
 

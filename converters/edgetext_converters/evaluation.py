@@ -1,0 +1,197 @@
+"""The evaluation texts every model is measured on, their batches, and the files they come from.
+
+Batches are the runtime's: rows sorted by length and cut with ``edgetext.preprocess.length_buckets``,
+padded with ``edgetext.preprocess.pad_rows`` (the predictor's own padding), so a model is gated
+on exactly the matrices the device will feed it.
+
+May import: numpy, edgetext (errors, preprocess), .description, .tokenizer_assets.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from edgetext.errors import ConversionError
+from edgetext.preprocess import length_buckets, pad_rows
+
+from .tokenizer_assets import TokenizerAssets
+
+BATCH = 32
+BUILTIN_EVAL = (
+    "这家店的菜很好吃，服务也很周到。", "房间太小了，隔音很差，不会再来。", "物流很快，包装完好。", "差评",
+    "The food was great and the staff were friendly.", "Terrible service, I will never come back.",
+    "It was okay, nothing special.", "Hello world!", "",
+)
+
+Batch = dict[str, np.ndarray]  # role -> int64 [B, L]
+
+
+class Runner(Protocol):
+    def __call__(self, batch: Batch) -> np.ndarray: ...
+
+
+# ----------------------------------------------------------------------------- files
+def read_lines(path: str | os.PathLike, what: str) -> list[str]:
+    """Non-blank lines of a UTF-8 file (``what`` names the option in errors)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConversionError(f"{what} file {path} does not exist")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConversionError(f"{what} file {path} is not UTF-8: {e}") from None
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def read_eval_tsv(path: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """``text<TAB>label`` lines -> (texts, labels)."""
+    texts, labels = [], []
+    for n, line in enumerate(read_lines(path, "--eval"), 1):
+        if "\t" not in line:
+            raise ConversionError(f"--eval {path}:{n}: expected text<TAB>label")
+        text, label = line.rsplit("\t", 1)
+        texts.append(text)
+        labels.append(label.strip())
+    if not texts:
+        raise ConversionError(f"--eval file {path} has no rows")
+    return texts, labels
+
+
+def read_labels_file(path: str | os.PathLike) -> list[str]:
+    """Labels one per line, or a JSON list, or a JSON id2label object."""
+    p = Path(path)
+    if p.suffix == ".json":
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ConversionError(f"--labels-file {path}: {e}") from None
+        if isinstance(data, dict):  # id2label
+            data = [data[k] for k in sorted(data, key=lambda k: int(k))]
+        if not isinstance(data, list):
+            raise ConversionError(f"--labels-file {path}: expected a JSON list or id2label object")
+        return [str(x) for x in data]
+    return read_lines(path, "--labels-file")
+
+
+def read_texts(arg: str | os.PathLike | Sequence[str] | None, what: str) -> list[str] | None:
+    """An option that is a file of texts or the texts themselves (None stays None)."""
+    if arg is None:
+        return None
+    texts = read_lines(arg, what) if isinstance(arg, (str, os.PathLike)) else [str(t) for t in arg]
+    if not texts:
+        raise ConversionError(f"{what}: no texts")
+    return texts
+
+
+# ----------------------------------------------------------------------------- batches
+def padded_batches(ids: Sequence[Sequence[int]], pad_id: int, batch: int = BATCH,
+                   order: Sequence[np.ndarray] | None = None) -> list[Batch]:
+    """Rows padded per batch; ``order`` (index batches) defaults to length buckets of ``ids``."""
+    if order is None:
+        order = length_buckets([len(x) for x in ids], batch)
+    return [pad_rows([ids[i] for i in idx], pad_id) for idx in order]
+
+
+def run_batches(runner: Runner | Callable[[Batch], np.ndarray], batches: list[Batch]) -> list[np.ndarray]:
+    """One call per batch, or one ``run_many`` for runners that batch in a child process (Lite)."""
+    run_many = getattr(runner, "run_many", None)
+    if run_many is not None:
+        return run_many(batches)
+    return [runner(b) for b in batches]
+
+
+@dataclass
+class EvalSet:
+    """Texts (+ optional label targets), their token ids for the reference tokenizer and for the
+    model's tokenizer after the passes (different once the vocabulary is trimmed), the batch order
+    both share, and the reference's and the fp32 graph's logits once measured."""
+
+    texts: list[str]
+    targets: np.ndarray | None
+    source: str
+    ref_ids: list[list[int]] = field(default_factory=list)
+    new_ids: list[list[int]] = field(default_factory=list)
+    ref_pad_id: int = 0
+    new_pad_id: int = 0
+    order: list[np.ndarray] = field(default_factory=list)  # batches of text indices
+    ref_logits: np.ndarray | None = None
+    graph_logits: np.ndarray | None = None  # fp32 logits of the model after the passes
+    _batches: dict[str, list[Batch]] = field(default_factory=dict, repr=False)
+
+    def encode_reference(self, tok: TokenizerAssets, max_length: int) -> None:
+        self.ref_ids = tok.encoder().encode_batch(self.texts, max_length)
+        self.ref_pad_id = tok.pad_id
+        self.new_ids, self.new_pad_id = self.ref_ids, self.ref_pad_id
+        self.order = length_buckets([len(x) for x in self.ref_ids], BATCH)
+        self._batches.clear()
+
+    def encode_model(self, tok: TokenizerAssets, max_length: int) -> None:
+        """Ids of the model's own tokenizer (call after passes that changed it)."""
+        self.new_ids = tok.encoder().encode_batch(self.texts, max_length)
+        self.new_pad_id = tok.pad_id
+        self._batches.pop("new", None)
+
+    def batches(self, which: str = "new") -> list[Batch]:
+        """``"ref"``: the reference tokenizer's ids; ``"new"``: the model's."""
+        if which not in self._batches:
+            ids, pad = (self.ref_ids, self.ref_pad_id) if which == "ref" else (self.new_ids, self.new_pad_id)
+            self._batches[which] = padded_batches(ids, pad, order=self.order)
+        return self._batches[which]
+
+    def gather(self, outs: list[np.ndarray]) -> np.ndarray:
+        """Per-batch outputs back in text order, checked to be [batch, labels]."""
+        n = len(self.texts)
+        c = outs[0].shape[-1] if outs and outs[0].ndim == 2 else 1
+        res = np.full((n, c), np.nan, dtype=np.float32)
+        for idx, o in zip(self.order, outs):
+            o = np.asarray(o)
+            if o.ndim != 2 or o.shape[0] != len(idx) or o.shape[1] != c:
+                raise ConversionError(f"model output has shape {list(o.shape)}, expected [{len(idx)}, {c}]")
+            res[idx] = o
+        return res
+
+    def run(self, runner: Runner | Callable[[Batch], np.ndarray], which: str = "new") -> np.ndarray:
+        return self.gather(run_batches(runner, self.batches(which)))
+
+
+def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None,
+                   eval_texts: Sequence[str] | None, eval_labels: Sequence[str] | None,
+                   calib_texts: list[str] | None, trim_texts: list[str] | None, max_eval: int) -> EvalSet:
+    """The first of: --eval file, eval_texts (+ labels), calibration texts, trimming corpus, built-in samples."""
+    names: list[str] | None
+    if eval_file is not None:
+        texts, names = read_eval_tsv(eval_file)
+        source = f"eval-file ({Path(str(eval_file)).name})"
+    elif eval_texts is not None:
+        texts, names = list(eval_texts), (list(eval_labels) if eval_labels is not None else None)
+        source = "eval-texts"
+    elif calib_texts:
+        texts, names, source = calib_texts, None, "calibration texts (no labels)"
+    elif trim_texts:
+        texts, names, source = trim_texts, None, "trimming corpus (no labels)"
+    else:
+        texts, names, source = list(BUILTIN_EVAL), None, "built-in sample texts (no labels)"
+    texts, names = texts[:max_eval], (names[:max_eval] if names is not None else None)
+    targets = None
+    if names is not None:
+        index = {label: i for i, label in enumerate(labels)}
+        bad = sorted({n for n in names if n not in index})
+        if bad:
+            raise ConversionError(f"evaluation labels {bad[:5]} are not among the model's labels {list(labels)} "
+                                  "(pass --labels in the model's output order)")
+        targets = np.array([index[n] for n in names], dtype=np.int64)
+    return EvalSet(texts=list(texts), targets=targets, source=source)
+
+
+def measure(ev: EvalSet, runner: Runner | Callable[[Batch], np.ndarray]) -> tuple[np.ndarray, dict]:
+    """A model's logits on the evaluation set (the model's own ids) and its metrics against the reference."""
+    from .gate import compare
+
+    assert ev.ref_logits is not None, "measure the reference first"
+    logits = ev.run(runner, "new")
+    return logits, compare(ev.ref_logits, logits, ev.targets, graph=ev.graph_logits)

@@ -1,0 +1,83 @@
+"""``ConvertOptions``: every setting of one conversion, typed and validated in one place.
+
+Both ``edgetext convert`` (cli.py) and ``convert(src, out, **kwargs)`` build one; passes read
+it from their context. Files named here (``calib``, ``eval_file``, ``trim_vocab``) are read
+later, by the pipeline, so an options object can be built before they exist.
+
+May import: the standard library, edgetext.errors, .targets, .gate.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, Sequence, Union
+
+from edgetext.errors import ConversionError
+
+from .gate import GateConfig
+from .targets import DEFAULT_TARGETS, TARGETS, parse_targets
+
+#: a file of texts (one per line) or the texts themselves
+TextsArg = Union[str, os.PathLike, Sequence[str], None]
+
+
+def _texts(value: TextsArg) -> TextsArg:
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return value
+    return tuple(str(t) for t in value)
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What to build and how strictly to gate it (see ``edgetext convert --help``)."""
+
+    targets: tuple[str, ...] = DEFAULT_TARGETS  # also accepted: "a,b", a list, None (the defaults)
+    precision: str | None = None  # one precision for every target; None: each target's default
+    labels: Sequence[str] | None = None  # in the model's output order
+    calib: TextsArg = None  # calibration texts: static int8 is tried with them
+    eval_file: str | os.PathLike | None = None  # text<TAB>label lines
+    eval_texts: Sequence[str] | None = None
+    eval_labels: Sequence[str] | None = None
+    trim_vocab: TextsArg = None  # domain corpus: keep only its tokens
+    min_freq: int = 1
+    max_length: int | None = None  # None: min(512, the model's positions, its tokenizer's limit)
+    max_accuracy_drop: float = 1.0  # points
+    min_agreement: float = 0.95
+    allow_accuracy_drop: bool = False
+    name: str | None = None
+    static_quant: bool | None = None  # False: never try static QDQ int8
+    max_eval: int = 2000
+    progress: bool = True
+    workdir: str | os.PathLike | None = None
+    keep_workdir: bool = False
+    #: target -> precision, derived from ``targets`` and ``precision``
+    precisions: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__  # frozen: normalised values are set once, here
+        targets = parse_targets(self.targets)
+        put(self, "targets", targets)
+        put(self, "precisions", MappingProxyType({t: TARGETS[t].precision(self.precision) for t in targets}))
+        ml = self.max_length
+        if ml is not None and (not isinstance(ml, int) or ml < 2):
+            raise ConversionError(f"max_length must be an integer >= 2, got {ml!r}")
+        if not (0 <= self.min_agreement <= 1):
+            raise ConversionError(f"min_agreement must be within [0, 1], got {self.min_agreement}")
+        if self.max_accuracy_drop < 0:
+            raise ConversionError(f"max_accuracy_drop must be >= 0, got {self.max_accuracy_drop}")
+        if not isinstance(self.max_eval, int) or self.max_eval < 1:
+            raise ConversionError(f"max_eval must be a positive integer, got {self.max_eval!r}")
+        if self.trim_vocab is not None and (not isinstance(self.min_freq, int) or self.min_freq < 1):
+            raise ConversionError(f"min_freq must be >= 1, got {self.min_freq}")
+        for name in ("labels", "eval_texts", "eval_labels"):
+            value = getattr(self, name)
+            if value is not None:
+                put(self, name, tuple(value))
+        put(self, "calib", _texts(self.calib))
+        put(self, "trim_vocab", _texts(self.trim_vocab))
+
+    @property
+    def gate(self) -> GateConfig:
+        return GateConfig(max_accuracy_drop=self.max_accuracy_drop, min_agreement=self.min_agreement,
+                          allow_accuracy_drop=self.allow_accuracy_drop)

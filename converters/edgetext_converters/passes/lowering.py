@@ -1,0 +1,45 @@
+"""Pass ``lower_to_graph``: weights form -> a Paddle inference program (paddle_ernie's export,
+with the Lite-friendly pad mask). Graph-form descriptions pass through unchanged.
+
+May import: edgetext.errors, ..description, ..paddle_ernie, ..paddle_graph (paddle), .base.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from edgetext.errors import ConversionError
+
+from ..description import ModelDescription
+from .base import PassContext
+
+
+def lower_to_graph(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
+    if desc.graph is not None:
+        ctx.record("lower_to_graph", None, skipped="already a graph")
+        return desc
+    import zlib  # noqa: F401  (before paddle)
+
+    import paddle
+
+    from ..paddle_ernie import ErnieForSequenceClassification, export_inference_model
+    from ..paddle_graph import find_model_files, load_graph
+
+    was_static = not paddle.in_dynamic_mode()
+    if was_static:
+        paddle.disable_static()
+    try:
+        model = ErnieForSequenceClassification(desc.config)
+        try:
+            model.load_numpy_state_dict(desc.weights or {})
+        except (KeyError, ValueError) as e:
+            raise ConversionError(f"{desc.source_path}: {e}") from None
+        model.eval()
+        with tempfile.TemporaryDirectory(prefix="edgetext-lower-") as tmp:
+            export_inference_model(model, Path(tmp) / "model", scalar_mask=False)
+            desc.graph = load_graph(*find_model_files(tmp))
+    finally:
+        if was_static:
+            paddle.enable_static()
+    ctx.record("lower_to_graph", "lower_to_graph: paddle_ernie export (Lite-friendly pad mask)")
+    return desc

@@ -1,0 +1,87 @@
+"""The conversion report: the dict ``convert()`` returns (and the manifest keeps under ``report``),
+its pieces, and the table ``edgetext convert`` prints.
+
+May import: numpy, the standard library.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: the metrics of gate.compare() a model's accuracy entry keeps
+METRIC_KEYS = ("max_abs_logit_diff", "max_abs_logit_diff_vs_fp32_graph", "mean_abs_logit_diff", "top1_agreement",
+               "accuracy", "reference_accuracy", "accuracy_drop_points", "n_texts", "non_finite")
+
+
+def metrics_entry(m: dict, reference: str) -> dict:
+    out = {k: m[k] for k in METRIC_KEYS if k in m}
+    out["reference"] = reference
+    return out
+
+
+def clean(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/Inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return f if np.isfinite(f) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def tree_size(p: Path) -> int:
+    if p.is_file():
+        return p.stat().st_size
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def format_table(report: dict) -> str:
+    """One row per target (and the source), then bundle, vocabulary, evaluation and warning lines."""
+    # "vs source": max |logit diff| against the source framework (includes trimming's [UNK]s on uncovered texts);
+    # "vs graph": against the fp32 graph after the passes, i.e. what quantization/export alone changed.
+    rows = [("target", "file", "precision", "size MB", "vs source", "vs graph", "agree", "accuracy", "verified")]
+    src = report.get("source", {})
+    ref_acc = (report.get("eval") or {}).get("reference_accuracy")
+    rows.append(("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-", "-",
+                 f"{100 * ref_acc:.2f}%" if ref_acc is not None else "-", src.get("reference", "")))
+    for t, r in (report.get("targets") or {}).items():
+        acc = r.get("accuracy")
+        rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
+                     f"{r['max_abs_logit_diff']:.2e}" if r.get("max_abs_logit_diff") is not None else "not run",
+                     f"{r['max_abs_logit_diff_vs_fp32_graph']:.2e}"
+                     if r.get("max_abs_logit_diff_vs_fp32_graph") is not None else "-",
+                     f"{r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else "-",
+                     f"{100 * acc:.2f}%" if acc is not None else "-", _verified_cell(r)))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    tok = report.get("tokenizer", {})
+    extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
+             f"vocab: {tok.get('vocab_before')} -> {tok.get('vocab_after')} tokens; max_length "
+             f"{report.get('max_length')} (positions {report.get('positions_before')})",
+             f"eval: {(report.get('eval') or {}).get('n_texts')} texts from {(report.get('eval') or {}).get('source')}"]
+    trim = report.get("trim") or {}
+    if trim.get("eval_texts_covered") is not None:
+        extra.append(f"trim: {trim['eval_texts_covered']} eval texts fully covered by the kept vocabulary: max "
+                     f"|logit diff| {trim.get('covered_max_abs_logit_diff')}, ids identical: "
+                     f"{trim.get('covered_ids_identical')}")
+    for t, r in (report.get("targets") or {}).items():
+        if r.get("waived"):
+            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
+    return "\n".join(lines + [""] + extra)
+
+
+def _verified_cell(r: dict) -> str:
+    """yes / no, and for a model measured with other kernels how (cross, emulated)."""
+    if r.get("verified"):
+        return "yes"
+    mode = (r.get("verification") or {}).get("mode")
+    return f"no ({mode.replace('_', ' ')})" if mode in ("cross", "emulated", "not_run") else "no"

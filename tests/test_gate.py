@@ -1,0 +1,94 @@
+"""The accuracy gate on synthetic logits (no model): structured problems, what is waivable, the
+trimmed-vocabulary mode (issue 7, defect 4: waivability was decided by searching messages for
+"NaN" or "shape", and "trimmed" was passed as a fake precision)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgetext.errors import AccuracyGateError
+from edgetext_converters.gate import GateConfig, Problem, check, compare, problems
+
+RNG = np.random.default_rng(0)
+REF = RNG.normal(0, 2, (200, 3))
+LABELS = REF.argmax(-1)
+
+
+def kinds(found: list[Problem]) -> list[str]:
+    return [p.kind for p in found]
+
+
+def test_exact_copy_passes_every_precision():
+    m = compare(REF, REF.copy(), LABELS)
+    for precision in ("fp32", "fp16", "int8"):
+        assert problems(m, precision, GateConfig()) == []
+        assert check("t", m, precision, GateConfig()) == []
+    assert m["top1_agreement"] == 1.0 and m["accuracy_drop_points"] == 0.0
+
+
+def test_nan_and_shape_are_never_waivable():
+    bad = REF.copy()
+    bad[3, 1] = np.nan
+    m = compare(REF, bad)
+    assert kinds(problems(m, "int8", GateConfig())) == ["non_finite"]
+    with pytest.raises(AccuracyGateError, match="1 NaN/Inf logits") as e:
+        check("onnx-x86", m, "int8", GateConfig(allow_accuracy_drop=True))
+    assert "--allow-accuracy-drop" not in str(e.value)  # waiving would not help: not offered
+    shape = compare(REF, REF[:, :2])
+    assert kinds(problems(shape, "fp32", GateConfig())) == ["shape"]
+    with pytest.raises(AccuracyGateError, match="output shape"):
+        check("lite-x86", shape, "fp32", GateConfig(allow_accuracy_drop=True))
+
+
+def test_waivable_problems_are_refused_unless_waived():
+    scaled = REF * 7.0  # argmax survives, logits are garbage
+    m = compare(REF, scaled, LABELS)
+    found = problems(m, "int8", GateConfig())
+    assert kinds(found) == ["logit_spread"] and all(p.waivable for p in found)
+    with pytest.raises(AccuracyGateError, match=r"onnx-x86 \(int8\).*--allow-accuracy-drop"):
+        check("onnx-x86", m, "int8", GateConfig())
+    waived = check("onnx-x86", m, "int8", GateConfig(allow_accuracy_drop=True))
+    assert waived == found and "garbage output" in str(waived[0])
+
+
+def test_fp32_tolerance_agreement_and_accuracy_drop():
+    out = REF.copy()
+    out[:40] = out[:40, ::-1]  # 40 texts flip (mostly) and drift far beyond fp32 tolerance
+    m = compare(REF, out, LABELS)
+    found = kinds(problems(m, "fp32", GateConfig()))
+    assert found == ["fp32_tolerance", "agreement", "accuracy_drop"]
+    assert kinds(problems(m, "fp32", GateConfig(min_agreement=0.0, max_accuracy_drop=100.0))) == ["fp32_tolerance"]
+    tiny = compare(REF, REF + 5e-4)
+    assert problems(tiny, "fp32", GateConfig()) == []
+
+
+def test_waivability_is_the_kind_not_the_wording():
+    """A waivable problem whose message says "NaN" or "shape" stays waivable, and a hard one is hard
+    whatever its message says (the old gate searched the messages)."""
+    assert Problem("agreement", "shape of the NaN curve").waivable
+    assert not Problem("non_finite", "something odd").waivable
+    assert not Problem("shape", "").waivable
+
+
+def test_trimmed_vocabulary_is_a_mode_not_a_precision():
+    """Trimming changes uncovered texts' logits: distance rules off, agreement and accuracy still on."""
+    moved = REF + RNG.normal(0, 0.05, REF.shape) * 40  # far beyond fp32 tolerance and the logit spread rule
+    m = compare(REF, moved, LABELS)
+    assert "fp32_tolerance" in kinds(problems(m, "fp32", GateConfig(min_agreement=0, max_accuracy_drop=100)))
+    relaxed = problems(m, "fp32", GateConfig(min_agreement=0, max_accuracy_drop=100), trimmed_vocab=True)
+    assert relaxed == []
+    strict = kinds(problems(m, "fp32", GateConfig(), trimmed_vocab=True))
+    assert strict and set(strict) <= {"agreement", "accuracy_drop"}
+    with pytest.raises(AccuracyGateError, match=r"\(fp32, trimmed vocabulary\)"):
+        check("the model after passes", m, "fp32", GateConfig(), trimmed_vocab=True)
+    with pytest.raises(ValueError, match="unknown precision 'trimmed'"):
+        problems(m, "trimmed", GateConfig())
+
+
+def test_graph_logits_decide_the_distance_rules():
+    """With the fp32 graph's logits given, distances are measured against the graph (the reference may
+    legitimately differ after trimming), agreement against the reference."""
+    graph = REF + 0.5
+    m = compare(REF, graph + 1e-4, LABELS, graph=graph)
+    assert m["max_abs_logit_diff_vs_fp32_graph"] < 2e-4 and m["max_abs_logit_diff"] > 0.4
+    assert problems(m, "fp32", GateConfig()) == []

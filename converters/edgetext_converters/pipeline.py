@@ -31,16 +31,16 @@ from edgetext.errors import ConversionError, EdgeTextError
 
 from . import passes, readers, writers
 from .description import ModelDescription
-from .evaluation import build_eval_set, measure, read_texts
+from .evaluation import Runner, build_eval_set, measure, read_texts
 from .gate import check
 from .golden import golden_vectors
 from .options import ConvertOptions
 from .passes import PassContext, run_passes
 from .progress import Progress
-from .report import clean, metrics_entry, tree_size
+from .report import clean, conversion_report, metrics_entry, tree_size
 from .runners import PaddleInferenceRunner, reference_runner
 from .targets import TARGETS, Target
-from .tokenizer_assets import Encoder
+from .tokenizer_assets import TokenizerAssets
 from .verification import verification_for
 
 log = logging.getLogger(__name__)
@@ -83,24 +83,14 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             desc = run_passes(desc, ctx, PREPARE)
             ref_runner = reference_runner(desc, work)
             ctx.max_length, positions = passes.resolve_max_length(desc, options.max_length)
-            ev = ctx.eval = build_eval_set(desc.labels, eval_file=options.eval_file, eval_texts=options.eval_texts,
-                                           eval_labels=options.eval_labels, calib_texts=calib_texts,
-                                           trim_texts=trim_texts, max_eval=options.max_eval)
-            ev.encode_reference(ref_tok, ctx.max_length)
+            ctx.eval = build_eval_set(desc.labels, eval_file=options.eval_file, eval_texts=options.eval_texts,
+                                      eval_labels=options.eval_labels, calib_texts=calib_texts,
+                                      trim_texts=trim_texts, max_eval=options.max_eval)
+            ctx.eval.encode_reference(ref_tok, ctx.max_length)
 
             prog.stage("passes")
             desc = run_passes(desc, ctx, SHRINK)
-            if desc.tokenizer is not ref_tok:
-                ev.encode_model(desc.tokenizer, ctx.max_length)
-            ev.ref_logits = ev.run(ref_runner, "ref")
-            if not np.all(np.isfinite(ev.ref_logits)):
-                raise ConversionError("the reference model itself outputs NaN/Inf on the evaluation texts")
-            assert desc.graph is not None
-            ev.graph_logits, graph_metrics = measure(ev, PaddleInferenceRunner(*ctx.graph_files(desc.graph)))
-            trim = ctx.result("trim_vocab")
-            check("the model after passes" + (" (vocabulary trimming)" if trim else ""), graph_metrics, "fp32",
-                  options.gate, trimmed_vocab=trim is not None)
-            trim_report = passes.coverage(trim, ev) if trim is not None else None
+            graph_metrics, trim_report = _gate_graph(desc, ctx, ref_tok, ref_runner)
 
             bundle_dir = work / "bundle"
             bundle_dir.mkdir(parents=True, exist_ok=True)
@@ -110,37 +100,9 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
                 built.append(build_target(desc, ctx, TARGETS[name], bundle_dir))
 
             prog.stage("golden+pack")
-            golden = golden_vectors(ev, {b.file: b.logits for b in built if b.logits is not None}, desc.labels)
-            (bundle_dir / "vocab.txt").write_bytes(desc.tokenizer.vocab_bytes())
-            report = {
-                "source": {"kind": desc.source_kind, "path": str(src), "size_bytes": desc.source_size,
-                           "size_mb": round(desc.source_size / 1e6, 3), "reference": desc.reference_name},
-                "labels": list(desc.labels),
-                "max_length": ctx.max_length,
-                "positions_before": positions,
-                "tokenizer": {"vocab_before": ref_tok.vocab_size, "vocab_after": desc.tokenizer.vocab_size,
-                              "encoder": Encoder.kind},
-                "trim": trim_report,
-                "passes": ctx.summaries(),
-                "notes": list(desc.notes),
-                "eval": {"n_texts": len(ev.texts), "source": ev.source, "labelled": ev.targets is not None,
-                         "reference_accuracy": graph_metrics.get("reference_accuracy")},
-                "graph_after_passes": clean(graph_metrics),
-                "targets": {b.target.name: b.row for b in built},
-                "sizes_mb": {b.target.name: round(b.row["size_bytes"] / 1e6, 3) for b in built},
-            }
-            manifest = {
-                "format": "edgetext-bundle", "format_version": 1,
-                "name": options.name or Path(str(src)).name or "model", "task": "text-classification",
-                "created_by": f"edgetext-converters {__version__}",
-                "labels": list(desc.labels),
-                "tokenizer": desc.tokenizer.manifest_dict(ctx.max_length),
-                "models": [b.entry for b in built],
-                "golden": golden,
-                "report": clean(report),
-            }
-            (bundle_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
-                                                      encoding="utf-8")
+            report = conversion_report(src, desc, ctx, ref_tok.vocab_size, positions, graph_metrics, trim_report,
+                                       {b.target.name: b.row for b in built})
+            _write_members(bundle_dir, src, desc, ctx, built, report)
             prog.close()
             report["timings_s"] = dict(prog.times)
             result = pack_bundle(bundle_dir, out)
@@ -149,6 +111,43 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             return clean(report)
     finally:
         prog.close()
+
+
+def _gate_graph(desc: ModelDescription, ctx: PassContext, ref_tok: TokenizerAssets, ref_runner: Runner
+                ) -> tuple[dict, dict | None]:
+    """Measure the reference and the fp32 graph after the shared passes; gate the graph (trimmed-vocabulary
+    mode when trimmed) and check trimming left covered texts alone. Returns (graph metrics, report["trim"])."""
+    ev = ctx.eval
+    assert ev is not None and desc.graph is not None and ctx.max_length is not None
+    if desc.tokenizer is not ref_tok:
+        ev.encode_model(desc.tokenizer, ctx.max_length)
+    ev.ref_logits = ev.run(ref_runner, "ref")
+    if not np.all(np.isfinite(ev.ref_logits)):
+        raise ConversionError("the reference model itself outputs NaN/Inf on the evaluation texts")
+    ev.graph_logits, metrics = measure(ev, PaddleInferenceRunner(*ctx.graph_files(desc.graph)))
+    trim = ctx.result("trim_vocab")
+    check("the model after passes" + (" (vocabulary trimming)" if trim else ""), metrics, "fp32", ctx.options.gate,
+          trimmed_vocab=trim is not None)
+    return metrics, (passes.coverage(trim, ev) if trim is not None else None)
+
+
+def _write_members(bundle_dir: Path, src: str | os.PathLike, desc: ModelDescription, ctx: PassContext,
+                   built: list["BuiltTarget"], report: dict) -> None:
+    """The vocabulary and the manifest (without ``files``: pack adds them) beside the model files."""
+    assert ctx.eval is not None and ctx.max_length is not None
+    golden = golden_vectors(ctx.eval, {b.file: b.logits for b in built if b.logits is not None}, desc.labels)
+    (bundle_dir / "vocab.txt").write_bytes(desc.tokenizer.vocab_bytes())
+    manifest = {
+        "format": "edgetext-bundle", "format_version": 1,
+        "name": ctx.options.name or Path(str(src)).name or "model", "task": "text-classification",
+        "created_by": f"edgetext-converters {__version__}",
+        "labels": list(desc.labels),
+        "tokenizer": desc.tokenizer.manifest_dict(ctx.max_length),
+        "models": [b.entry for b in built],
+        "golden": golden,
+        "report": clean(report),
+    }
+    (bundle_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 @dataclass

@@ -1,14 +1,21 @@
 """The conversion report: the dict ``convert()`` returns (and the manifest keeps under ``report``),
 its pieces, and the table ``edgetext convert`` prints.
 
-May import: numpy, the standard library.
+May import: numpy, the standard library, .description, .passes.base, .tokenizer_assets (types).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .tokenizer_assets import Encoder
+
+if TYPE_CHECKING:
+    from .description import ModelDescription
+    from .passes.base import PassContext
 
 #: the metrics of gate.compare() a model's accuracy entry keeps
 METRIC_KEYS = ("max_abs_logit_diff", "max_abs_logit_diff_vs_fp32_graph", "mean_abs_logit_diff", "top1_agreement",
@@ -19,6 +26,29 @@ def metrics_entry(m: dict, reference: str) -> dict:
     out = {k: m[k] for k in METRIC_KEYS if k in m}
     out["reference"] = reference
     return out
+
+
+def conversion_report(src: str | os.PathLike, desc: "ModelDescription", ctx: "PassContext", vocab_before: int,
+                      positions: int | None, graph_metrics: dict, trim: dict | None, targets: dict[str, dict]) -> dict:
+    """The report of one conversion (the manifest's ``report``; convert() adds timings and the bundle path)."""
+    ev = ctx.eval
+    assert ev is not None
+    return {
+        "source": {"kind": desc.source_kind, "path": str(src), "size_bytes": desc.source_size,
+                   "size_mb": round(desc.source_size / 1e6, 3), "reference": desc.reference_name},
+        "labels": list(desc.labels),
+        "max_length": ctx.max_length,
+        "positions_before": positions,
+        "tokenizer": {"vocab_before": vocab_before, "vocab_after": desc.tokenizer.vocab_size, "encoder": Encoder.kind},
+        "trim": trim,
+        "passes": ctx.summaries(),
+        "notes": list(desc.notes),
+        "eval": {"n_texts": len(ev.texts), "source": ev.source, "labelled": ev.targets is not None,
+                 "reference_accuracy": graph_metrics.get("reference_accuracy")},
+        "graph_after_passes": clean(graph_metrics),
+        "targets": targets,
+        "sizes_mb": {t: round(row["size_bytes"] / 1e6, 3) for t, row in targets.items()},
+    }
 
 
 def clean(obj: Any) -> Any:

@@ -120,8 +120,8 @@ def measure(clf, base: Baseline, texts: list[str], repeat: int) -> dict:
             et = timed(lambda: [clf.classify(t) for t in texts], repeat)
             hf = timed(lambda: [base.logits([t]) for t in texts], repeat)
         else:
-            et = timed(lambda: clf.classify_batch(texts, batch_size=bs), repeat)
-            hf = timed(lambda: [base.logits(texts[i:i + bs]) for i in range(0, len(texts), bs)], repeat)
+            et = timed(lambda bs=bs: clf.classify_batch(texts, batch_size=bs), repeat)
+            hf = timed(lambda bs=bs: [base.logits(texts[i:i + bs]) for i in range(0, len(texts), bs)], repeat)
         rows.append({"batch": bs, "edgetext_ms_per_text": et * 1000 / len(texts),
                      "baseline_ms_per_text": hf * 1000 / len(texts), "speedup": hf / et})
     tok = timed(lambda: clf.encode(texts), repeat)

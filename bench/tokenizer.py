@@ -166,14 +166,14 @@ def run(lang: str, n: int, repeat: int, threads_max: int) -> None:
     print(f"{'hf-tokenizers (rayon, all cores)':40s} {'auto':>8s} {nbytes / t_hf / 1e6:8.2f} {1.0:6.2f}")
     for name in ("nanotoken", "paddle-fast_tokenizer"):
         if name in impls and impls[name][1]:
-            t = best_of(lambda: impls[name][1](texts, None), repeat)
+            t = best_of(lambda name=name: impls[name][1](texts, None), repeat)
             print(f"{name + ' (own threads)':40s} {'auto':>8s} {nbytes / t / 1e6:8.2f} {t_hf / t:6.2f}")
     counts = sorted({1, 2, threads_max})
     for th in counts:
-        t = best_of(lambda: et.encode_batch(texts, threads=th), repeat)
+        t = best_of(lambda th=th: et.encode_batch(texts, threads=th), repeat)
         print(f"{'edgetext encode_batch (lists)':40s} {th:8d} {nbytes / t / 1e6:8.2f} {t_hf / t:6.2f}")
     for th in counts:
-        t = best_of(lambda: et(texts, padding=True, threads=th), repeat)
+        t = best_of(lambda th=th: et(texts, padding=True, threads=th), repeat)
         print(f"{'edgetext __call__ (padded numpy)':40s} {th:8d} {nbytes / t / 1e6:8.2f} {t_hf / t:6.2f}")
 
 

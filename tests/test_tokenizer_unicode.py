@@ -51,7 +51,7 @@ def probe_texts(code_points):
 
 def delta_code_points():
     cps = set()
-    for key, value in DELTA.items():
+    for value in DELTA.values():
         if isinstance(value, list):
             cps.update(int(x, 16) for x in value)
         elif isinstance(value, dict):

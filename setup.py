@@ -4,7 +4,7 @@ cffi extension ``edgetext._native`` compiled from native/."""
 import os
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -42,7 +42,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     package_dir={"edgetext": "sdk/edgetext", "edgetext_converters": "converters/edgetext_converters"},
-    packages=["edgetext", "edgetext.backends", "edgetext_converters"],
+    # every subpackage, found rather than listed (a new package must not silently miss the wheel)
+    packages=[*(f"edgetext{p}" for p in ["", *(f".{q}" for q in find_packages("sdk/edgetext"))]),
+              *(f"edgetext_converters{p}" for p in ["", *(f".{q}" for q in find_packages("converters/edgetext_converters"))])],
     package_data={"edgetext": ["schema/*.json", "py.typed"]},
     cffi_modules=["native/build_ffi.py:ffi"],
     setup_requires=["cffi>=1.15"],

@@ -59,7 +59,7 @@ ALL_VARIANTS = {**VARIANTS, **BENCH_VARIANTS, **ONNX_ONLY}
 # child process: Paddle model -> .pdmodel -> .nb / .onnx / int8 .onnx
 # ----------------------------------------------------------------------------------------------
 def _build_paddle(out: Path, vocab_size: int, dtype: str, inputs: list[str], dims: tuple, seed: int = 7) -> Path:
-    import zlib  # noqa: F401  (must be loaded before libpaddle's own zlib, see FACTS.md)
+    import zlib  # noqa: F401  (before libpaddle's own zlib: docs/environment.md, Python and packages)
 
     import numpy as np
     import paddle

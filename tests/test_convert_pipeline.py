@@ -115,6 +115,25 @@ def test_ernie_inference_all_targets(ernie_bundle):
         assert b.manifest.max_length == 128 and len(b.manifest.golden) >= 3
 
 
+def test_info_says_where_each_model_was_verified(ernie_bundle):
+    from edgetext.cli import main
+
+    path, _ = ernie_bundle
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["info", str(path)]) == 0
+    lines = out.getvalue().splitlines()
+    arm = lines[next(i for i, x in enumerate(lines) if "model.aarch64.int8.onnx" in x) + 1]
+    assert "verified: cross: onnxruntime" in arm and "on x86_64" in arm
+    x86 = lines[next(i for i, x in enumerate(lines) if "model.x86_64.int8.onnx" in x) + 1]
+    assert "verified: native" in x86
+    lite_arm = lines[next(i for i, x in enumerate(lines) if "model.aarch64.int8.nb" in x) + 1]
+    assert "verified: not run" in lite_arm
+
+
 def test_ernie_bundle_classifies_with_runtime(ernie_bundle):
     from edgetext import TextClassifier
 

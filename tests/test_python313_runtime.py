@@ -59,7 +59,8 @@ def ensure_venv(python: str) -> Path:
     """Create/refresh the 3.13 venv when the requirements or the native sources change."""
     key_src = b"".join((ROOT / f).read_bytes() for f in ("requirements/runtime-only.txt", "setup.py"))
     key_src += Path(__file__).read_bytes()
-    for f in sorted((ROOT / "native").rglob("*")) + sorted((ROOT / "sdk").rglob("*.py")):
+    for f in (sorted((ROOT / "native").rglob("*")) + sorted((ROOT / "sdk").rglob("*.py"))
+              + sorted((ROOT / "converters").rglob("*.py"))):
         if f.is_file() and "build" not in f.parts:
             key_src += f.read_bytes()
     key = hashlib.sha256(key_src).hexdigest()
@@ -78,9 +79,24 @@ def ensure_venv(python: str) -> Path:
                     "-w", str(wheelhouse), str(ROOT)], check=True, env=env)
     wheels = sorted(wheelhouse.glob("edgetext-*-cp310-abi3-*.whl"))
     assert wheels, f"no abi3 wheel in {wheelhouse}: {list(wheelhouse.iterdir())}"
+    _assert_wheel_has_every_module(wheels[-1])
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheels[-1])], check=True, env=env)
     stamp.write_text(key)
     return py
+
+
+def _assert_wheel_has_every_module(wheel: Path) -> None:
+    """Every .py of the source packages is in the wheel (a hand-kept package list once dropped subpackages)."""
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    want = {f"edgetext/{p.relative_to(ROOT / 'sdk' / 'edgetext').as_posix()}"
+            for p in (ROOT / "sdk" / "edgetext").rglob("*.py")}
+    want |= {f"edgetext_converters/{p.relative_to(ROOT / 'converters' / 'edgetext_converters').as_posix()}"
+             for p in (ROOT / "converters" / "edgetext_converters").rglob("*.py")}
+    missing = sorted(w for w in want if w not in names and "__pycache__" not in w)
+    assert not missing, f"{wheel.name} lacks {missing}"
 
 
 def test_onnx_only_runtime_on_python313_matches_python310(tiny_bundle: Path) -> None:

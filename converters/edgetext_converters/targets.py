@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 
-from edgetext.backends import registry
+import edgetext.backends.registry as registry
 from edgetext.errors import ConversionError
 
 PRECISIONS = ("int8", "fp16", "fp32")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from edgetext.backends import registry
+import edgetext.backends.registry as registry
 
 from .targets import Target
 

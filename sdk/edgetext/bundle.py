@@ -287,6 +287,7 @@ class Bundle:
             "tokenizer": {k: v for k, v in m.tokenizer.items()},
             "models": [{"file": s.file, "backend": s.backend, "target": s.target, "precision": s.precision,
                         "size": m.files[s.file]["size"], "verified": s.verified,
+                        "verification": s.verification.as_dict() if s.verification else None,
                         "inputs": [f"{i.name}:{i.role}:{i.dtype}" for i in s.inputs],
                         "quantization": s.quantization, "accuracy": s.accuracy} for s in m.models],
             "golden": len(m.golden), "files": len(m.files),

@@ -199,10 +199,12 @@ def _cmd_info(args) -> int:
           f"strip_accents {tok.get('strip_accents')}, chinese chars {tok.get('tokenize_chinese_chars')}")
     print(f"golden     {info['golden']} texts")
     print("models")
-    for m in info["models"]:
+    for m, spec in zip(info["models"], b.models):
         here = "runs here" if m["runs_here"] else f"not here: {m['why_not']}"
+        how = spec.verification.summary() if spec.verification else ("yes" if m["verified"] else "no")
         print(f"  {m['file']:<32} {m['backend']:<12} {m['target']:<8} {m['precision']:<5} "
-              f"{m['size']:>12,} B  verified={m['verified']}  [{here}]")
+              f"{m['size']:>12,} B  [{here}]")
+        print(f"  {'':<32} verified: {how}")
     return EXIT_OK
 
 

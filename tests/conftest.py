@@ -28,7 +28,7 @@ def en_vocab(assets: Path) -> Path:
     return assets / "minilm" / "vocab.txt"
 
 
-# --- runtime SDK: real test models and bundles (built by tests/runtime_models.py, cached by pytest) ---
+# --- runtime SDK: real test models and bundles (built by tests/support/runtime_models.py, cached by pytest) ---
 def _require_model_toolchain() -> None:
     for mod in ("paddle", "paddle2onnx", "paddlelite", "onnx", "tokenizers"):
         pytest.importorskip(mod, reason=f"building the runtime test models needs {mod}")
@@ -46,7 +46,7 @@ def runtime_model_cache(request, tmp_path_factory) -> Path:
 def runtime_models(runtime_model_cache: Path, zh_vocab: Path):
     """{variant: folder of .onnx/.nb files} for the tiny BERT-shaped test classifier."""
     _require_model_toolchain()
-    import runtime_models as rm
+    from support import runtime_models as rm
 
     return {v: rm.build_models(runtime_model_cache, zh_vocab, v) for v in rm.VARIANTS}
 
@@ -54,7 +54,7 @@ def runtime_models(runtime_model_cache: Path, zh_vocab: Path):
 @pytest.fixture(scope="session")
 def tiny_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
     """A packed .etb bundle: fp32 .nb, fp32 ONNX and int8 ONNX of one model, golden vectors."""
-    import runtime_models as rm
+    from support import runtime_models as rm
 
     return rm.make_bundle(runtime_models["base"], zh_vocab, tmp_path_factory.mktemp("bundles") / "tiny.etb",
                           archive=True)
@@ -63,7 +63,7 @@ def tiny_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle_dir(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
     """The same bundle as a folder."""
-    import runtime_models as rm
+    from support import runtime_models as rm
 
     return rm.make_bundle(runtime_models["base"], zh_vocab, tmp_path_factory.mktemp("bundles") / "tiny")
 
@@ -71,7 +71,7 @@ def tiny_bundle_dir(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def int32_bundle(runtime_models, zh_vocab: Path, tmp_path_factory) -> Path:
     """A bundle whose models declare int32 input_ids / token_type_ids / attention_mask."""
-    import runtime_models as rm
+    from support import runtime_models as rm
 
     return rm.make_bundle(runtime_models["int32mask"], zh_vocab, tmp_path_factory.mktemp("bundles") / "i32.etb",
                           variant="int32mask", archive=True)
@@ -82,7 +82,7 @@ def ort_bundle(runtime_model_cache: Path, zh_vocab: Path, tmp_path_factory) -> P
     """A .etb with ONNX fp32 + int8 models built without Paddle (runs on Python 3.11-3.13, ORT only)."""
     for mod in ("onnx", "tokenizers"):
         pytest.importorskip(mod, reason=f"building the ONNX-only test model needs {mod}")
-    import runtime_models as rm
+    from support import runtime_models as rm
 
     models = rm.build_models(runtime_model_cache, zh_vocab, "onnxonly")
     return rm.make_bundle(models, zh_vocab, tmp_path_factory.mktemp("bundles") / "ort.etb", variant="onnxonly",

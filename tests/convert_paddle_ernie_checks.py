@@ -7,7 +7,7 @@ from __future__ import annotations
 import zlib  # noqa: F401  (before paddle)
 import json
 
-import convert_helpers  # noqa: F401  (source-tree imports)
+from support import convert_helpers  # noqa: F401  (source-tree imports)
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from runtime_models import repack
+from support.runtime_models import repack
 
 import edgetext
 from edgetext.bundle import Bundle, pack

@@ -2,7 +2,7 @@
 zlib and OpenMP must not leak into the runtime tests sharing this process)."""
 from __future__ import annotations
 
-import convert_helpers as H
+from support import convert_helpers as H
 
 
 def test_paddle_ernie_checks():

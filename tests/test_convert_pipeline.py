@@ -1,6 +1,6 @@
 """Converters end to end on real inputs (issue 4).
 
-Models are built and converted in child processes (tests/convert_helpers.py), so this
+Models are built and converted in child processes (tests/support/convert_helpers.py), so this
 process never loads libpaddle; the bundles are then checked here with the runtime
 (edgetext.Bundle / TextClassifier) and ONNX Runtime.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import convert_helpers as H
+from support import convert_helpers as H
 
 ZH_EVAL_N = 200
 

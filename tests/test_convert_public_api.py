@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import convert_helpers as H
+from support import convert_helpers as H
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import pytest
 
 from edgetext import Category, TextClassifier
 from edgetext.bundle import Bundle
-from runtime_models import repack
+from support.runtime_models import repack
 
 from edgetext.errors import (BackendUnavailableError, BundleIntegrityError, InputTypeError, InvalidInputError,
                              ManifestError)

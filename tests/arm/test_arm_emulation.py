@@ -150,13 +150,13 @@ def test_emulated_python_is_aarch64_with_the_pinned_packages(arm, aarch64_pkg):
 
 @pytest.fixture(scope="session", params=["fp32", "int8"])
 def tiny_bundle(request, arm, zh_vocab, tmp_path_factory) -> Path:
-    """tests/runtime_models.py's small random-weight classifier, its fp32 or int8 (dynamic) ONNX model
+    """tests/support/runtime_models.py's small random-weight classifier, its fp32 or int8 (dynamic) ONNX model
     packed twice: as the x86_64 model (the host takes it) and as the aarch64 model (the emulated CPU
     takes it). Same file, two CPUs: any difference comes from the CPU, its kernels or the tokenizer."""
     import shutil
 
     sys.path.insert(0, str(ROOT / "tests"))
-    import runtime_models
+    from support import runtime_models
 
     precision = request.param
     built = runtime_models.build_models(arm.ARM_CACHE / "models", zh_vocab)

@@ -9,7 +9,7 @@ converted the ways the converters do it:
 - ONNX via paddle2onnx 1.3.1, folded by an ONNX Runtime basic-optimized session;
 - ONNX int8 via `onnxruntime.quantization.quantize_dynamic`.
 
-The Paddle part runs in a child process (``python tests/runtime_models.py build
+The Paddle part runs in a child process (``python tests/support/runtime_models.py build
 OUT``) so that test processes never load libpaddle (its zlib and OpenMP would
 leak into the runtime under test). :func:`make_bundle` then writes a bundle
 directory with a manifest, golden vectors computed with the reference tokenizer
@@ -332,7 +332,7 @@ def make_bundle(models_dir: Path, vocab: Path, out: Path, variant: str = "base",
                 g.setdefault("per_model", {})[e["file"]] = x
     manifest = {
         "format": "edgetext-bundle", "format_version": 1, "name": name, "task": "text-classification",
-        "created_by": "tests/runtime_models.py", "labels": LABELS,
+        "created_by": "tests/support/runtime_models.py", "labels": LABELS,
         "tokenizer": {"vocab": "vocab.txt", "lowercase": True, "strip_accents": None, "tokenize_chinese_chars": True,
                       "clean_text": True, "max_length": max_length, "max_input_chars_per_word": 100,
                       "wordpieces_prefix": "##",
@@ -371,5 +371,5 @@ if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "build":
         build_variant(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
-        print("usage: python tests/runtime_models.py build OUT VARIANT VOCAB_SIZE", file=sys.stderr)
+        print("usage: python tests/support/runtime_models.py build OUT VARIANT VOCAB_SIZE", file=sys.stderr)
         raise SystemExit(2)

@@ -4,8 +4,8 @@ Real models are built (and converted) in child processes, so that the pytest pro
 loads libpaddle (its zlib and OpenMP would leak into the runtime tests that share the
 process)::
 
-    python tests/convert_helpers.py ernie OUT --layers 2 --kind inference
-    python tests/convert_helpers.py minilm OUT --head fitted
+    python tests/support/convert_helpers.py ernie OUT --layers 2 --kind inference
+    python tests/support/convert_helpers.py minilm OUT --head fitted
 
 - ``ernie``: a PaddleNLP-style ERNIE 3.0 Nano-shaped classifier (312 hidden, 12 heads, 1248 FFN,
   task-type embeddings) over the real bert-base-chinese vocabulary, random encoder (fixed
@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ASSETS = Path(os.environ.get("EDGETEXT_ASSETS", ROOT / ".cache" / "assets"))
 SOURCES = (("edgetext_converters", ROOT / "converters"), ("edgetext", ROOT / "sdk"))
 #: source folders this process had to put on sys.path (none with the editable install, which provides both)

@@ -17,20 +17,34 @@
 
 #define ET_NO_NODE UINT32_MAX
 #define ET_MAX_NODES ((1u << 24) - 2)
+/* failure pops: linear in the vocabulary (et_wordpiece_builder.c), so far
+ * below this for any vocabulary that fits the node limit */
+#define ET_MAX_POPS (1u << 30)
 
 typedef struct {
   uint32_t key, child; /* key 0: empty slot */
 } EtEdge;
 
-typedef struct {
-  uint32_t fail;     /* f(v), ET_NO_NODE for none */
-  uint32_t pops_off; /* F(v) = pops[pops_off .. pops_off + pops_len) */
-  uint32_t pops_len;
-} EtNode;
+#define ET_NO_POP UINT32_MAX
 
 typedef struct {
-  int32_t id;     /* token id */
-  uint32_t bytes; /* bytes of the word the token consumes */
+  uint32_t fail;      /* f(v), ET_NO_NODE for none */
+  uint32_t pops_last; /* F(v): the chain of pops_len pops ending at pops[pops_last] */
+  uint32_t pops_len;  /* (ET_NO_POP / 0 when F(v) is empty) */
+} EtNode;
+
+/* Failure pops are stored as chains that share their beginnings: F(v) is
+ * F(parent(v)) followed by what failing from f(parent(v)) on v's byte pops,
+ * so F(v)'s chain continues F(parent)'s instead of copying it.  Copies make
+ * the pops O(L^2) for a vocabulary like `a`, `##a`, `a`*L+`b` (each a^k pops
+ * k-1 tokens); chains keep them linear in the vocabulary's bytes (each node
+ * adds at most depth(f(parent)) + 1 - depth(f(v)) pops, which telescopes
+ * along every path of the trie).  A chain is read backwards from its last
+ * pop, so the runtime writes F(v)'s tokens from the end. */
+typedef struct {
+  int32_t id;    /* token id */
+  uint32_t end;  /* bytes consumed from the start of the chain through this pop */
+  uint32_t prev; /* the pop before it in the chain (a smaller index), or ET_NO_POP */
 } EtPop;
 
 /* A byte trie of all tokens from `root` and of the continuation tokens

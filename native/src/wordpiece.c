@@ -23,20 +23,38 @@ static inline uint32_t step(const EtWordPieceModel *m, uint32_t u, unsigned char
   return et_wp_goto(m, u, c);
 }
 
+/* The token of pop p, starting at byte a of the word and ending at byte b
+ * (the chars holding its first and last byte: b - 1, not char_of_byte[b] - 1,
+ * is in bounds even for a token ending inside a char, which only a forged
+ * compiled model could produce). */
+static inline void pop_token(EtToken *t, int32_t id, size_t a, size_t b, const uint32_t *char_of_byte,
+                             const uint32_t *orig) {
+  t->id = id;
+  t->start = orig[char_of_byte[a]];
+  t->end = orig[char_of_byte[b - 1]] + 1;
+}
+
+/* Emits F(u) at byte *pos.  F(u) is a chain read from its last pop
+ * (et_wordpiece.h), so its pops_len tokens are reserved and written from the
+ * end; each pop's bytes start where the previous one's end. */
 static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
                             const uint32_t *char_of_byte, const uint32_t *orig,
                             EtTokenList *out) {
   const EtNode *nd = &m->nodes[u];
-  const EtPop *p = &m->pops[nd->pops_off];
-  for (uint32_t k = 0; k < nd->pops_len; k++) {
-    size_t a = *pos, b = a + p[k].bytes; /* bytes >= 1 */
-    /* the chars holding the token's first and last byte (b - 1, not
-     * char_of_byte[b] - 1: in bounds even for a token ending inside a char,
-     * which only a forged compiled model could produce) */
-    uint32_t ca = char_of_byte[a], cl = char_of_byte[b - 1];
-    if (et_tokens_push(out, p[k].id, orig[ca], orig[cl] + 1) != 0) return -1;
-    *pos = b;
+  const EtPop *pops = m->pops;
+  uint32_t n = nd->pops_len, k = nd->pops_last;
+  size_t base = *pos;
+  while (out->cap - out->len < n)
+    if (et_tokens_grow(out) != 0) return -1;
+  EtToken *slot = out->items + out->len;
+  *pos = base + pops[k].end;
+  for (uint32_t j = n; j-- > 0;) {
+    EtPop p = pops[k];
+    size_t start = p.prev == ET_NO_POP ? base : base + pops[p.prev].end; /* prev < k: checked at load */
+    pop_token(&slot[j], p.id, start, base + p.end, char_of_byte, orig);
+    k = p.prev;
   }
+  out->len += n;
   return 0;
 }
 

@@ -12,6 +12,10 @@
  * Everything only the build needs (child lists, depths, labels, the token
  * ending at each node, the unpacked links and pops) lives in `Build`, freed
  * before returning; the model keeps the edges, the packed nodes and pops.
+ * Memory is linear in the vocabulary's bytes: the pops are chains that share
+ * F(parent) (et_wordpiece.h), and the work of the failure-link walk is
+ * linear by the usual Aho-Corasick argument (every step along f lowers
+ * depth(f) on the path being extended).
  * Depends on status.
  */
 #include <stdlib.h>
@@ -20,10 +24,12 @@
 #include "et_status.h"
 #include "et_wordpiece_builder.h"
 
+/* the failure pops under construction (EtPop chains, et_wordpiece.h) */
 typedef struct {
-  int32_t *id;
-  uint32_t *bytes;
+  EtPop *items;
   uint32_t len, cap;
+  uint32_t *scratch; /* one chain, reversed into reading order */
+  uint32_t scratch_cap;
 } Pops;
 
 typedef struct {
@@ -34,8 +40,9 @@ typedef struct {
   unsigned char *label;
   uint64_t n_edges;
   /* failure links and pops, unpacked (packed into m->nodes / m->pops at the end) */
-  uint32_t *fail_link, *pops_off, *pops_len, *queue;
+  uint32_t *fail_link, *pops_last, *pops_len, *queue;
   Pops pops;
+  int pops_too_many; /* more pops than the blob's u32 fields hold: ET_ERR_VOCAB */
 } Build;
 
 static void build_free(Build *b) {
@@ -45,11 +52,11 @@ static void build_free(Build *b) {
   free(b->depth);
   free(b->label);
   free(b->fail_link);
-  free(b->pops_off);
+  free(b->pops_last);
   free(b->pops_len);
   free(b->queue);
-  free(b->pops.id);
-  free(b->pops.bytes);
+  free(b->pops.items);
+  free(b->pops.scratch);
   memset(b, 0, sizeof(*b));
 }
 
@@ -131,50 +138,84 @@ void et_wordpiece_free(EtWordPieceModel *m) {
 }
 
 static EtStatus fail(EtWordPieceModel *m, Build *b, EtError *err) {
-  int too_big = m->n_nodes >= ET_MAX_NODES;
+  int too_big = m->n_nodes >= ET_MAX_NODES, too_many = b->pops_too_many;
   build_free(b);
   et_wordpiece_free(m);
   if (too_big) {
     et_set_error(err, ET_ERR_VOCAB, "vocabulary too large (more than %u trie nodes)", ET_MAX_NODES);
     return ET_ERR_VOCAB;
   }
+  if (too_many) {
+    et_set_error(err, ET_ERR_VOCAB, "vocabulary too large (more than %u failure pops)", ET_MAX_POPS);
+    return ET_ERR_VOCAB;
+  }
   et_set_error(err, ET_ERR_NO_MEMORY, "out of memory compiling the vocabulary");
   return ET_ERR_NO_MEMORY;
 }
 
-static int pops_push(Pops *p, int32_t id, uint32_t bytes) {
+static int pops_push(Build *b, int32_t id, uint32_t end, uint32_t prev) {
+  Pops *p = &b->pops;
   if (p->len == p->cap) {
-    if (p->cap >= UINT32_MAX / 4) return -1;
-    uint32_t cap = p->cap ? p->cap * 2 : 1024;
-    int32_t *a = realloc(p->id, cap * sizeof(int32_t));
-    if (a) p->id = a;
-    uint32_t *c = realloc(p->bytes, cap * sizeof(uint32_t));
-    if (c) p->bytes = c;
-    if (!a || !c) return -1;
+    if (p->cap >= ET_MAX_POPS) {
+      b->pops_too_many = 1;
+      return -1;
+    }
+    uint32_t cap = p->cap ? (p->cap > ET_MAX_POPS / 2 ? ET_MAX_POPS : p->cap * 2) : 1024;
+#if SIZE_MAX / 16 < ET_MAX_POPS /* 32-bit targets: the array's bytes may not fit size_t */
+    if (cap > SIZE_MAX / sizeof(EtPop)) return -1;
+#endif
+    EtPop *a = realloc(p->items, (size_t)cap * sizeof(EtPop));
+    if (!a) return -1;
+    p->items = a;
     p->cap = cap;
   }
-  p->id[p->len] = id;
-  p->bytes[p->len] = bytes;
-  p->len++;
+  EtPop *q = &p->items[p->len++];
+  q->id = id;
+  q->end = end;
+  q->prev = prev;
   return 0;
 }
 
-/* Appends a copy of the pops of node u. */
-static int pops_copy(Build *b, uint32_t u) {
-  for (uint32_t k = 0; k < b->pops_len[u]; k++) {
-    uint32_t at = b->pops_off[u] + k;
-    if (pops_push(&b->pops, b->pops.id[at], b->pops.bytes[at]) != 0) return -1;
+/* Appends a copy of F(z) after the chain ending at *last (base: the bytes
+ * that chain consumes), updating *last, *len and *base.  F(z) is read
+ * backwards into scratch first, to be appended in reading order. */
+static int pops_append(Build *b, uint32_t z, uint32_t *last, uint32_t *len, uint32_t *base) {
+  Pops *p = &b->pops;
+  uint32_t n = b->pops_len[z];
+  if (n == 0) return 0;
+  if (n > p->scratch_cap) {
+    uint32_t *s = realloc(p->scratch, (size_t)n * sizeof(uint32_t));
+    if (!s) return -1;
+    p->scratch = s;
+    p->scratch_cap = n;
   }
+  uint32_t k = b->pops_last[z];
+  for (uint32_t j = n; j-- > 0; k = p->items[k].prev) p->scratch[j] = k;
+  uint32_t zbase = 0;
+  for (uint32_t j = 0; j < n; j++) {
+    EtPop q = p->items[p->scratch[j]];
+    /* bytes of this pop alone: its end minus the end of the one before */
+    uint32_t bytes = q.end - zbase;
+    zbase = q.end;
+    *base += bytes;
+    if (pops_push(b, q.id, *base, *last) != 0) return -1;
+    *last = p->len - 1;
+  }
+  *len += n;
   return 0;
 }
 
 /* f(v) and F(v) for every node, breadth-first over both tries at once:
- * f(v) is always shallower than v. */
+ * f(v) is always shallower than v.  F(v) = F(u) + F(z) + F(f(z)) + ...
+ * until z can read v's byte (u the parent, z from f(u)): the chain of F(u)
+ * is shared, only the F(z) parts are new pops (linear in total, et_wordpiece.h). */
 static int failure_links(Build *b) {
   EtWordPieceModel *m = b->m;
   uint32_t head = 0, tail = 0;
   b->fail_link[m->root] = ET_NO_NODE;
   b->fail_link[m->suffix_root] = ET_NO_NODE;
+  b->pops_last[m->root] = b->pops_last[m->suffix_root] = ET_NO_POP;
+  b->pops_len[m->root] = b->pops_len[m->suffix_root] = 0;
   b->queue[tail++] = m->root;
   b->queue[tail++] = m->suffix_root;
   while (head < tail) {
@@ -182,25 +223,30 @@ static int failure_links(Build *b) {
     for (uint32_t v = b->first_child[u]; v != ET_NO_NODE; v = b->next_sibling[v]) {
       b->queue[tail++] = v;
       unsigned char c = b->label[v];
-      uint32_t start = b->pops.len;
       if (b->node_token[v] >= 0) {
-        if (pops_push(&b->pops, b->node_token[v], b->depth[v]) != 0) return -1;
+        if (pops_push(b, b->node_token[v], b->depth[v], ET_NO_POP) != 0) return -1;
         b->fail_link[v] = m->suffix_root;
-      } else {
-        uint32_t z = b->fail_link[u], target = ET_NO_NODE;
-        /* F(v) = F(u) + F(z) + F(f(z)) + ... until z can read c */
-        if (pops_copy(b, u) != 0) return -1;
-        while (z != ET_NO_NODE) {
-          target = et_wp_goto(m, z, c);
-          if (target != ET_NO_NODE) break;
-          if (pops_copy(b, z) != 0) return -1;
-          z = b->fail_link[z];
-        }
-        b->fail_link[v] = target;
-        if (target == ET_NO_NODE) b->pops.len = start; /* matching fails from v: no pops needed */
+        b->pops_last[v] = b->pops.len - 1;
+        b->pops_len[v] = 1;
+        continue;
       }
-      b->pops_off[v] = start;
-      b->pops_len[v] = b->pops.len - start;
+      uint32_t start = b->pops.len, last = b->pops_last[u], len = b->pops_len[u];
+      uint32_t base = len ? b->pops.items[last].end : 0;
+      uint32_t z = b->fail_link[u], target = ET_NO_NODE;
+      while (z != ET_NO_NODE) {
+        target = et_wp_goto(m, z, c);
+        if (target != ET_NO_NODE) break;
+        if (pops_append(b, z, &last, &len, &base) != 0) return -1;
+        z = b->fail_link[z];
+      }
+      b->fail_link[v] = target;
+      if (target == ET_NO_NODE) { /* matching fails from v: no pops needed */
+        b->pops.len = start;
+        last = ET_NO_POP;
+        len = 0;
+      }
+      b->pops_last[v] = last;
+      b->pops_len[v] = len;
     }
   }
   return 0;
@@ -235,25 +281,25 @@ EtStatus et_wordpiece_build(EtWordPieceModel *m, const EtVocab *vocab, const cha
   }
   uint32_t nn = m->n_nodes;
   b.fail_link = malloc(nn * sizeof(uint32_t));
-  b.pops_off = calloc(nn, sizeof(uint32_t));
+  b.pops_last = calloc(nn, sizeof(uint32_t));
   b.pops_len = calloc(nn, sizeof(uint32_t));
   b.queue = malloc(nn * sizeof(uint32_t));
-  if (!b.fail_link || !b.pops_off || !b.pops_len || !b.queue || failure_links(&b) != 0)
+  if (!b.fail_link || !b.pops_last || !b.pops_len || !b.queue || failure_links(&b) != 0)
     return fail(m, &b, err);
   /* pack into the cache-friendly layout the runtime reads */
   m->nodes = malloc(nn * sizeof(EtNode));
-  m->pops = malloc((b.pops.len ? b.pops.len : 1) * sizeof(EtPop));
-  if (!m->nodes || !m->pops) return fail(m, &b, err);
+  if (!m->nodes) return fail(m, &b, err);
   for (uint32_t v = 0; v < nn; v++) {
     m->nodes[v].fail = b.fail_link[v];
-    m->nodes[v].pops_off = b.pops_off[v];
+    m->nodes[v].pops_last = b.pops_last[v];
     m->nodes[v].pops_len = b.pops_len[v];
   }
-  for (uint32_t k = 0; k < b.pops.len; k++) {
-    m->pops[k].id = b.pops.id[k];
-    m->pops[k].bytes = b.pops.bytes[k];
-  }
+  /* the pops array is handed over as it is (shrunk to its length) */
   m->n_pops = b.pops.len;
+  EtPop *pops = realloc(b.pops.items, (b.pops.len ? b.pops.len : 1) * sizeof(EtPop));
+  if (!pops) return fail(m, &b, err);
+  m->pops = pops;
+  b.pops.items = NULL;
   for (int c = 0; c < 256; c++) {
     m->root_next[c] = et_wp_goto(m, m->root, (unsigned char)c);
     m->suffix_next[c] = et_wp_goto(m, m->suffix_root, (unsigned char)c);

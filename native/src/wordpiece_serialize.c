@@ -3,18 +3,19 @@
  * the device instead of compiling the vocabulary again.
  *
  * Layout (little-endian, no pointers, no padding; offsets in bytes):
- *    0  "EtWpMdl\1"          magic (the last byte is the format version)
+ *    0  "EtWpMdl\2"          magic (the last byte is the format version)
  *    8  u32 n_nodes          nodes 0 (root) and 1 (suffix root) first
  *   12  u32 n_pops
  *   16  u32 edge_log2        the edge table has 2^edge_log2 slots
  *   20  u32 reserved (0)
  *   24  u64 fingerprint      of the vocabulary and the continuation prefix
  *   32  edges[2^edge_log2]   u32 key, u32 child (EtEdge, same hashing)
- *       nodes[n_nodes]       u32 fail, u32 pops_off, u32 pops_len (EtNode)
- *       pops[n_pops]         i32 id, u32 bytes (EtPop)
+ *       nodes[n_nodes]       u32 fail, u32 pops_last, u32 pops_len (EtNode)
+ *       pops[n_pops]         i32 id, u32 end, u32 prev (EtPop: chains, et_wordpiece.h)
  *  end-8  u64 checksum       of everything before it
- * The dense root transitions are recomputed from the edges.  Depends on
- * status. */
+ * The dense root transitions are recomputed from the edges.  Format 1 (flat
+ * copies of every F(v), O(L^2) for hostile vocabularies) is refused as an
+ * unknown version: recompile from the vocabulary.  Depends on status. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@
 #include "et_wordpiece_serialize.h"
 
 #define HEADER 32u
-static const unsigned char MAGIC[8] = {'E', 't', 'W', 'p', 'M', 'd', 'l', 1};
+static const unsigned char MAGIC[8] = {'E', 't', 'W', 'p', 'M', 'd', 'l', 2};
 
 static inline void put32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -79,7 +80,7 @@ static uint64_t fingerprint(const EtVocab *v, const char *prefix, size_t prefix_
 static uint64_t edge_cap(const EtWordPieceModel *m) { return m->edge_mask + 1; }
 
 size_t et_wordpiece_saved_size(const EtWordPieceModel *m) {
-  return HEADER + (size_t)edge_cap(m) * 8 + (size_t)m->n_nodes * 12 + (size_t)m->n_pops * 8 + 8;
+  return HEADER + (size_t)edge_cap(m) * 8 + (size_t)m->n_nodes * 12 + (size_t)m->n_pops * 12 + 8;
 }
 
 void et_wordpiece_save(const EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
@@ -100,19 +101,20 @@ void et_wordpiece_save(const EtWordPieceModel *m, const EtVocab *vocab, const ch
   }
   for (uint32_t v = 0; v < m->n_nodes; v++, p += 12) {
     put32(p, m->nodes[v].fail);
-    put32(p + 4, m->nodes[v].pops_off);
+    put32(p + 4, m->nodes[v].pops_last);
     put32(p + 8, m->nodes[v].pops_len);
   }
-  for (uint32_t k = 0; k < m->n_pops; k++, p += 8) {
+  for (uint32_t k = 0; k < m->n_pops; k++, p += 12) {
     put32(p, (uint32_t)m->pops[k].id);
-    put32(p + 4, m->pops[k].bytes);
+    put32(p + 4, m->pops[k].end);
+    put32(p + 8, m->pops[k].prev);
   }
   size_t size = (size_t)(p - out) + 8;
   put64(p, et_wordpiece_blob_checksum(out, size));
 }
 
 static EtStatus bad(EtWordPieceModel *m, uint32_t *aux, EtError *err, const char *what) {
-  free(aux);
+  free(aux); /* one block: aux and the per-pop chain lengths */
   free(m->edges);
   free(m->nodes);
   free(m->pops);
@@ -136,10 +138,10 @@ EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char
   if (b[7] != MAGIC[7]) return bad(m, NULL, err, "unknown format version");
   uint32_t n_nodes = get32(b + 8), n_pops = get32(b + 12), log2 = get32(b + 16);
   if (n_nodes < 2 || n_nodes > ET_MAX_NODES || log2 < 1 || log2 > 31 || get32(b + 20) != 0 ||
-      n_pops > UINT32_MAX / 4)
+      n_pops > ET_MAX_POPS)
     return bad(m, NULL, err, "header out of range");
   uint64_t cap = (uint64_t)1 << log2;
-  uint64_t need = (uint64_t)HEADER + cap * 8 + (uint64_t)n_nodes * 12 + (uint64_t)n_pops * 8 + 8;
+  uint64_t need = (uint64_t)HEADER + cap * 8 + (uint64_t)n_nodes * 12 + (uint64_t)n_pops * 12 + 8;
   if (need != (uint64_t)size) return bad(m, NULL, err, "size does not match its header (truncated?)");
   if (get64(b + size - 8) != et_wordpiece_blob_checksum(b, size))
     return bad(m, NULL, err, "checksum mismatch (damaged)");
@@ -153,8 +155,11 @@ EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char
   m->edges = malloc((size_t)cap * sizeof(EtEdge));
   m->nodes = malloc((size_t)n_nodes * sizeof(EtNode));
   m->pops = malloc((n_pops ? n_pops : 1) * sizeof(EtPop));
-  uint32_t *aux = malloc((size_t)n_nodes * sizeof(uint32_t)); /* parent, then depth */
+  /* aux[0..n_nodes): parent, then depth; chain[0..n_pops): length of the chain ending at each pop */
+  uint32_t *aux = (size_t)n_nodes + n_pops <= SIZE_MAX / sizeof(uint32_t)
+                      ? malloc(((size_t)n_nodes + n_pops) * sizeof(uint32_t)) : NULL;
   if (!m->edges || !m->nodes || !m->pops || !aux) return no_memory(m, aux, err);
+  uint32_t *chain = aux + n_nodes;
   for (uint32_t v = 0; v < n_nodes; v++) aux[v] = ET_NO_NODE;
   /* edges: a tree over the nodes (one parent each, parents before children) */
   const unsigned char *p = b + HEADER;
@@ -176,32 +181,34 @@ EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char
     if (aux[v] == ET_NO_NODE) return bad(m, aux, err, "a node no edge leads to");
     aux[v] = aux[aux[v]] + 1; /* the parent (< v) already holds its depth */
   }
+  /* pops: chains that only point back (prev < k, so no cycle), each pop
+   * consuming at least one byte (end above its prev's); chain[k] counts the
+   * pops of the chain ending at k, so every node's F(v) is checked in O(1)
+   * even where its expansion is long */
   const unsigned char *pp = p + (size_t)n_nodes * 12;
   for (uint32_t k = 0; k < n_pops; k++) {
-    m->pops[k].id = (int32_t)get32(pp + 8 * (size_t)k);
-    m->pops[k].bytes = get32(pp + 8 * (size_t)k + 4);
+    EtPop q = {(int32_t)get32(pp + 12 * (size_t)k), get32(pp + 12 * (size_t)k + 4),
+               get32(pp + 12 * (size_t)k + 8)};
+    m->pops[k] = q;
+    if (q.id < 0 || (size_t)q.id >= vocab->n_ids || vocab->tok_off[q.id] == UINT32_MAX)
+      return bad(m, aux, err, "a failure pop that is no token");
+    if (q.prev != ET_NO_POP && q.prev >= k) return bad(m, aux, err, "failure pops that do not chain back");
+    if (q.end <= (q.prev == ET_NO_POP ? 0 : m->pops[q.prev].end))
+      return bad(m, aux, err, "a failure pop of no bytes");
+    chain[k] = q.prev == ET_NO_POP ? 1 : chain[q.prev] + 1;
   }
   /* failure links: LinMaxMatch's invariant (bytes consumed by pops + depth
    * of the node = bytes read) holds at every step, so pops never run past
-   * the word; the ids are tokens of the vocabulary */
-  uint64_t total = 0;
+   * the word */
   for (uint32_t v = 0; v < n_nodes; v++, p += 12) {
     EtNode nd = {get32(p), get32(p + 4), get32(p + 8)};
     m->nodes[v] = nd;
-    total += nd.pops_len;
-    if ((uint64_t)nd.pops_off + nd.pops_len > n_pops || total > n_pops)
-      return bad(m, aux, err, "failure pops out of range");
-    if (nd.fail == ET_NO_NODE) continue;
+    if (nd.fail == ET_NO_NODE) continue; /* its pops are never read */
     if (v < 2 || nd.fail >= n_nodes || aux[nd.fail] >= aux[v] || nd.pops_len == 0)
       return bad(m, aux, err, "a failure link that does not go back");
-    uint64_t bytes = 0;
-    for (uint32_t k = 0; k < nd.pops_len; k++) {
-      EtPop q = m->pops[nd.pops_off + k];
-      if (q.bytes == 0 || q.id < 0 || (size_t)q.id >= vocab->n_ids || vocab->tok_off[q.id] == UINT32_MAX)
-        return bad(m, aux, err, "a failure pop that is no token");
-      bytes += q.bytes;
-    }
-    if (bytes != aux[v] - aux[nd.fail])
+    if (nd.pops_last >= n_pops || chain[nd.pops_last] != nd.pops_len)
+      return bad(m, aux, err, "failure pops out of range");
+    if (m->pops[nd.pops_last].end != aux[v] - aux[nd.fail])
       return bad(m, aux, err, "failure pops that do not match their link");
   }
   free(aux);

@@ -812,12 +812,14 @@ static void test_compiled_model_refused(void) {
   unsigned char *b = malloc(size);
   uint32_t n_nodes = rd32(blob + 8), n_pops = rd32(blob + 12), cap = 1u << rd32(blob + 16);
   size_t edges = 32, nodes = edges + 8 * (size_t)cap, pops = nodes + 12 * (size_t)n_nodes;
-  CHECK(pops + 8 * (size_t)n_pops + 8 == size);
+  CHECK(pops + 12 * (size_t)n_pops + 8 == size);
   /* integrity */
   CHECK(refused(blob, 10, VOCAB, NULL, "magic"));
   CHECK(refused(blob, size - 1, VOCAB, NULL, "size"));
   memcpy(b, blob, size);
-  b[7] = 2;
+  b[7] = 1; /* format 1: flat pop copies, O(L^2) for hostile vocabularies */
+  CHECK(refused(b, size, VOCAB, NULL, "version"));
+  b[7] = 3;
   CHECK(refused(b, size, VOCAB, NULL, "version"));
   memcpy(b, blob, size);
   b[size / 2] ^= 0x10;
@@ -854,18 +856,30 @@ static void test_compiled_model_refused(void) {
     reseal(b, size);
     CHECK(refused(b, size, VOCAB, NULL, "does not go back"));
     memcpy(b, blob, size);
-    wr32(b + nodes + 12 * v + 4, n_pops); /* pops_off past the end */
+    wr32(b + nodes + 12 * v + 4, n_pops); /* pops_last past the end */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "out of range"));
+    memcpy(b, blob, size);
+    wr32(b + nodes + 12 * v + 8, rd32(blob + nodes + 12 * v + 8) + 1); /* pops_len: longer than the chain */
     reseal(b, size);
     CHECK(refused(b, size, VOCAB, NULL, "out of range"));
     uint32_t off = rd32(blob + nodes + 12 * v + 4);
     memcpy(b, blob, size);
-    wr32(b + pops + 8 * off + 4, rd32(blob + pops + 8 * off + 4) + 1); /* consumes a byte too many */
+    wr32(b + pops + 12 * off + 4, rd32(blob + pops + 12 * off + 4) + 1); /* consumes a byte too many */
     reseal(b, size);
     CHECK(refused(b, size, VOCAB, NULL, "do not match"));
     memcpy(b, blob, size);
-    wr32(b + pops + 8 * off, 9999); /* an id beyond the vocabulary */
+    wr32(b + pops + 12 * off, 9999); /* an id beyond the vocabulary */
     reseal(b, size);
     CHECK(refused(b, size, VOCAB, NULL, "no token"));
+    memcpy(b, blob, size);
+    wr32(b + pops + 12 * off + 8, off); /* prev: itself (a cycle) */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "chain back"));
+    memcpy(b, blob, size);
+    wr32(b + pops + 12 * off + 4, 0); /* a pop of no bytes */
+    reseal(b, size);
+    CHECK(refused(b, size, VOCAB, NULL, "no bytes"));
   }
   /* a forgery that passes every structural check but ends a failure pop
    * inside a character: "é" (2 bytes, nodes 2 -> 3) pops 1 byte and links to
@@ -883,16 +897,16 @@ static void test_compiled_model_refused(void) {
     CHECK(fb != NULL);
     if (fb) {
       size_t cap2 = (size_t)1 << rd32(fb + 16), nodes2 = 32 + 8 * cap2;
-      size_t pops2 = nodes2 + 12 * (size_t)rd32(fb + 8);
+      size_t pops2 = nodes2 + 12 * (size_t)rd32(fb + 8); /* pops: i32 id, u32 end, u32 prev */
       uint32_t na = 0, nb = 0; /* root -C3-> na -A9-> nb */
       for (size_t i = 0; i < cap2; i++)
         if (rd32(fb + 32 + 8 * i) == (0u << 8 | 0xC3) + 1) na = rd32(fb + 32 + 8 * i + 4);
       for (size_t i = 0; i < cap2; i++)
         if (na && rd32(fb + 32 + 8 * i) == (na << 8 | 0xA9) + 1) nb = rd32(fb + 32 + 8 * i + 4);
       uint32_t off = rd32(fb + nodes2 + 12 * nb + 4);
-      CHECK(nb && rd32(fb + nodes2 + 12 * nb) == 1 && rd32(fb + pops2 + 8 * off + 4) == 2); /* f = suffix root, pops é */
+      CHECK(nb && rd32(fb + nodes2 + 12 * nb) == 1 && rd32(fb + pops2 + 12 * off + 4) == 2); /* f = suffix root, pops é */
       wr32(fb + nodes2 + 12 * nb, na);
-      wr32(fb + pops2 + 8 * off + 4, 1);
+      wr32(fb + pops2 + 12 * off + 4, 1);
       reseal(fb, n2);
       co.compiled_model = fb;
       co.compiled_model_size = n2;

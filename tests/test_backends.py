@@ -8,7 +8,7 @@ import pytest
 from edgetext import manifest as mf
 from edgetext.backends import host as host_module
 from edgetext.backends import registry
-from edgetext.errors import BackendError, BackendUnavailableError
+from edgetext.errors import BackendError, BackendUnavailableError, BundleIntegrityError
 
 
 def make_manifest(*models: tuple[str, str, str]) -> mf.Manifest:
@@ -128,8 +128,10 @@ def test_onnxruntime_backend_refuses_a_manifest_that_lies_about_the_model(fp32_o
     with pytest.raises(BackendError, match="no output 'probs'"):
         OnnxRuntimeBackend(fp32_onnx, ort_spec(("input_ids", "int64"), ("token_type_ids", "int64"), output="probs"),
                            1, "cpu")
-    with pytest.raises(BackendError, match="cannot load"):
+    with pytest.raises(BundleIntegrityError, match="not a well-formed ONNX model"):  # refused before ORT parses it
         OnnxRuntimeBackend(b"garbage", ort_spec(("input_ids", "int64")), 1, "cpu")
+    with pytest.raises(BackendError, match="cannot load"):  # well-formed protobuf, not a loadable model
+        OnnxRuntimeBackend(b"\x08\x07\x3a\x00", ort_spec(("input_ids", "int64")), 1, "cpu")
 
 
 def test_onnxruntime_backend_runs_and_describes_threads_and_providers(fp32_onnx):

@@ -88,7 +88,7 @@ def test_verify_bundle_gives_the_same_report_and_closes_what_it_opened(ort_bundl
     closed.clear()
     assert verify.verify_bundle(str(ort_bundle)) == want and len(closed) == 1
     ids_only = edgetext.verify_bundle(ort_bundle, predictions=False)
-    assert ids_only["checks"] == want["checks"][:3] and ids_only["skipped"] == []
+    assert ids_only["checks"] == want["checks"][:4] and ids_only["skipped"] == []
 
 
 def test_verify_bundle_reports_wrong_golden_predictions(ort_bundle, tmp_path):

@@ -10,8 +10,12 @@ files anywhere. Refused, with a clear error: absolute or '..' names,
 symlinks/hardlinks/devices, duplicate names, members the manifest does not list,
 missing members, checksum or size mismatches (truncated or oversized members,
 zip bombs), unknown manifest versions, non-JSON or huge manifests.
+Every failure of the zip reader on a hostile archive (unsupported zip features, bad names,
+corrupt headers or data) is an EdgeTextError, never a bare NotImplementedError or
+UnicodeDecodeError. Model members are checked by :mod:`edgetext.modelcheck` in verify (and by
+the backends before they load them): no ONNX external data, well-formed .nb containers.
 May import: the standard library (numpy-free), edgetext.errors, edgetext.manifest,
-edgetext._hooks; edgetext.tokenizer lazily. Never the predictor, the backends or
+edgetext.modelcheck, edgetext._hooks; edgetext.tokenizer lazily. Never the predictor, the backends or
 edgetext.verify: golden predictions are checked by edgetext.verify, reached through
 edgetext._hooks.
 """
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from . import _hooks
 from . import manifest as mf
+from .modelcheck import check_model_bytes
 from .errors import (BundleError, BundleIntegrityError, BundleNotFoundError, EdgeTextError, ManifestError,
                      UnsafeBundleError)
 
@@ -42,6 +47,10 @@ MAX_MEMBER_BYTES = 2 * 1024 ** 3
 MAX_TOTAL_BYTES = 4 * 1024 ** 3
 MAX_COMPRESSION_RATIO = 100  # a deflated member may shrink at most this much (zip-bomb guard)
 _CHUNK = 1 << 20
+# general-purpose flag bits a member may carry: 1-2 deflate options, 3 data descriptor, 11 UTF-8 names
+# (bit 0 encryption is refused with its own message; 5 patched data, 6 strong encryption, 13 masked
+# headers and the reserved bits are refused)
+_ALLOWED_FLAGS = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0800
 
 
 def _read_exactly(read, size: int, name: str) -> bytes:
@@ -118,6 +127,15 @@ class _ZipSource:
             self.zf = zipfile.ZipFile(path)
         except zipfile.BadZipFile as e:
             raise BundleIntegrityError(f"{path} is not a valid .etb archive (truncated or not a zip): {e}") from None
+        except NotImplementedError as e:  # "zip file version 9.9", unsupported features
+            raise UnsafeBundleError(f"{path} uses a zip feature this SDK does not read ({e}): .etb archives are "
+                                    "plain stored zips written by edgetext.bundle.pack") from None
+        except UnicodeDecodeError:
+            raise UnsafeBundleError(f"{path} has a member name flagged UTF-8 that is not valid UTF-8") from None
+        except OSError as e:
+            raise BundleError(f"cannot read {path}: {e.strerror or e}") from None
+        except Exception as e:  # noqa: BLE001 (zipfile on hostile bytes: struct.error, ValueError, OverflowError...)
+            raise BundleIntegrityError(f"{path} is not a valid .etb archive ({type(e).__name__}: {e})") from None
         self._lock = threading.Lock()
         self.sizes: dict[str, int] = {}
         self.infos: dict[str, zipfile.ZipInfo] = {}
@@ -139,12 +157,18 @@ class _ZipSource:
                 mf.check_member_name(name.rstrip("/"))
                 continue
             mf.check_member_name(name)
+            if info.orig_filename != name:  # zipfile cut the name at a NUL byte
+                raise UnsafeBundleError(f"archive member name {info.orig_filename!r} has a NUL byte")
             # unix modes: a file type of 0 (permissions only, as Python's writestr writes) means a plain file
             if info.create_system == 3 and stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
                 raise UnsafeBundleError(f"archive member {name!r} is {kind}")
             if info.flag_bits & 0x1:
                 raise UnsafeBundleError(f"archive member {name!r} is encrypted")
+            if info.flag_bits & ~_ALLOWED_FLAGS:
+                raise UnsafeBundleError(f"archive member {name!r} uses zip features this SDK does not read "
+                                        f"(general-purpose flags 0x{info.flag_bits:04x}: patched data, strong "
+                                        "encryption or reserved bits)")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise UnsafeBundleError(f"archive member {name!r} uses an unsupported compression method")
             if name in self.infos:
@@ -169,7 +193,12 @@ class _ZipSource:
             try:
                 with self.zf.open(info) as f:
                     return _read_exactly(f.read, size, name)
-            except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            except EdgeTextError:
+                raise
+            except (NotImplementedError, UnicodeDecodeError) as e:
+                raise UnsafeBundleError(f"archive member {name!r}: its local header uses a zip feature this SDK "
+                                        f"does not read or a bad name ({type(e).__name__}: {e})") from None
+            except Exception as e:  # noqa: BLE001 (BadZipFile, zlib.error, EOFError, OSError, struct.error, ...)
                 raise BundleIntegrityError(f"archive member {name!r} is corrupt or truncated: {e}") from None
 
     def close(self) -> None:
@@ -185,6 +214,7 @@ class Bundle:
         self.manifest = manifest
         self._tokenizers: dict = {}
         self._lock = threading.Lock()
+        self.closed = False
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -250,6 +280,9 @@ class Bundle:
         entry = self.manifest.files.get(name)
         if entry is None:
             raise BundleNotFoundError(f"{name!r} is not a file of this bundle")
+        if self.closed:
+            raise BundleError(f"cannot read {name!r}: the bundle {self.path} is closed (open it again, or read "
+                              "before closing it)")
         data = self._source.read(name, entry["size"])
         digest = hashlib.sha256(data).hexdigest()
         if digest != entry["sha256"]:
@@ -312,11 +345,15 @@ class Bundle:
         skipped: list[str] = []
         mf.validate(m.raw)
         checks.append("manifest schema")
+        models: dict[str, bytes] = {}
         for name in sorted(m.files):
             try:
-                self.read(name)
+                data = self.read(name)
             except BundleError as e:  # collected: the report names every bad member, not just the first
                 problems.append(str(e))
+                continue
+            if any(s.file == name for s in m.models):
+                models[name] = data
         checks.append(f"sha256 of {len(m.files)} files")
         if problems:
             raise BundleIntegrityError("bundle verification failed:\n  " + "\n  ".join(problems))
@@ -324,6 +361,13 @@ class Bundle:
         tok = self.tokenizer()
         problems += self._golden_id_problems(tok)
         checks.append(f"golden input ids of {len(m.golden)} texts")
+        for spec in m.models:  # self-contained ONNX (no external data), well-formed .nb of the right target
+            try:
+                check_model_bytes(spec, models[spec.file])
+            except BundleError as e:
+                problems.append(str(e))
+        del models
+        checks.append(f"model files of {len(m.models)} models (self-contained, well-formed)")
         if predictions:
             check = _hooks.prediction_check
             if check is None:
@@ -358,6 +402,7 @@ class Bundle:
 
     # -- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:
+        self.closed = True
         self._source.close()
 
     def __enter__(self) -> "Bundle":
@@ -436,9 +481,29 @@ def pack(src_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Pa
     return dest
 
 
+def _umask() -> int:
+    """This process's umask, read without changing it where /proc tells it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)  # elsewhere: the classic read-by-setting (briefly process-wide)
+    os.umask(old)
+    return old
+
+
+def _public_mode(fd: int) -> None:
+    """Give a mkstemp file (0600) the mode a plain open() would have: 0666 minus the umask."""
+    os.fchmod(fd, 0o666 & ~_umask())
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=path.parent)
     try:
+        _public_mode(fd)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -450,8 +515,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def _write_archive(dest: Path, manifest_bytes: bytes, members: Iterable[tuple[str, Path]]) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".pack-", suffix=ARCHIVE_SUFFIX, dir=dest.parent)
-    os.close(fd)
     try:
+        try:
+            _public_mode(fd)
+        finally:
+            os.close(fd)
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             def add(name: str, data_or_path) -> None:
                 info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))

@@ -211,7 +211,8 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
     tok = obj.get("tokenizer")
     if isinstance(tok, dict) and "vocab" in tok:
         check_member_name(tok["vocab"], "tokenizer vocab")
-    for m in obj.get("models") or []:
+    models_raw = obj.get("models")
+    for m in models_raw if isinstance(models_raw, list) else []:
         if isinstance(m, dict) and "file" in m:
             check_member_name(m["file"], "model file")
     files = obj.get("files")

@@ -21,22 +21,50 @@ classes through registry.backend_class). Never edgetext.verify (which imports th
 from __future__ import annotations
 
 import logging
-import os
 from typing import Sequence
 
 import numpy as np
 
 from .backends import registry
 from .bundle import Bundle
-from .errors import BackendError, InputTypeError, InvalidInputError, ManifestError
+from .errors import BackendError, BundleIntegrityError, InputTypeError, InvalidInputError, ManifestError
+from .limits import check_threads, cpu_count, max_threads
+from .manifest import Manifest, ModelSpec
 from .postprocess import Category, ClassificationPostprocessor, softmax
 from .preprocess import TextPreprocessor, check_text, check_texts, pad_id_of
 
-__all__ = ["Category", "TextClassifier", "softmax"]  # Category and softmax: re-exported from postprocess
+__all__ = ["Category", "TextClassifier", "softmax", "golden_expectations", "SCORE_TOLERANCE"]
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"int64": np.int64, "int32": np.int32}
+# golden score tolerance per precision (labels must match exactly); edgetext.verify uses the same
+SCORE_TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "int8": 5e-2}
+LOAD_GOLDEN_TEXTS = 8  # at most this many golden texts are run at load: one per distinct expected label
+
+
+def golden_expectations(manifest: Manifest, spec: ModelSpec) -> list[tuple[int, str, dict]]:
+    """(golden index, text, expectation) for every single-text golden entry that states a label
+    for `spec`'s model (its ``per_model`` entry overriding the top-level label/score)."""
+    found = []
+    for i, g in enumerate(manifest.golden):
+        if g.get("text_pair") is not None:
+            continue
+        expect = (g.get("per_model") or {}).get(spec.file, g)
+        if "label" in expect:
+            found.append((i, g["text"], expect))
+    return found
+
+
+def _load_sample(expected: list[tuple[int, str, dict]], limit: int) -> list[tuple[int, str, dict]]:
+    """One golden text per distinct expected label (so swapped labels show), at most `limit`."""
+    seen: set[str] = set()
+    picked = []
+    for item in expected:
+        if item[2]["label"] not in seen:
+            seen.add(item[2]["label"])
+            picked.append(item)
+    return picked[:limit]
 
 
 def _check_positive_int(value, what: str, allow_none: bool = False):
@@ -59,12 +87,16 @@ class TextClassifier:
     device: "cpu", "cuda" or "cuda:N".
     threads: one setting for the tokenizer and the backend (None: each library's default).
     model: a model file of the bundle to use instead of the table's choice.
-    check_golden: check the bundle's golden token ids with this host's tokenizer at load time.
+    check_golden: at load, check the bundle's golden token ids with this host's tokenizer and the
+        golden predictions of the model actually chosen (one golden text per distinct expected
+        label, at most 8): a re-sealed bundle with another model, swapped labels or the wrong
+        architecture's file is refused (BundleIntegrityError), as is one with no golden
+        predictions for that model. False skips both (a bundle you built and trust).
     """
 
     def __init__(self, bundle_or_path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
                  *, model: str | None = None, check_golden: bool = True):
-        self.threads = _check_positive_int(threads, "threads", allow_none=True)
+        self.threads = check_threads(threads, "threads")
         self._owns_bundle = not isinstance(bundle_or_path, Bundle)
         self.bundle = Bundle.open(bundle_or_path)
         try:
@@ -91,13 +123,57 @@ class TextClassifier:
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
         self._check_output()
+        self.golden_checked = 0
+        if check_golden:
+            self._check_golden_predictions()
 
     def _check_output(self) -> None:
-        """One tiny run at load: warms the backend up and proves the model emits one logit per label."""
+        """One tiny run at load: warms the backend up and proves the model emits one finite logit per label."""
         out = self._backend.run(self._pre.feeds(self._pre.probe()))
         if out.ndim != 2 or out.shape[1] != len(self.labels):
             raise ManifestError(f"{self.spec.file} outputs shape {tuple(out.shape)} but the bundle has "
                                 f"{len(self.labels)} labels {list(self.labels)}")
+        self._check_finite(out, lambda r: "the load-time probe (an empty text)")
+
+    def _check_finite(self, logits: np.ndarray, what) -> None:
+        """BackendError naming the first row with a NaN or Inf logit (`what(row)` says whose row it is)."""
+        if not np.isfinite(logits).all():
+            row = int(np.argwhere(~np.isfinite(logits))[0][0])
+            raise BackendError(f"{self.spec.file} produced non-finite logits (NaN or Inf) for {what(row)}: "
+                               f"{logits[row].tolist()}: the model is broken; refused rather than classified")
+
+    def _check_golden_predictions(self) -> None:
+        expected = golden_expectations(self.bundle.manifest, self.spec)
+        if not expected:
+            raise BundleIntegrityError(
+                f"the bundle has no golden predictions for {self.spec.file} (no single-text golden entry with a "
+                "label), so this host cannot check that it runs the model the bundle was built with: rebuild the "
+                "bundle with golden texts, or pass check_golden=False to load it unchecked")
+        problems = self.golden_problems(_load_sample(expected, LOAD_GOLDEN_TEXTS))
+        if problems:
+            raise BundleIntegrityError("golden predictions differ at load (the model, its labels or its file were "
+                                       "changed, or it is not for this host): " + "; ".join(problems[:3]))
+        self.golden_checked = len(_load_sample(expected, LOAD_GOLDEN_TEXTS))
+
+    def golden_problems(self, expected: list[tuple[int, str, dict]] | None = None) -> list[str]:
+        """Where this model disagrees with golden labels / scores (all of them by default), one text per
+        run: dynamically quantized (int8) models scale activations per batch, so a text's scores depend
+        on its batch-mates; goldens are recorded one text at a time."""
+        if expected is None:
+            expected = golden_expectations(self.bundle.manifest, self.spec)
+        if not expected:
+            return []
+        results = self._categories([t for _, t, _ in expected], 1, 1)
+        tol = SCORE_TOLERANCE[self.spec.precision]
+        problems = []
+        for (i, _, expect), res in zip(expected, results):
+            got = res[0]
+            if got.label != expect["label"]:
+                problems.append(f"{self.spec.file}: golden[{i}] predicts {got.label!r}, expected {expect['label']!r}")
+            elif "score" in expect and abs(got.score - expect["score"]) > tol:
+                problems.append(f"{self.spec.file}: golden[{i}] score {got.score:.4f}, expected "
+                                f"{expect['score']:.4f} (tolerance {tol} for {self.spec.precision})")
+        return problems
 
     # -- public API -----------------------------------------------------------------------------
     def classify(self, text: str, top_k: int = 1) -> list[Category]:
@@ -132,6 +208,7 @@ class TextClassifier:
             if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
                 raise BackendError(f"{self.spec.file} returned logits of shape {logits.shape}, expected "
                                    f"({len(idx)}, {n_labels}) for {n_labels} labels")
+            self._check_finite(logits, lambda r: f"texts[{int(idx[r])}]")  # noqa: B023 (called at once)
             out[idx] = logits
         return out
 
@@ -144,8 +221,9 @@ class TextClassifier:
             "target": self.spec.target, "device": self.device, "host": registry.host_arch(),
             "threads": {"requested": self.threads, "tokenizer": self.threads or "tokenizer default",
                         "backend": info.get("threads"), "how": info.get("threads_how"),
-                        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()},
+                        "cpus": cpu_count(), "max": max_threads()},
             "why": self._choice.reason, "not_chosen": list(self._choice.rejected),
+            "golden_checked_at_load": self.golden_checked,
             "engine": info, "labels": list(self.labels), "max_length": self.max_length,
             "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],
         }

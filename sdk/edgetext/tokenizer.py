@@ -13,6 +13,7 @@ May import: numpy, cffi (through edgetext._native), the standard library.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from itertools import accumulate
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputTypeError, InvalidInputError, NativeLibraryError, TokenizerError, VocabError
+from .limits import check_threads
 from .tokenizer_folder import read_tokenizer_folder, tokens_to_vocab_bytes, vocab_tokens
 
 try:
@@ -45,6 +47,9 @@ if _lib_abi != _ABI_VERSION or getattr(lib, "ET_ABI_VERSION", None) != _lib_abi:
         "in the EdgeText checkout"
     )
 _PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
+MAX_INPUT_CHARS_PER_WORD = 1_000_000  # the manifest schema's bound too
+MAX_LENGTH_LIMIT = 1 << 24  # tokens per encoding (16.7M): far above any model, small enough to allocate
+MAX_PADDED_ELEMENTS = 1 << 28  # rows x width of one padded __call__ result (2 GiB of int64 per array)
 _encode_ids_call = lib.et_encode_ids_call
 
 
@@ -168,8 +173,14 @@ class Tokenizer:
             raise VocabError("the vocabulary is empty")
         if strip_accents not in (None, True, False):
             raise InputTypeError("strip_accents must be None, True or False")
-        if not isinstance(max_input_chars_per_word, int) or max_input_chars_per_word <= 0:
-            raise InvalidInputError("max_input_chars_per_word must be a positive int")
+        if not isinstance(max_input_chars_per_word, int) or isinstance(max_input_chars_per_word, bool) \
+                or not 0 < max_input_chars_per_word <= MAX_INPUT_CHARS_PER_WORD:
+            raise InvalidInputError(f"max_input_chars_per_word must be an int in 1..{MAX_INPUT_CHARS_PER_WORD}, got "
+                                    f"{max_input_chars_per_word!r}")
+        threads = check_threads(threads, "threads", allow_zero=True)
+        if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
+                                       or not 0 <= max_length <= MAX_LENGTH_LIMIT):
+            raise InvalidInputError(f"max_length must be an int in 0..{MAX_LENGTH_LIMIT} or None, got {max_length!r}")
         specials = {"unk": unk_token, "cls": cls_token, "sep": sep_token, "pad": pad_token, "mask": mask_token}
         for key, tok in specials.items():
             if not isinstance(tok, str) or not tok or "\x00" in tok:
@@ -214,9 +225,21 @@ class Tokenizer:
         if not isinstance(vocab_path, (str, os.PathLike)):
             raise InputTypeError(f"vocab_path must be a path, got {type(vocab_path).__name__}")
         path = Path(vocab_path)
-        if not path.is_file():
-            raise VocabError(f"vocabulary file not found: {path}")
-        data = path.read_bytes()
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise VocabError(f"vocabulary file not found: {path}") from None
+        except (OSError, ValueError) as e:
+            raise VocabError(f"cannot read the vocabulary {path}: {getattr(e, 'strerror', None) or e}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise VocabError(f"{path} is a folder, not a vocabulary file (for a tokenizer folder use "
+                             "Tokenizer.from_pretrained)")
+        if not stat.S_ISREG(st.st_mode):
+            raise VocabError(f"{path} is not a regular file (a device, fifo or socket): pass a vocab.txt file")
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise VocabError(f"cannot read the vocabulary {path}: {e.strerror or e}") from None
         if b"\t" in data:  # maybe token<TAB>id lines: the folder reader's rules turn them into vocab.txt form
             data = tokens_to_vocab_bytes(vocab_tokens(data, str(path)), str(path))
         return cls.from_vocab_bytes(data, **options)
@@ -235,12 +258,15 @@ class Tokenizer:
 
     # ---------------------------------------------------------------- encoding
     def _options(self, max_length: int | None, truncation: Any, padding: int, add_special: bool) -> Any:
-        key = (max_length, truncation, padding, add_special)
+        # the types are part of the key: True == 1 and hash(True) == hash(1), so a cached
+        # max_length=1 must not let max_length=True through unchecked (nor truncation=1 pass as True)
+        key = (type(max_length), max_length, type(truncation), truncation, padding, bool(add_special))
         o = self._opts.get(key)
         if o is None:
             if max_length is not None and (not isinstance(max_length, int) or isinstance(max_length, bool)
-                                           or max_length < 0):
-                raise InvalidInputError(f"max_length must be a non-negative int or None, got {max_length!r}")
+                                           or not 0 <= max_length <= MAX_LENGTH_LIMIT):
+                raise InvalidInputError(f"max_length must be an int in 0..{MAX_LENGTH_LIMIT} or None, got "
+                                        f"{max_length!r}")
             if truncation not in (True, False, "longest_first", "do_not_truncate", None):
                 raise InvalidInputError(
                     f"truncation={truncation!r} is not supported: use True/'longest_first' or False")
@@ -333,8 +359,7 @@ class Tokenizer:
         opts = self._options(max_length, truncation, 0, add_special)
         if threads is None:
             threads = self.threads
-        if threads is not None and (not isinstance(threads, int) or threads < 0):
-            raise InvalidInputError(f"threads must be a non-negative int or None, got {threads!r}")
+        threads = check_threads(threads, "threads", allow_zero=True)
         out = ffi.new("EtBatch **")
         err = ffi.new("EtError *")
         st = lib.et_encode_batch_packed(self._h, n, data, bounds, pdata, pbounds, opts, threads or 0, out, err)
@@ -387,9 +412,23 @@ class Tokenizer:
                 f"padding={padding!r} is not supported: use False, True, 'longest' or 'max_length'") from None
         if mode == 2 and max_length is None:
             raise InvalidInputError("padding='max_length' needs max_length")
-        dt = np.dtype(dtype)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise InputTypeError(f"dtype must be a numpy integer dtype, got {dtype!r}") from None
         if dt.kind not in "iu":
             raise InputTypeError(f"dtype must be an integer type, got {dt}")
+        need = self.vocab_size - 1
+        if return_offsets_mapping:  # offsets are character positions: they reach the longest text's length
+            if not isinstance(texts, (list, tuple)) and hasattr(texts, "__iter__"):
+                texts = list(texts)
+            for seq in (texts, text_pair or ()):
+                if isinstance(seq, (list, tuple)):
+                    need = max(need, 0, *(len(t) for t in seq if isinstance(t, (str, bytes))))
+        if need > np.iinfo(dt).max:
+            raise InputTypeError(f"dtype {dt} holds values up to {np.iinfo(dt).max}, but this tokenizer's ids (vocabulary "
+                                 f"of {self.vocab_size}){' and offsets' if return_offsets_mapping else ''} reach "
+                                 f"{need}: the values would wrap; use int32 or int64")
         b = self._batch(texts, text_pair, max_length, truncation, add_special_tokens, threads)
         n = lib.et_batch_size(b)
         longest = lib.et_batch_max_length(b)
@@ -406,6 +445,10 @@ class Tokenizer:
             width = longest
         else:
             width = max(max_length, longest)
+        if n * width > MAX_PADDED_ELEMENTS:
+            raise InvalidInputError(f"padding {n} texts to {width} tokens makes {n * width:,} elements per array, over "
+                                    f"the limit of {MAX_PADDED_ELEMENTS:,}: pad to the longest (padding=True) or "
+                                    "encode in smaller batches")
         wide = np.dtype(np.int32) if dt == np.int32 else np.dtype(np.int64)
         ids = np.empty((n, width), wide)
         types = np.empty((n, width), wide)

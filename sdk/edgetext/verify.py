@@ -22,12 +22,11 @@ from .backends import registry
 from .bundle import Bundle
 from .errors import EdgeTextError
 from .manifest import ModelSpec
-from .predictor import TextClassifier
+from .predictor import SCORE_TOLERANCE, TextClassifier, golden_expectations
+
+__all__ = ["verify_bundle", "check_predictions", "model_problems", "SCORE_TOLERANCE"]
 
 log = logging.getLogger(__name__)
-
-# golden score tolerance per precision (labels must match exactly)
-SCORE_TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "int8": 5e-2}
 
 
 def verify_bundle(bundle_or_path: Bundle | str | os.PathLike, predictions: bool = True,
@@ -49,41 +48,39 @@ def verify_bundle(bundle_or_path: Bundle | str | os.PathLike, predictions: bool 
 
 
 def check_predictions(bundle: Bundle, threads: int | None = None) -> PredictionChecks:
-    """Golden predictions of every model this host can run on the CPU (the prediction half of verify)."""
+    """Golden predictions of every model this host can run on the CPU (the prediction half of verify).
+
+    A model without golden predictions (no single-text golden entry stating its label) is a
+    problem, not a pass: nothing would show that it is the model the bundle was built with."""
     checks: list[str] = []
     problems: list[str] = []
     skipped: list[str] = []
+    if not bundle.manifest.golden:
+        problems.append("the bundle has no golden vectors: its golden predictions cannot be checked (rebuild it "
+                        "with golden texts)")
     for spec in bundle.manifest.models:
         why_not = registry.why_unavailable(spec, device="cpu")
         if why_not:
             log.info("not checking the golden predictions of %s here: %s", spec.file, why_not)
             skipped.append(f"{spec.file}: {why_not}")
             continue
-        problems += model_problems(bundle, spec, threads)
-        checks.append(f"golden predictions of {spec.file}")
+        found = model_problems(bundle, spec, threads)
+        problems += found
+        if not found:
+            checks.append(f"golden predictions of {spec.file}")
     return PredictionChecks(checks, problems, skipped)
 
 
 def model_problems(bundle: Bundle, spec: ModelSpec, threads: int | None = None) -> list[str]:
-    """Where one model disagrees with the golden label or score of a (single-text) golden entry."""
-    golden = [g for g in bundle.manifest.golden if g.get("text_pair") is None]
-    if not golden:
-        return []
+    """Where one model disagrees with the golden label or score of a (single-text) golden entry;
+    "no golden vectors" when the bundle states none for it."""
+    if not golden_expectations(bundle.manifest, spec):
+        return [f"{spec.file}: no golden vectors (no single-text golden entry with a label for it): its "
+                "predictions cannot be checked"]
     try:
-        with TextClassifier(bundle, backend=spec.backend, model=spec.file, threads=threads) as clf:
-            # one text per run: dynamically quantized (int8) models scale activations per batch,
-            # so a text's scores depend on its batch-mates; goldens are recorded one text at a time
-            results = clf.classify_batch([g["text"] for g in golden], top_k=1, batch_size=1)
+        # golden ids were checked by Bundle.verify; every golden text is run here, one per run
+        with TextClassifier(bundle, backend=spec.backend, model=spec.file, threads=threads,
+                            check_golden=False) as clf:
+            return clf.golden_problems()
     except EdgeTextError as e:  # reported as a problem of this model, not raised: the others still get checked
         return [f"{spec.file}: cannot run: {e}"]
-    tol = SCORE_TOLERANCE[spec.precision]
-    problems = []
-    for i, (g, res) in enumerate(zip(golden, results)):
-        expect = (g.get("per_model") or {}).get(spec.file, g)
-        got = res[0]
-        if "label" in expect and got.label != expect["label"]:
-            problems.append(f"{spec.file}: golden[{i}] predicts {got.label!r}, expected {expect['label']!r}")
-        elif "score" in expect and abs(got.score - expect["score"]) > tol:
-            problems.append(f"{spec.file}: golden[{i}] score {got.score:.4f}, expected {expect['score']:.4f} "
-                            f"(tolerance {tol} for {spec.precision})")
-    return problems

@@ -5,7 +5,12 @@ Threads: `threads` sets intra-op threads (inter-op 1, sequential execution);
 None leaves ONNX Runtime's default (one per physical core). Sessions are
 thread-safe for concurrent run() calls.
 
-May import: numpy, edgetext.errors, edgetext.manifest, edgetext.backends.host;
+Models are refused before ONNX Runtime sees them when they would make it read anything else
+(external data, EPContext files: :func:`edgetext.modelcheck.check_onnx_self_contained`); a path
+is read here and handed over as bytes, so nothing is resolved beside it. Outputs must be
+floating point (integer outputs are refused, not cast).
+
+May import: numpy, edgetext.errors, edgetext.manifest, edgetext.modelcheck, edgetext.backends.host;
 onnxruntime inside the class only (``import edgetext.backends.onnxruntime`` stays cheap).
 """
 from __future__ import annotations
@@ -14,7 +19,10 @@ import numpy as np
 
 from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
+from ..modelcheck import check_onnx_self_contained
 from . import host
+
+FLOAT_OUTPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)")
 
 
 class OnnxRuntimeBackend:
@@ -23,6 +31,15 @@ class OnnxRuntimeBackend:
     def __init__(self, model: bytes | str, spec: ModelSpec, threads: int | None, device: str = "cpu"):
         import onnxruntime as ort
 
+        if not isinstance(model, (bytes, bytearray)):
+            path = str(model)
+            try:
+                with open(path, "rb") as f:
+                    model = f.read()
+            except OSError as e:
+                raise BackendError(f"cannot read {path}: {e.strerror or e}") from None
+        model = bytes(model)
+        check_onnx_self_contained(model, spec.file)
         self.spec = spec
         self.threads = threads
         kind, index = host.parse_device(device)
@@ -61,9 +78,13 @@ class OnnxRuntimeBackend:
             if have[i.name].type != want:
                 raise BackendError(f"{self.spec.file}: input {i.name} is {have[i.name].type}, the manifest says "
                                    f"{i.dtype}")
-        outs = [o.name for o in self.session.get_outputs()]
+        outs = {o.name: o for o in self.session.get_outputs()}
         if self.spec.output.name not in outs:
-            raise BackendError(f"{self.spec.file}: no output {self.spec.output.name!r} (it has {outs})")
+            raise BackendError(f"{self.spec.file}: no output {self.spec.output.name!r} (it has {sorted(outs)})")
+        kind = outs[self.spec.output.name].type
+        if kind not in FLOAT_OUTPUTS:
+            raise BackendError(f"{self.spec.file}: output {self.spec.output.name!r} is {kind}, not floating-point "
+                               "logits: refused (integer outputs are not cast)")
         self._feeds = [(i.name, i.role) for i in self.spec.inputs]
         self._out = [self.spec.output.name]
 
@@ -73,7 +94,10 @@ class OnnxRuntimeBackend:
             out = self.session.run(self._out, feeds)[0]
         except Exception as e:  # noqa: BLE001 (any engine failure becomes BackendError)
             raise BackendError(f"ONNX Runtime failed on {self.spec.file}: {str(e).strip()[:500]}") from None
-        return np.asarray(out, dtype=np.float32)
+        out = np.asarray(out)
+        if out.dtype.kind != "f":
+            raise BackendError(f"{self.spec.file} returned {out.dtype} values, not floating-point logits: refused")
+        return out.astype(np.float32, copy=False)
 
     def describe(self) -> dict:
         return {

@@ -8,12 +8,25 @@ paddlelite; later backends in the same process share that setting, and
 describe() says so. Where MobileConfig has set_threads (ARM builds) it is used.
 A Lite predictor is not thread-safe: run() holds a lock.
 
-May import: numpy, edgetext.errors, edgetext.manifest; paddlelite inside
-:func:`_load_lite` only.
+Untrusted bytes: Paddle Lite's loader trusts its input (a truncated .nb crashes the process
+with SIGSEGV, garbage or an ONNX file with SIGABRT). So before Lite sees a model in this
+process, :func:`edgetext.modelcheck.check_paddlelite_nb` checks the container (header, sizes,
+the parameter chain, kernel targets), and :func:`probe` loads it and runs one tiny input in a
+child process; only when the child exits cleanly is the model loaded here. Probe results are
+cached per sha256 for the life of the process (``probe_cache_clear()`` empties it). What
+remains: a model that passes the probe can still crash Lite on inputs the probe did not try
+(other shapes); the probe costs one process start (~0.3 s) per distinct model and process.
+
+May import: numpy, edgetext.errors, edgetext.manifest, edgetext.modelcheck; paddlelite inside
+:func:`_load_lite` (and the probe child) only.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 
@@ -21,6 +34,7 @@ import numpy as np
 
 from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
+from ..modelcheck import check_paddlelite_nb
 
 _IMPORT_LOCK = threading.Lock()
 _lite_threads_env: str | None = None  # OMP_NUM_THREADS in force when this process first loaded Lite
@@ -42,6 +56,88 @@ def _load_lite(threads: int | None):
         return lite
 
 
+PROBE_TIMEOUT_S = 300.0
+_PROBED: dict[str, str | None] = {}  # sha256 -> None (loaded and ran cleanly) or the reason it did not
+_PROBE_LOCK = threading.Lock()
+# The child: load the .nb from stdin, run one [1, 2] input (ids 1, 2: any real vocabulary has them),
+# print the output's dtype and shape. It imports paddlelite and numpy only, never edgetext.
+_PROBE_CODE = r"""
+import json, sys
+import numpy as np
+import paddlelite.lite as lite
+declared = {name: (role, dtype) for name, role, dtype in json.loads(sys.argv[1])}
+config = lite.MobileConfig()
+config.set_model_from_buffer(sys.stdin.buffer.read())
+predictor = lite.create_paddle_predictor(config)
+row = {"input_ids": [[1, 2]], "token_type_ids": [[0, 0]], "attention_mask": [[1, 1]]}
+for name in predictor.get_input_names():  # every input the model has (the parent compares names)
+    guess = "attention_mask" if "mask" in name else "token_type_ids" if "type" in name or "segment" in name \
+        else "input_ids"
+    role, dtype = declared.get(name, (guess, "int64"))
+    predictor.get_input_by_name(name).from_numpy(np.asarray(row[role], dtype=dtype))
+predictor.run()
+out = np.asarray(predictor.get_output_by_name(predictor.get_output_names()[0]).numpy())
+print(json.dumps({"dtype": str(out.dtype), "shape": list(out.shape)}))
+"""
+
+
+def probe_cache_clear() -> None:
+    with _PROBE_LOCK:
+        _PROBED.clear()
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def probe(model: bytes, spec: ModelSpec, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Load `model` and run one tiny input with Paddle Lite in a child process; BackendError when it
+    crashes, fails or hangs there (so that it cannot take this process down). Cached per sha256."""
+    digest = hashlib.sha256(model).hexdigest()
+    with _PROBE_LOCK:
+        if digest in _PROBED:
+            cached = _PROBED[digest]
+            if cached is not None:
+                raise BackendError(cached)
+            return
+    inputs = json.dumps([[i.name, i.role, i.dtype] for i in spec.inputs])
+    env = dict(os.environ, GLOG_minloglevel="3", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    why: str | None = None
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE_CODE, inputs], input=model, capture_output=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        why = f"Paddle Lite did not load and run {spec.file} within {timeout:.0f} s in a probe process: refused"
+    except OSError as e:
+        raise BackendError(f"cannot start the Paddle Lite probe process for {spec.file}: {e}") from None
+    else:
+        tail = " | ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()[-3:]
+                          if line.strip())[-400:]
+        if proc.returncode < 0:
+            why = (f"Paddle Lite crashed ({_signal_name(proc.returncode)}) loading or running {spec.file} in a "
+                   "probe process: the .nb file is malformed or not for this Paddle Lite; it was not loaded into "
+                   "this process")
+        elif proc.returncode != 0:
+            why = f"Paddle Lite cannot load or run {spec.file} (probe process exit {proc.returncode}): {tail}"
+        else:
+            try:
+                out = json.loads(proc.stdout.decode("utf-8").strip().splitlines()[-1])
+                kind = np.dtype(out["dtype"]).kind
+            except (ValueError, IndexError, KeyError, TypeError):
+                why = f"the Paddle Lite probe of {spec.file} printed no result: {tail}"
+            else:
+                if kind != "f":
+                    why = (f"{spec.file} outputs {out['dtype']} values, not floating-point logits: refused "
+                           "(integer outputs are not cast)")
+    with _PROBE_LOCK:
+        _PROBED[digest] = why
+    if why is not None:
+        raise BackendError(why)
+
+
 class PaddleLiteBackend:
     name = "paddlelite"
 
@@ -52,12 +148,19 @@ class PaddleLiteBackend:
             raise BackendUnavailableError("paddlelite 2.13 corrupts int64 inputs under numpy 2: install numpy<2")
         self.spec = spec
         self.requested_threads = threads
-        lite = _load_lite(threads)
+        if not isinstance(model, (bytes, bytearray)):
+            path = str(model)
+            try:
+                with open(path, "rb") as f:
+                    model = f.read()
+            except OSError as e:
+                raise BackendError(f"cannot read {path}: {e.strerror or e}") from None
+        model = bytes(model)
+        check_paddlelite_nb(model, spec.file, spec.target)
+        lite = _load_lite(threads)  # importing Lite is safe; parsing untrusted bytes here is not, hence:
+        probe(model, spec)
         config = lite.MobileConfig()
-        if isinstance(model, (bytes, bytearray)):
-            config.set_model_from_buffer(bytes(model))
-        else:
-            config.set_model_from_file(str(model))
+        config.set_model_from_buffer(model)
         self._set_threads = bool(hasattr(config, "set_threads") and threads)
         if self._set_threads and threads:
             config.set_threads(int(threads))
@@ -81,9 +184,12 @@ class PaddleLiteBackend:
                 for i in self.spec.inputs:
                     self.predictor.get_input_by_name(i.name).from_numpy(np.ascontiguousarray(inputs[i.role]))
                 self.predictor.run()
-                out = self.predictor.get_output_by_name(self.spec.output.name).numpy()
+                out = np.asarray(self.predictor.get_output_by_name(self.spec.output.name).numpy())
             except Exception as e:  # noqa: BLE001 (any engine failure becomes BackendError)
                 raise BackendError(f"Paddle Lite failed on {self.spec.file}: {str(e).strip()[:500]}") from None
+            if out.dtype.kind != "f":
+                raise BackendError(f"{self.spec.file} output {self.spec.output.name!r} is {out.dtype}, not "
+                                   "floating-point logits: refused (integer outputs are not cast)")
             return np.array(out, dtype=np.float32, copy=True)
 
     def describe(self) -> dict:

@@ -492,7 +492,9 @@ def load_checkpoint(folder: str | os.PathLike) -> ErnieForSequenceClassification
     folder = Path(folder)
     cfg = ErnieConfig.from_file(folder)
     model = ErnieForSequenceClassification(cfg)
-    state = paddle.load(str(folder / "model_state.pdparams"), return_numpy=True)
+    from .readers.paddle_pickle import load_state_dict  # never paddle.load (pickle.load) a user's file
+
+    state = load_state_dict(folder / "model_state.pdparams")
     model.load_numpy_state_dict(state)
     model.eval()
     return model

@@ -2,7 +2,8 @@
 ``model_state.pdparams`` + tokenizer files, as ``save_pretrained`` (or paddle_ernie.save_checkpoint)
 writes it. ERNIE and BERT sequence classifiers; the description comes out in weights form.
 
-May import: numpy, edgetext.errors, ..description, ..tokenizer_assets, ..paddle_ernie (paddle), .common.
+May import: numpy, edgetext.errors, ..description, ..tokenizer_assets, ..paddle_ernie (paddle), .common,
+.paddle_pickle (the parameters are never ``paddle.load``-ed: that is ``pickle.load``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from edgetext.errors import ConversionError
 from ..description import ModelDescription
 from ..tokenizer_assets import load_json_object
 from .common import Reader, check_vocab, check_weights, file_size, tokenizer
+from .paddle_pickle import load_state_dict
 
 
 def matches(p: Path) -> bool:
@@ -80,22 +82,8 @@ def read(folder: Path) -> ModelDescription:
 
 
 def _load_pdparams(path: Path) -> dict[str, np.ndarray]:
-    import paddle
-
-    try:
-        state = paddle.load(str(path), return_numpy=True)
-    except Exception as e:  # noqa: BLE001  (paddle raises anything on a corrupt file: one clear error)
-        raise ConversionError(f"{path}: cannot read the parameters (corrupt or not a .pdparams): "
-                              f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}") from None
-    if not isinstance(state, dict) or not state:
-        raise ConversionError(f"{path}: not a state dict")
-    out = {}
-    for k, v in state.items():
-        if isinstance(v, np.ndarray):
-            out[str(k)] = v
-        elif hasattr(v, "numpy"):
-            out[str(k)] = v.numpy()
-    return out
+    """The arrays of a ``paddle.save`` state dict, read without arbitrary unpickling (paddle_pickle.py)."""
+    return load_state_dict(path)
 
 
 READER = Reader("paddlenlp-checkpoint", matches, read)

@@ -90,3 +90,30 @@ def test_pack_has_no_unvalidated_fallback(tmp_path, monkeypatch):
     with pytest.raises(ConversionError, match="cannot pack the bundle"):
         pipeline.pack_bundle(src, out)
     assert not out.exists()
+
+
+def test_force_is_an_option_and_a_flag(tmp_path):
+    """``force`` (issue 13, finding 10): a ConvertOptions field, a convert() keyword and ``--force``; without
+    it an existing bundle is refused before any work, by convert() and by pack_bundle() alike."""
+    import dataclasses
+
+    from edgetext.errors import ConversionError
+    from edgetext_converters import ConvertOptions, convert, pipeline
+    from edgetext_converters.cli import build_parser, options_from_args
+
+    assert ConvertOptions().force is False and ConvertOptions(force=True).force is True
+    assert "force" in {f.name for f in dataclasses.fields(ConvertOptions)}
+    args = build_parser().parse_args(["src", "--out", "b.etb", "--force"])
+    assert options_from_args(args, progress=False).force is True
+    assert options_from_args(build_parser().parse_args(["src", "--out", "b.etb"]), progress=False).force is False
+    existing = tmp_path / "b.etb"
+    existing.write_bytes(b"an earlier bundle")
+    with pytest.raises(ConversionError, match=r"--out .*b\.etb exists; pass --force"):
+        convert(tmp_path / "no-such-model", existing)  # refused before the source is even looked at
+    src = tmp_path / "bundle"
+    src.mkdir()
+    (src / "manifest.json").write_text("{}")
+    with pytest.raises(ConversionError, match="pass --force"):
+        pipeline.pack_bundle(src, existing)
+    assert existing.read_bytes() == b"an earlier bundle"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.etb", "bundle"]

@@ -3,13 +3,14 @@
     edgetext convert SRC --out BUNDLE [--targets onnx-x86,onnx-arm64,onnx-cuda,lite-x86,lite-arm]
         [--precision int8|fp16|fp32] [--labels a,b,... | --labels-file F] [--calib TEXTS_FILE]
         [--eval TSV_FILE] [--trim-vocab CORPUS_FILE] [--min-freq N] [--max-length N]
-        [--max-accuracy-drop P] [--min-agreement A] [--allow-accuracy-drop] [--name NAME] [--json]
+        [--max-accuracy-drop P] [--min-agreement A] [--allow-accuracy-drop] [--name NAME] [--json] [--force]
 
 Progress (tqdm, one step per stage) goes to stderr; the final report table (or, with --json,
 one JSON object) to stdout. Errors: one line ``edgetext convert: error: ...`` on stderr and
-exit 1 (2 for usage errors); an accuracy-gate refusal exits 3. The arguments become one
-:class:`ConvertOptions` (:func:`options_from_args`), the same object ``convert()`` builds from
-its keyword arguments.
+exit 1 (2 for usage errors); an accuracy-gate refusal exits 3. ``--out`` is checked before anything
+is read (an existing bundle needs ``--force``); Ctrl-C exits 130 and leaves ``--out`` as it was.
+The arguments become one :class:`ConvertOptions` (:func:`options_from_args`), the same object
+``convert()`` builds from its keyword arguments.
 
 May import: the standard library, edgetext.errors; the rest of this package lazily.
 """
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="bundle name (default: the source folder's name)")
     p.add_argument("--no-static-quant", action="store_true", help="with --calib: do not try static QDQ int8")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -86,7 +88,8 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           eval_file=args.eval_file, trim_vocab=args.trim_vocab, min_freq=args.min_freq,
                           max_length=args.max_length, max_accuracy_drop=args.max_accuracy_drop,
                           min_agreement=args.min_agreement, allow_accuracy_drop=args.allow_accuracy_drop,
-                          name=args.name, static_quant=False if args.no_static_quant else None, progress=progress)
+                          name=args.name, static_quant=False if args.no_static_quant else None, progress=progress,
+                          force=args.force)
 
 
 def _print_error(message: str) -> None:
@@ -114,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(f"the edgetext runtime is not importable: {e}")
         return EXIT_FAIL
     try:
+        from .output import check_output
+
+        check_output(args.out, force=args.force, src=args.src)  # before the heavy imports and any work
         from .pipeline import convert
 
         report = convert(args.src, args.out, options_from_args(args, progress=not args.quiet and sys.stderr.isatty()))

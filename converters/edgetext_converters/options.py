@@ -51,6 +51,7 @@ class ConvertOptions:
     progress: bool = True
     workdir: str | os.PathLike | None = None
     keep_workdir: bool = False
+    force: bool = False  # replace an existing bundle at ``out`` (else refused before any work)
     #: target -> precision, derived from ``targets`` and ``precision``
     precisions: Mapping[str, str] = field(init=False, repr=False, compare=False)
 

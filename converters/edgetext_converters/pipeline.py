@@ -35,6 +35,7 @@ from .evaluation import Runner, build_eval_set, measure, read_texts
 from .gate import check
 from .golden import golden_vectors
 from .options import ConvertOptions
+from .output import StagedOutput
 from .passes import PassContext, run_passes
 from .progress import Progress
 from .report import clean, conversion_report, metrics_entry, tree_size
@@ -61,21 +62,23 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
     """Convert ``src`` into the bundle ``out`` (a folder, or a ``.etb`` archive); return the report.
 
     ``options`` (a ConvertOptions) and/or its fields as keyword arguments (these override ``options``).
-    Raises ConversionError (unreadable input, unsupported model, bad options) or
-    AccuracyGateError (a model lost too much accuracy; nothing is written then).
+    ``out`` is checked before any work (writable; an existing bundle there is replaced only with
+    ``force=True``) and written atomically: built beside it, then renamed into place (output.py), so an
+    interrupted or failed conversion leaves ``out`` as it was.
+    Raises ConversionError (unreadable input, unsupported model, bad options, ``out`` not writable or
+    already a bundle) or AccuracyGateError (a model lost too much accuracy; nothing is written then).
     """
     if options is None:
         options = ConvertOptions(**kwargs)
     elif kwargs:
         options = dataclasses.replace(options, **kwargs)
     out = Path(out)
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())) and out.suffix != ".etb":
-        raise ConversionError(f"--out {out} exists and is not an empty folder")
-    calib_texts = read_texts(options.calib, "--calib")
-    trim_texts = read_texts(options.trim_vocab, "--trim-vocab")
     prog = Progress(4 + len(options.targets), options.progress)
+    # --out is checked, and its staging folder made beside it, before any work (output.py)
     try:
-        with _workdir(options) as work:
+        with StagedOutput(out, options.force, src) as staged, _workdir(options) as work:
+            calib_texts = read_texts(options.calib, "--calib")
+            trim_texts = read_texts(options.trim_vocab, "--trim-vocab")
             ctx = PassContext(options, work, trim_texts=trim_texts, calib_texts=calib_texts)
             prog.stage("read")
             desc = readers.read(src, labels=list(options.labels) if options.labels is not None else None)
@@ -93,7 +96,8 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             graph_metrics, trim_report = _gate_graph(desc, ctx, ref_tok, ref_runner)
 
             bundle_dir = work / "bundle"
-            bundle_dir.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(bundle_dir, ignore_errors=True)  # a reused --workdir: every file here becomes a member
+            bundle_dir.mkdir(parents=True)
             built = []
             for name in options.targets:
                 prog.stage(f"{name} ({options.precisions[name]})")
@@ -105,7 +109,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             _write_members(bundle_dir, src, desc, ctx, built, report)
             prog.close()
             report["timings_s"] = dict(prog.times)
-            result = pack_bundle(bundle_dir, out)
+            result = pack_bundle(bundle_dir, out, staged=staged)
             report["bundle"] = str(result)
             report["bundle_size_mb"] = round(tree_size(result) / 1e6, 3)
             return clean(report)
@@ -219,12 +223,18 @@ def _workdir(options: ConvertOptions) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def pack_bundle(bundle_dir: Path, out: Path) -> Path:
+def pack_bundle(bundle_dir: Path, out: Path, force: bool = False, staged: StagedOutput | None = None) -> Path:
     """Seal ``bundle_dir`` into ``out`` with the runtime's ``edgetext.bundle.pack`` (which validates the
-    manifest before writing anything); an empty ``out`` folder is replaced."""
-    if out.exists() and out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
+    manifest before writing anything), written into ``staged`` (a :class:`StagedOutput` of ``out``; one is
+    made when not given) and then moved into place in one rename: an interrupted or failed pack leaves
+    ``out`` as it was. An existing bundle at ``out`` is replaced only with ``force`` (or ``staged.force``)."""
+    if staged is None:
+        with StagedOutput(out, force) as own:
+            return pack_bundle(bundle_dir, out, staged=own)
     try:
-        return Path(pack(bundle_dir, out))
+        pack(bundle_dir, staged.staged)
     except EdgeTextError as e:
         raise ConversionError(f"cannot pack the bundle: {e}") from None
+    except OSError as e:
+        raise ConversionError(f"--out {out}: cannot write the bundle: {e.strerror or e}") from None
+    return staged.commit()

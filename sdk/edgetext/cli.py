@@ -9,7 +9,9 @@
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
 JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1).
-Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else.
+Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else
+(an unexpected internal error too: its traceback only with EDGETEXT_DEBUG=1). --threads is capped at
+edgetext.limits.max_threads() (4 x the usable CPUs).
 
 May import: the standard library, edgetext (the package root), edgetext.errors and, inside the
 commands, edgetext.bundle, edgetext.predictor, edgetext.verify, edgetext.evaluate, edgetext.backends.catalog /
@@ -21,12 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from typing import Sequence
 
 from . import __version__
-from .errors import EdgeTextError
+from .errors import EdgeTextError, InvalidInputError
+from .limits import check_threads
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _threads(text: str) -> int:
+    value = _positive_int(text)
+    try:
+        return int(check_threads(value, "--threads"))  # type: ignore[arg-type]
+    except EdgeTextError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from .backends.catalog import AUTO, BACKEND_CHOICES
 
@@ -64,8 +76,9 @@ def _build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--backend", default=AUTO, choices=list(BACKEND_CHOICES),
                         help="inference backend (default: auto, the best one for this host)")
         sp.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-        sp.add_argument("--threads", type=_positive_int, default=None,
-                        help="threads for tokenizer and backend (default: the libraries' defaults)")
+        sp.add_argument("--threads", type=_threads, default=None,
+                        help="threads for tokenizer and backend (default: the libraries' defaults; at most 4 x the "
+                             "CPUs)")
         sp.add_argument("--model", default=None, help="use this model file of the bundle instead of the table's choice")
         if batch:
             sp.add_argument("--batch-size", type=_positive_int, default=32, help="texts per batch (default 32)")
@@ -90,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--predictions", action="store_true", help="also check the golden predictions of every model "
                                                               "this host can run")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
-    v.add_argument("--threads", type=_positive_int, default=None, help="threads for --predictions")
+    v.add_argument("--threads", type=_threads, default=None, help="threads for --predictions")
 
     b = sub.add_parser("bench", help="latency percentiles, throughput, tokenizer/model split, peak RSS",
                        description="Benchmark a bundle on this host.")
@@ -134,8 +147,10 @@ def _cmd_classify(args) -> int:
         raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
     else:
         chunks = _stdin_chunks(sys.stdin, STDIN_CHUNK)
-    clf = _classifier(args)
     out = sys.stdout
+    if out is None:  # started with stdout closed (`edgetext classify ... >&-`)
+        raise EdgeTextError("stdout is closed: there is nowhere to print the results (redirect it to a file)")
+    clf = _classifier(args)
     for texts in chunks:
         results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size)
         for text, cats in zip(texts, results):
@@ -158,8 +173,6 @@ def _stdin_lines(stream):
     if raw is None:
         yield from stream
         return
-    from .errors import InvalidInputError
-
     for number, line in enumerate(raw, 1):
         try:
             yield line.decode("utf-8")
@@ -169,14 +182,39 @@ def _stdin_lines(stream):
 
 
 def _stdin_chunks(stream, size: int):
+    """Lists of at most `size` lines; the good lines before a bad one are yielded before its error."""
     chunk: list[str] = []
-    for line in _stdin_lines(stream):
-        chunk.append(line.rstrip("\r\n"))
-        if len(chunk) == size:
+    try:
+        for line in _stdin_lines(stream):
+            chunk.append(line.rstrip("\r\n"))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except InvalidInputError:
+        if chunk:
             yield chunk
-            chunk = []
+        raise
     if chunk:
         yield chunk
+
+
+def _read_text_lines(path: str, what: str) -> list[str]:
+    """The non-empty lines of a UTF-8 file; an error names the file and the line."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise InvalidInputError(f"{what} {path}: {e.strerror or e}") from None
+    lines = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInputError(f"{what} {path}:{number}: not valid UTF-8 (bad byte 0x{line[e.start]:02x} at byte "
+                                    f"{e.start} of the line): convert the file to UTF-8 first") from None
+        if text.strip():
+            lines.append(text)
+    return lines
 
 
 def _cmd_info(args) -> int:
@@ -241,13 +279,12 @@ def _progress(total: int, desc: str):
 def _cmd_bench(args) -> int:
     import resource
 
-    clf = _classifier(args)
-    if args.texts:
-        with open(args.texts, encoding="utf-8") as f:
-            texts = [line.rstrip("\r\n") for line in f if line.strip()]
+    if args.texts:  # read (and refused) before the model is loaded
+        texts = _read_text_lines(args.texts, "--texts")
         if not texts:
             raise _UsageError(f"{args.texts} has no non-empty lines")
-    else:
+    clf = _classifier(args)
+    if not args.texts:
         texts = [g["text"] for g in clf.bundle.manifest.golden if g["text"]] or ["edgetext"]
     repeat = args.repeat or max(1, -(-256 // len(texts)))
     work = texts * repeat
@@ -355,10 +392,10 @@ COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify,
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "convert":
-        return _cmd_convert(argv[1:])
-    parser = _build_parser()
     try:
+        if argv and argv[0] == "convert":
+            return _cmd_convert(argv[1:])
+        parser = _build_parser()
         # Texts may come before or after options (`classify B --json TEXT`), as users type them.
         args, extra = parser.parse_known_args(argv)
         if extra and args.command == "classify" and not any(x.startswith("-") for x in extra):
@@ -373,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(str(e))
         return EXIT_USAGE
     except BrokenPipeError:  # `edgetext classify ... | head`
+        _silence_stdout()
         return EXIT_OK
     except (EdgeTextError, OSError, UnicodeDecodeError) as e:
         _print_error(str(e) or type(e).__name__)
@@ -380,6 +418,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print_error("interrupted")
         return 130
+    except Exception as e:  # noqa: BLE001 (a bug, not the user's fault: one line, the traceback on request)
+        if os.environ.get("EDGETEXT_DEBUG"):
+            raise
+        _print_error(f"internal error ({type(e).__name__}: {e}); please report it, with EDGETEXT_DEBUG=1 "
+                     "for the traceback")
+        return EXIT_FAIL
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,7 +23,8 @@ import numpy as np
 
 from .errors import InputTypeError, InvalidInputError, NativeLibraryError, TokenizerError, VocabError
 from .limits import check_threads
-from .tokenizer_folder import read_tokenizer_folder, tokens_to_vocab_bytes, vocab_tokens
+from .tokenizer_folder import (MAX_INPUT_CHARS_PER_WORD, MAX_VOCAB_BYTES, read_tokenizer_folder,
+                               tokens_to_vocab_bytes, vocab_tokens)
 
 try:
     from ._native import ffi, lib
@@ -47,7 +48,6 @@ if _lib_abi != _ABI_VERSION or getattr(lib, "ET_ABI_VERSION", None) != _lib_abi:
         "in the EdgeText checkout"
     )
 _PADDING = {False: 0, None: 0, "do_not_pad": 0, True: 1, "longest": 1, "max_length": 2}
-MAX_INPUT_CHARS_PER_WORD = 1_000_000  # the manifest schema's bound too
 MAX_LENGTH_LIMIT = 1 << 24  # tokens per encoding (16.7M): far above any model, small enough to allocate
 MAX_PADDED_ELEMENTS = 1 << 28  # rows x width of one padded __call__ result (2 GiB of int64 per array)
 _encode_ids_call = lib.et_encode_ids_call
@@ -236,6 +236,9 @@ class Tokenizer:
                              "Tokenizer.from_pretrained)")
         if not stat.S_ISREG(st.st_mode):
             raise VocabError(f"{path} is not a regular file (a device, fifo or socket): pass a vocab.txt file")
+        if st.st_size > MAX_VOCAB_BYTES:
+            raise VocabError(f"{path} is {st.st_size:,} bytes, over the {MAX_VOCAB_BYTES >> 20} MiB a vocabulary may "
+                             "have")
         try:
             data = path.read_bytes()
         except OSError as e:

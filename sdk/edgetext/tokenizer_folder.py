@@ -46,8 +46,11 @@ DEFAULT_SPECIALS = {"unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD
 # str.isspace also counts U+001C..U+001F, which are not White_Space.
 _WHITE_SPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
                          "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-_ERNIE_LINE = re.compile(r"^(.*)\t(\d+)$", re.DOTALL)
+_ERNIE_LINE = re.compile(r"^(.*)\t(\d{1,9})$", re.DOTALL)
 _MAX_CONFIG_BYTES = 64 << 20  # a tokenizer.json of a 250k-token vocabulary is ~20 MB
+MAX_VOCAB_BYTES = 64 << 20  # a vocab.txt (bert-base-chinese: 110 KB; 250k tokens: ~5 MB)
+MAX_VOCAB_TOKENS = 1 << 22  # ids of a vocabulary (4M; the largest real WordPiece vocabularies have ~250k)
+MAX_INPUT_CHARS_PER_WORD = 1_000_000  # the manifest schema's bound too
 
 
 def trim_end(token: str) -> str:
@@ -99,8 +102,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
         if path.stat().st_size > _MAX_CONFIG_BYTES:
             raise VocabError(f"{path} is larger than {_MAX_CONFIG_BYTES >> 20} MiB")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VocabError(f"{path} is not valid JSON: {exc}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise VocabError(f"{path} is not valid JSON: {str(exc)[:200]}") from None
     except OSError as exc:
         raise VocabError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
@@ -131,9 +134,14 @@ def read_tokenizer_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(value, str) and value:
             opts[f"{key}_token"] = value
     mml = cfg.get("model_max_length")
-    if isinstance(mml, int) and not isinstance(mml, bool) and 0 < mml < 1_000_000:  # HF: huge = "no limit"
+    if _int_in(mml, 1, 1_000_000):  # HF: huge = "no limit"
         opts["max_length"] = mml
     return opts, cfg
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    """`value` is an int (not a bool) with low <= value < high."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < high
 
 
 def _bool(value: Any, path: Path, key: str) -> bool:
@@ -146,9 +154,12 @@ def read_tokenizer_json(path: Path) -> tuple[list[str], dict[str, Any]]:
     """``(tokens, options)`` of a tokenizer.json holding the BERT WordPiece pipeline."""
     spec = read_json_object(path)
     model = spec.get("model")
-    if not isinstance(model, dict) or model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict):
+    if not isinstance(model, dict) or model.get("type") != "WordPiece":
         kind = model.get("type") if isinstance(model, dict) else model
-        raise VocabError(f"{path}: only WordPiece models are supported, got {kind!r}")
+        raise VocabError(f"{path}: only WordPiece models are supported, got {str(kind)[:100]!r}")
+    if not isinstance(model.get("vocab"), dict):
+        raise VocabError(f"{path}: model.vocab must be an object of token -> id, not "
+                         f"{type(model.get('vocab')).__name__}")
     opts: dict[str, Any] = {}
     norm = spec.get("normalizer")
     if norm is None:  # no normalizer = identity = BertNormalizer with every step off
@@ -168,18 +179,26 @@ def read_tokenizer_json(path: Path) -> tuple[list[str], dict[str, Any]]:
         raise VocabError(f"{path}: unsupported pre_tokenizer {_type_name(pre)} (BertPreTokenizer expected): "
                          "EdgeText implements the BERT pipeline only")
     opts.update(_post_processor_tokens(spec.get("post_processor"), path))
-    opts["unk_token"] = str(model.get("unk_token", "[UNK]"))
-    opts["wordpieces_prefix"] = str(model.get("continuing_subword_prefix", "##"))
+    for key, default, opt in (("unk_token", "[UNK]", "unk_token"), ("continuing_subword_prefix", "##",
+                                                                   "wordpieces_prefix")):
+        value = model.get(key, default)
+        if not isinstance(value, str) or "\x00" in value:
+            raise VocabError(f"{path}: model.{key} must be a string, got {str(value)[:100]!r}")
+        opts[opt] = value
     mic = model.get("max_input_chars_per_word", 100)
-    if not isinstance(mic, int) or isinstance(mic, bool) or mic <= 0:
-        raise VocabError(f"{path}: max_input_chars_per_word must be a positive integer, got {mic!r}")
+    if not isinstance(mic, int) or isinstance(mic, bool) or not 0 < mic <= MAX_INPUT_CHARS_PER_WORD:
+        raise VocabError(f"{path}: max_input_chars_per_word must be an integer in 1..{MAX_INPUT_CHARS_PER_WORD}, "
+                         f"got {str(mic)[:40]}")
     opts["max_input_chars_per_word"] = mic
     trunc = spec.get("truncation")
-    if isinstance(trunc, dict) and isinstance(trunc.get("max_length"), int) and trunc["max_length"] > 0:
+    if isinstance(trunc, dict) and _int_in(trunc.get("max_length"), 1, 1_000_000):  # HF: huge = "no limit"
         opts["max_length"] = trunc["max_length"]
     tokens = _tokens_from_json_vocab(model["vocab"], path)
     index = token_index(tokens)
-    for added in spec.get("added_tokens") or []:
+    added_tokens = spec.get("added_tokens") or []
+    if not isinstance(added_tokens, list):
+        raise VocabError(f"{path}: added_tokens must be a list, not {type(added_tokens).__name__}")
+    for added in added_tokens:
         content, aid = (added.get("content"), added.get("id")) if isinstance(added, dict) else (None, None)
         if not isinstance(content, str) or index.get(content) != aid:
             raise VocabError(f"{path}: added token {content!r} (id {aid}) is not a vocabulary token with that id: "
@@ -221,10 +240,15 @@ def _tokens_from_json_vocab(vocab: dict[str, Any], path: Path) -> list[str]:
     if not vocab:
         raise VocabError(f"{path}: empty vocabulary")
     ids = list(vocab.values())
-    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 10_000_000 for i in ids):
-        raise VocabError(f"{path}: vocabulary ids must be non-negative integers")
+    if not all(_int_in(i, 0, MAX_VOCAB_TOKENS) for i in ids):
+        bad = next(i for i in ids if not _int_in(i, 0, MAX_VOCAB_TOKENS))
+        raise VocabError(f"{path}: vocabulary ids must be integers in 0..{MAX_VOCAB_TOKENS - 1}, got "
+                         f"{str(bad)[:40]} ({type(bad).__name__})")
     if len(set(ids)) != len(ids):
         raise VocabError(f"{path}: two tokens share one vocabulary id")
+    if max(ids) + 1 - len(ids) > max(len(ids), 1024):  # unused ids become empty lines: a few, not millions
+        raise VocabError(f"{path}: the vocabulary's ids reach {max(ids)} for {len(ids)} tokens: more unused ids "
+                         "than tokens (a malformed or hostile tokenizer.json)")
     tokens = [""] * (max(ids) + 1)  # an unused id is an empty line, as HF writes vocab.txt
     for tok, i in vocab.items():
         tokens[i] = tok
@@ -293,6 +317,8 @@ def _vocab_file(root: Path, cfg: dict[str, Any]) -> Path | None:
 
 def _read_bytes(path: Path) -> bytes:
     try:
+        if path.stat().st_size > MAX_VOCAB_BYTES:
+            raise VocabError(f"{path} is larger than {MAX_VOCAB_BYTES >> 20} MiB: not a vocabulary")
         return path.read_bytes()
     except OSError as exc:
         raise VocabError(f"cannot read {path}: {exc.strerror or exc}") from None

@@ -119,7 +119,7 @@ def probe(model: bytes, spec: ModelSpec, timeout: float = PROBE_TIMEOUT_S) -> No
         if proc.returncode < 0:
             why = (f"Paddle Lite crashed ({_signal_name(proc.returncode)}) loading or running {spec.file} in a "
                    "probe process: the .nb file is malformed or not for this Paddle Lite; it was not loaded into "
-                   "this process")
+                   "this process" + (f" (Lite said: {tail})" if tail else ""))
         elif proc.returncode != 0:
             why = f"Paddle Lite cannot load or run {spec.file} (probe process exit {proc.returncode}): {tail}"
         else:

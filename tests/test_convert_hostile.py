@@ -458,25 +458,43 @@ def test_existing_bundles_need_force_and_odd_outputs_fail_fast(ernie, tmp_path):
 
 def test_converted_onnx_models_are_self_contained(ernie, tmp_path):
     """Issue 13 finding 1 at convert time: the converters write no ONNX external data (every initializer
-    inline), checked on a real bundle with the runtime's checker where present, else with onnx."""
+    inline), checked on a real bundle (int8, the default) with the runtime's checker."""
     from edgetext.bundle import Bundle
+    from edgetext.modelcheck import check_onnx_self_contained
 
     out = tmp_path / "b.etb"
     proc = H.convert_cli(str(ernie["checkpoint"]), "--out", str(out), "--targets", "onnx-x86", "--quiet")
     assert proc.returncode == 0, proc.stderr[-2000:]
     with Bundle.open(out) as b:
         for spec in b.models:
-            data = b.read(spec.file)
-            try:
-                from edgetext.modelcheck import check_onnx_self_contained
-            except ImportError:
-                import onnx
+            check_onnx_self_contained(b.read(spec.file), spec.file)
 
-                m = onnx.load_model_from_string(data)
-                assert all(t.data_location != onnx.TensorProto.EXTERNAL and not t.external_data
-                           for t in m.graph.initializer)
-            else:
-                check_onnx_self_contained(data, spec.file)
+
+def test_a_model_file_with_external_data_is_refused_at_convert_time(tmp_path):
+    """What build_target checks on every model file it puts in a bundle (edgetext.modelcheck)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from edgetext.errors import ConversionError
+    from edgetext_converters.pipeline import _check_model_file
+    from edgetext_converters.targets import TARGETS
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2], [1.0, 2.0])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["logits"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2])], [w])
+    model = helper.make_model(graph)
+    ok = tmp_path / "model.x86_64.fp32.onnx"
+    onnx.save(model, str(ok))
+    _check_model_file(TARGETS["onnx-x86"], ok)
+    w = model.graph.initializer[0]
+    w.ClearField("float_data")
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="/etc/hostname")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(model.SerializeToString())
+    with pytest.raises(ConversionError, match="onnx-x86: the converted model is not fit for a bundle"):
+        _check_model_file(TARGETS["onnx-x86"], bad)
 
 
 # ----------------------------------------------------------------------------- output.py, in this process

@@ -192,6 +192,7 @@ def build_target(desc: ModelDescription, ctx: PassContext, target: Target, bundl
         fname = target.file_name(p)
         dest = bundle_dir / fname
         shutil.copyfile(art.path, dest)
+        _check_model_file(target, dest)
         inputs, outputs = writer.io(tdesc, dest, ran)
         ver = verification_for(target, ran, writer.engine_version() if ran else None, why_not)
         entry = {"backend": target.backend, "target": target.arch, "precision": p, "inputs": inputs,
@@ -206,6 +207,21 @@ def build_target(desc: ModelDescription, ctx: PassContext, target: Target, bundl
         return BuiltTarget(target, fname, entry, row, art.logits if golden else None)
     finally:
         ctx.target = None
+
+
+def _check_model_file(target: Target, path: Path) -> None:
+    """The runtime's container check of a model file, at convert time: ONNX files self-contained (no
+    external data or other host paths: what the bundle's checksums pin is all a model may use), .nb
+    files well-formed and built for the target's hardware (edgetext.modelcheck; issue 13, finding 1)."""
+    from types import SimpleNamespace
+
+    from edgetext.modelcheck import check_model_bytes
+
+    try:
+        check_model_bytes(SimpleNamespace(file=path.name, backend=target.backend, target=target.arch),
+                          path.read_bytes())
+    except EdgeTextError as e:
+        raise ConversionError(f"{target.name}: the converted model is not fit for a bundle: {e}") from None
 
 
 @contextlib.contextmanager

@@ -106,7 +106,9 @@ static void *worker_run(void *arg) {
       w->offs = c;
       w->offs_cap = cap;
     }
-    memcpy(w->offs + 2 * w->ids.len, rof, n * 2 * sizeof(int32_t));
+    /* n == 0 (an empty text without special tokens): rof and w->offs may
+     * still be NULL, and memcpy's pointers must be valid even for 0 bytes */
+    if (n) memcpy(w->offs + 2 * w->ids.len, rof, n * 2 * sizeof(int32_t));
     int oom = 0;
     for (size_t k = 0; k < n && !oom; k++) oom = et_tokens_push(&w->ids, rid[k], (uint32_t)rty[k], 0);
     if (oom) {

@@ -73,6 +73,38 @@ static void truncate_lengths(size_t max_len, size_t *n1, size_t *n2, int pair) {
   if (b < *n2) *n2 = b;
 }
 
+/* How many tokens of each sequence truncation can need (SIZE_MAX: all), so
+ * that tokenizing stops there (et_tokenize_sequence).  Exact, not a
+ * heuristic: truncate_lengths gives the same result on min(n, cap) as on n.
+ * A single text keeps min(n1, budget).  For a pair, longest-first keeps at
+ * most budget of each, but which sequence is longer still matters when both
+ * exceed the budget (the odd token goes to the longer one), so the cap is
+ * budget + 1 and that one case (both reach the cap, budget odd) needs the
+ * full counts (checked exhaustively for budgets < 40, lengths < 90). */
+static size_t token_cap(const EtEncodeOptions *o, int is_pair, size_t *budget) {
+  size_t added = o->add_special_tokens ? (is_pair ? 3 : 2) : 0;
+  /* HF: a max_length smaller than the special tokens truncates nothing
+   * (its budget max_length - added wraps around) */
+  if (!o->truncation || o->max_length == 0 || o->max_length < added) return SIZE_MAX;
+  *budget = o->max_length - added;
+  return is_pair ? *budget + 1 : *budget;
+}
+
+static EtStatus tokenize_pair(const EtTokenizer *t, const char *text, size_t text_size, const char *pair,
+                              size_t pair_size, size_t cap, EtPairTokens *s, EtError *err) {
+  s->a.len = 0;
+  s->b.len = 0;
+  EtStatus st = et_tokenize_sequence(t, text ? text : "", text_size, cap, &s->a, err);
+  if (st != ET_OK || !pair) return st;
+  st = et_tokenize_sequence(t, pair, pair_size, cap, &s->b, err);
+  if (st != ET_OK && err) {
+    char msg[sizeof err->message];
+    snprintf(msg, sizeof msg, "text_pair: %.200s", err->message);
+    memcpy(err->message, msg, sizeof msg);
+  }
+  return st;
+}
+
 static EtStatus encode_lists(const EtTokenizer *t, const char *text, size_t text_size,
                              const char *pair, size_t pair_size, const EtEncodeOptions *o,
                              EtPairTokens *s, size_t *n1, size_t *n2, EtError *err) {
@@ -82,27 +114,20 @@ static EtStatus encode_lists(const EtTokenizer *t, const char *text, size_t text
     et_set_error(err, ET_ERR_INVALID_ARGUMENT, "NULL text with a non-zero size");
     return ET_ERR_INVALID_ARGUMENT;
   }
-  EtStatus st = et_tokenize_sequence(t, text ? text : "", text_size, &s->a, err);
-  if (st != ET_OK) return st;
   int is_pair = pair != NULL;
-  if (is_pair) {
-    st = et_tokenize_sequence(t, pair, pair_size, &s->b, err);
-    if (st != ET_OK) {
-      if (err) {
-        char msg[sizeof err->message];
-        snprintf(msg, sizeof msg, "text_pair: %.200s", err->message);
-        memcpy(err->message, msg, sizeof msg);
-      }
-      return st;
-    }
+  size_t budget = 0, cap = token_cap(o, is_pair, &budget);
+  int truncate = cap != SIZE_MAX;
+  EtStatus st = tokenize_pair(t, text, text_size, pair, pair_size, cap, s, err);
+  if (st != ET_OK) return st;
+  if (is_pair && truncate && budget % 2 && s->a.len >= cap && s->b.len >= cap) {
+    cap = SIZE_MAX; /* both longer than the budget: which one is longer decides */
+    st = tokenize_pair(t, text, text_size, pair, pair_size, cap, s, err);
+    if (st != ET_OK) return st;
   }
-  *n1 = s->a.len;
-  *n2 = s->b.len;
-  size_t added = o->add_special_tokens ? (is_pair ? 3 : 2) : 0;
-  /* HF: a max_length smaller than the special tokens truncates nothing
-   * (its budget max_length - added wraps around) */
-  if (o->truncation && o->max_length > 0 && o->max_length >= added)
-    truncate_lengths(o->max_length - added, n1, n2, is_pair);
+  /* a sequence that stopped early counts as cap tokens (it has at least that many) */
+  *n1 = s->a.len < cap ? s->a.len : cap;
+  *n2 = s->b.len < cap ? s->b.len : cap;
+  if (truncate) truncate_lengths(budget, n1, n2, is_pair);
   return ET_OK;
 }
 

@@ -10,9 +10,13 @@
 #include "et_tokens.h"
 
 /* text[0..size) -> the tokens of one sequence (no special tokens), appended
- * to out.  ET_ERR_INVALID_UTF8 (message names the byte),
+ * to out.  Tokenizing may stop once max_tokens tokens were appended
+ * (SIZE_MAX: never): those are exactly the first max_tokens of the whole
+ * text's, and the status is the same (the rest is still checked to be
+ * UTF-8); more than max_tokens may have been appended (a word's tokens come
+ * together).  ET_ERR_INVALID_UTF8 (message names the byte),
  * ET_ERR_INVALID_ARGUMENT (text too long), ET_ERR_NO_MEMORY. */
 EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
-                              EtTokenList *out, EtError *err);
+                              size_t max_tokens, EtTokenList *out, EtError *err);
 
 #endif /* EDGETEXT_ET_PRETOKENIZE_H_ */

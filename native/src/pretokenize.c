@@ -21,6 +21,9 @@
  * Pass 3: lowercase (per char, may expand: U+0130 -> i U+0307), split on
  *   White_Space, isolate punctuation, WordPiece each word.
  *
+ * Stopping early: with a token budget (truncation), both paths stop once the
+ * sequence holds that many tokens; they are final by then (run_fused).
+ *
  * Depends on status, tokens and wordpiece.
  */
 #include <stdlib.h>
@@ -44,30 +47,89 @@ typedef struct {
 
 const char *et_unicode_version(void) { return ET_UNICODE_VERSION; }
 
-/* Canonical ordering: stable sort of each run of non-starters by ccc.  Only
- * the code points move: HF's alignments stay positional (the k-th char of a
- * reordered run keeps the alignment of the k-th char before reordering). */
-static void reorder(NormBuf *nb) {
+/* In the general path's buffer (strip_accents), bit 31 of a code point
+ * marks a char NFD inserted (the second and later chars of a decomposition),
+ * as HF's changes of +1; the first char of each decomposition (change 0)
+ * stands for its original char. */
+#define CP_INSERTED 0x80000000u
+#define CP_MASK 0x7FFFFFFFu
+
+static inline uint8_t ccc_of(uint32_t cp) { return et_uprop_of(cp & CP_MASK)->ccc; }
+
+/* Canonical ordering: stable sort of each run of non-starters by ccc.
+ *
+ * Alignments follow HF (unicode-normalization-alignments + NormalizedString
+ * transform): each char carries its change while it moves; afterwards the
+ * chars are read in order, a change-0 char takes the alignment of the next
+ * original char, an inserted one that of the last original char taken.  So
+ * "a" U+0301 U+302F (3 chars) and "á" U+302F (2 chars: a, U+0301 inserted)
+ * both put U+302F on its own original char after it moves before U+0301.
+ *
+ * Linear: a short run (the usual one or two marks) by insertion sort, a
+ * longer one by a stable counting sort over the 255 classes, so a flood of
+ * marks out of order ("a" + U+0301 * n + U+0316 * n) costs O(n), not the
+ * O(n^2) of insertion sort on the whole run.  Returns 0, or -1 when out of
+ * memory (scratch for long runs, allocated on the first one). */
+#define REORDER_INSERTION_MAX 32
+
+static int reorder(NormBuf *nb) {
+  uint32_t *scratch = NULL; /* [0, len): sorted chars; [len, 2 len): alignments taken */
+  uint32_t local[REORDER_INSERTION_MAX];
   size_t i = 0;
   while (i < nb->len) {
-    if (et_uprop_of(nb->cp[i])->ccc == 0) {
+    if (ccc_of(nb->cp[i]) == 0) {
       i++;
       continue;
     }
     size_t j = i;
-    while (j < nb->len && et_uprop_of(nb->cp[j])->ccc != 0) j++;
-    for (size_t a = i + 1; a < j; a++) { /* insertion sort, stable */
-      uint32_t c = nb->cp[a];
-      uint8_t k = et_uprop_of(c)->ccc;
-      size_t b = a;
-      while (b > i && et_uprop_of(nb->cp[b - 1])->ccc > k) {
-        nb->cp[b] = nb->cp[b - 1];
-        b--;
+    while (j < nb->len && ccc_of(nb->cp[j]) != 0) j++;
+    size_t n = j - i;
+    if (n > REORDER_INSERTION_MAX && !scratch) {
+      if (nb->len > SIZE_MAX / (2 * sizeof(uint32_t))) return -1;
+      scratch = malloc(2 * nb->len * sizeof(uint32_t)); /* any run fits */
+      if (!scratch) return -1;
+    }
+    /* the alignments of the run's original chars, in order */
+    uint32_t *taken = n <= REORDER_INSERTION_MAX ? local : scratch + nb->len;
+    size_t q = 0;
+    for (size_t a = i; a < j; a++)
+      if (!(nb->cp[a] & CP_INSERTED)) taken[q++] = nb->org[a];
+    if (n <= REORDER_INSERTION_MAX) {
+      for (size_t a = i + 1; a < j; a++) { /* insertion sort, stable */
+        uint32_t c = nb->cp[a];
+        uint8_t k = ccc_of(c);
+        size_t b = a;
+        while (b > i && ccc_of(nb->cp[b - 1]) > k) {
+          nb->cp[b] = nb->cp[b - 1];
+          b--;
+        }
+        nb->cp[b] = c;
       }
-      nb->cp[b] = c;
+    } else {
+      size_t start[256] = {0}; /* counts, then each class's next slot */
+      for (size_t a = i; a < j; a++) start[ccc_of(nb->cp[a])]++;
+      size_t at = 0;
+      for (int k = 0; k < 256; k++) {
+        size_t c = start[k];
+        start[k] = at;
+        at += c;
+      }
+      for (size_t a = i; a < j; a++) scratch[start[ccc_of(nb->cp[a])]++] = nb->cp[a];
+      memcpy(nb->cp + i, scratch, n * sizeof(uint32_t));
+    }
+    /* the last original char taken before the run: the char before it
+     * (a starter; a run at the very start begins with a change-0 char,
+     * since a decomposition is in canonical order itself) */
+    uint32_t last = i > 0 ? nb->org[i - 1] : nb->org[i];
+    q = 0;
+    for (size_t a = i; a < j; a++) {
+      if (!(nb->cp[a] & CP_INSERTED)) last = taken[q++];
+      nb->org[a] = last;
     }
     i = j;
   }
+  free(scratch);
+  return 0;
 }
 
 /* End the current word, if any (most calls find none: runs of spaces and
@@ -164,14 +226,39 @@ static inline int feed(EtWord *w, uint32_t c, uint32_t org) {
 
 enum { FUSED_OK = 0, FUSED_OOM = -1, FUSED_BAD_UTF8 = -2, FUSED_NEEDS_REORDER = -3 };
 
+/* s[i..size) is valid UTF-8, else *bad_at = its first bad byte: what the
+ * full pass would report, so stopping early changes no status. */
+static int utf8_rest_ok(const unsigned char *s, size_t size, size_t i, size_t *bad_at) {
+  while (i < size) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t at = i;
+    if (et_utf8_next(s, size, &i) < 0) {
+      *bad_at = at;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* stop: once the list holds this many tokens, the rest of the text cannot
+ * change them (tokens are pushed only for finished words, in order), so the
+ * pass ends (the rest is only checked to be UTF-8).  That also holds if the
+ * rest would need canonical reordering: no non-starter splits words
+ * (whitespace, punctuation, CJK and removed chars all have ccc 0), so
+ * reordering never reaches back before the char where it stops. */
 static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size, EtWord *w,
-                     size_t *bad_at) {
+                     size_t stop, size_t *bad_at) {
   const int strip = tok->strip_accents, clean = tok->clean_text, chinese = tok->chinese;
   const uint8_t *acls = tok->ascii_class;
   uint8_t last_ccc = 0;
   uint32_t k = 0;
   size_t i = 0;
+  const EtTokenList *out = w->out;
   while (i < size) {
+    if (out->len >= stop) return utf8_rest_ok(s, size, i, bad_at) ? FUSED_OK : FUSED_BAD_UTF8;
     unsigned char b = s[i];
     if (b < 0x80) {
       i++;
@@ -256,7 +343,7 @@ static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size
 
 /* General path: passes 1-3 over a buffer of normalized characters. */
 static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size_t size, EtWord *w,
-                            EtError *err) {
+                            size_t stop, EtError *err) {
   int strip = tok->strip_accents;
   size_t cap = size * 4 + 4; /* normalized chars: at most 4 per input byte (gen_unicode_tables.py) */
   NormBuf nb;
@@ -319,7 +406,7 @@ static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size
           if (q->ccc != 0 && last_ccc > q->ccc) need_reorder = 1;
           if (q->flags & ET_UF_MN) any_mn = 1;
           last_ccc = q->ccc;
-          nb.cp[nb.len] = seq[j];
+          nb.cp[nb.len] = seq[j] | (j ? CP_INSERTED : 0); /* for reorder's alignments */
           nb.org[nb.len++] = k;
         }
       }
@@ -335,11 +422,15 @@ static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size
     k++;
   }
   /* pass 2 */
-  if (need_reorder) reorder(&nb);
+  if (need_reorder && reorder(&nb) != 0) {
+    et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
+    st = ET_ERR_NO_MEMORY;
+    goto done;
+  }
   if (any_mn) {
     size_t o = 0;
     for (size_t j = 0; j < nb.len; j++) {
-      if (et_uprop_of(nb.cp[j])->flags & ET_UF_MN) continue;
+      if (et_uprop_of(nb.cp[j] & CP_MASK)->flags & ET_UF_MN) continue;
       nb.cp[o] = nb.cp[j];
       nb.org[o++] = nb.org[j];
     }
@@ -348,8 +439,9 @@ static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size
   /* pass 3 */
   {
     int rc = 0;
-    for (size_t j = 0; j < nb.len && rc == 0; j++) rc = feed(w, nb.cp[j], nb.org[j]);
-    if (rc == 0) rc = flush(w);
+    for (size_t j = 0; j < nb.len && rc == 0 && w->out->len < stop; j++)
+      rc = feed(w, nb.cp[j] & CP_MASK, nb.org[j]);
+    if (rc == 0 && w->out->len < stop) rc = flush(w);
     if (rc != 0) {
       et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
       st = ET_ERR_NO_MEMORY;
@@ -361,7 +453,7 @@ done:
 }
 
 EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
-                              EtTokenList *out, EtError *err) {
+                              size_t max_tokens, EtTokenList *out, EtError *err) {
   if (size > (UINT32_MAX / 8)) {
     et_set_error(err, ET_ERR_INVALID_ARGUMENT, "text too long (%zu bytes)", size);
     return ET_ERR_INVALID_ARGUMENT;
@@ -395,13 +487,14 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
     memset(w.bytes, 0, 8);
   }
   size_t mark = out->len, bad_at = 0;
+  size_t stop = max_tokens < SIZE_MAX - mark ? mark + max_tokens : SIZE_MAX;
   EtStatus st = ET_OK;
-  int rc = run_fused(tok, s, size, &w, &bad_at);
+  int rc = run_fused(tok, s, size, &w, stop, &bad_at);
   if (rc == FUSED_NEEDS_REORDER) {
     out->len = mark;
     w.nchars = 0;
     w.nbytes = 0;
-    st = run_general(tok, s, size, &w, err);
+    st = run_general(tok, s, size, &w, stop, err);
   } else if (rc == FUSED_BAD_UTF8) {
     et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
     st = ET_ERR_INVALID_UTF8;

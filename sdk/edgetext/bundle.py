@@ -26,6 +26,7 @@ import io
 import json
 import os
 import stat
+import struct
 import tempfile
 import threading
 import zipfile
@@ -141,6 +142,12 @@ class _ZipSource:
         self.infos: dict[str, zipfile.ZipInfo] = {}
         try:
             self._scan()
+        except EdgeTextError:
+            self.zf.close()
+            raise
+        except Exception as e:  # noqa: BLE001 (zipfile's views of a hostile central directory)
+            self.zf.close()
+            raise BundleIntegrityError(f"{path} has a corrupt central directory ({type(e).__name__}: {e})") from None
         except BaseException:
             self.zf.close()
             raise
@@ -152,6 +159,8 @@ class _ZipSource:
         total = 0
         for info in infos:
             name = info.filename
+            if not name:
+                raise UnsafeBundleError("archive has a member with an empty name")
             mode = info.external_attr >> 16
             if info.is_dir():
                 mf.check_member_name(name.rstrip("/"))
@@ -191,6 +200,7 @@ class _ZipSource:
             raise BundleNotFoundError(f"archive member {name!r} is missing")
         with self._lock:  # zipfile shares one file handle between readers
             try:
+                self._check_local_header(info)
                 with self.zf.open(info) as f:
                     return _read_exactly(f.read, size, name)
             except EdgeTextError:
@@ -200,6 +210,23 @@ class _ZipSource:
                                         f"does not read or a bad name ({type(e).__name__}: {e})") from None
             except Exception as e:  # noqa: BLE001 (BadZipFile, zlib.error, EOFError, OSError, struct.error, ...)
                 raise BundleIntegrityError(f"archive member {name!r} is corrupt or truncated: {e}") from None
+
+    def _check_local_header(self, info: zipfile.ZipInfo) -> None:
+        """The local header must agree with the central directory on what zipfile does not compare:
+        version needed, flags and compression method (a reader trusting either one sees the same file)."""
+        fp = self.zf.fp
+        if fp is None:
+            raise BundleError(f"the archive {self.zf.filename} is closed")
+        fp.seek(info.header_offset)
+        head = fp.read(30)
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            raise BundleIntegrityError(f"archive member {info.filename!r}: no local header where the central "
+                                       "directory points")
+        version, flags, method = struct.unpack_from("<HHH", head, 4)
+        if version > 63 or (flags & ~0x0008) != (info.flag_bits & ~0x0008) or method != info.compress_type:
+            raise UnsafeBundleError(f"archive member {info.filename!r}: its local header (version {version}, flags "
+                                    f"0x{flags:04x}, method {method}) disagrees with the central directory (flags "
+                                    f"0x{info.flag_bits:04x}, method {info.compress_type})")
 
     def close(self) -> None:
         self.zf.close()

@@ -195,6 +195,11 @@ def loads(data: bytes | str) -> dict:
         raise ManifestError(f"manifest.json is not valid UTF-8 JSON: {e}") from None
     if not isinstance(obj, dict):
         raise ManifestError(f"manifest.json must be a JSON object, not {type(obj).__name__}")
+    try:  # "\ud800" escapes decode to lone surrogates, which no UTF-8 consumer (the tokenizer) can take
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ManifestError(f"manifest.json has a string with a lone surrogate ({e.object[e.start:e.end]!r}): "
+                            "not valid Unicode") from None
     return obj
 
 

@@ -184,9 +184,15 @@ class Tokenizer:
         specials = {"unk": unk_token, "cls": cls_token, "sep": sep_token, "pad": pad_token, "mask": mask_token}
         for key, tok in specials.items():
             if not isinstance(tok, str) or not tok or "\x00" in tok:
-                raise InputTypeError(f"{key}_token must be a non-empty str")
+                raise InputTypeError(f"{key}_token must be a non-empty str without NUL characters")
         if not isinstance(wordpieces_prefix, str) or "\x00" in wordpieces_prefix:
             raise InputTypeError("wordpieces_prefix must be a str")
+        for what, value in [*((f"{k}_token", t) for k, t in specials.items()), ("wordpieces_prefix",
+                                                                                wordpieces_prefix)]:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInputError(f"{what} {value!r} is not valid Unicode (a lone surrogate)") from None
         keep = []  # keep the C strings alive during creation
         opts = ffi.new("EtTokenizerOptions *")
         lib.et_tokenizer_options_init(opts)

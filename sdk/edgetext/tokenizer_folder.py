@@ -132,11 +132,22 @@ def read_tokenizer_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(value, dict):  # AddedToken serialisation
             value = value.get("content")
         if isinstance(value, str) and value:
-            opts[f"{key}_token"] = value
+            opts[f"{key}_token"] = _special(value, path, f"{key}_token")
     mml = cfg.get("model_max_length")
     if _int_in(mml, 1, 1_000_000):  # HF: huge = "no limit"
         opts["max_length"] = mml
     return opts, cfg
+
+
+def _special(value: str, path: Path, what: str) -> str:
+    """A special-token string the native tokenizer can take: no NUL, valid Unicode (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise VocabError(f"{path}: {what} {value!r} is not valid Unicode (a lone surrogate)") from None
+    if "\x00" in value:
+        raise VocabError(f"{path}: {what} {value!r} has a NUL character")
+    return value
 
 
 def _int_in(value: Any, low: int, high: int) -> bool:
@@ -182,9 +193,10 @@ def read_tokenizer_json(path: Path) -> tuple[list[str], dict[str, Any]]:
     for key, default, opt in (("unk_token", "[UNK]", "unk_token"), ("continuing_subword_prefix", "##",
                                                                    "wordpieces_prefix")):
         value = model.get(key, default)
-        if not isinstance(value, str) or "\x00" in value:
-            raise VocabError(f"{path}: model.{key} must be a string, got {str(value)[:100]!r}")
-        opts[opt] = value
+        if not isinstance(value, str) or "\x00" in value or (key == "unk_token" and not value):
+            raise VocabError(f"{path}: model.{key} must be a{' non-empty' if key == 'unk_token' else ''} string, "
+                             f"got {str(value)[:100]!r}")
+        opts[opt] = _special(value, path, f"model.{key}")
     mic = model.get("max_input_chars_per_word", 100)
     if not isinstance(mic, int) or isinstance(mic, bool) or not 0 < mic <= MAX_INPUT_CHARS_PER_WORD:
         raise VocabError(f"{path}: max_input_chars_per_word must be an integer in 1..{MAX_INPUT_CHARS_PER_WORD}, "
@@ -214,13 +226,25 @@ def _type_name(obj: Any) -> str:
 
 def _post_processor_tokens(post: Any, path: Path) -> dict[str, str]:
     """cls/sep tokens of a ``[CLS] $A [SEP]`` post-processor (BertProcessing or TemplateProcessing)."""
+    found = _post_processor_specials(post, path)
+    for key, value in found.items():
+        if not value:
+            raise VocabError(f"{path}: post_processor {key.replace('_token', '')} token {value!r} is empty")
+        _special(value, path, f"post_processor {key}")
+    return found
+
+
+def _post_processor_specials(post: Any, path: Path) -> dict[str, str]:
     if post is None:
         return {}
     if isinstance(post, dict) and post.get("type") == "BertProcessing":
         try:
-            return {"cls_token": str(post["cls"][0]), "sep_token": str(post["sep"][0])}
+            cls_t, sep_t = post["cls"][0], post["sep"][0]
         except (KeyError, IndexError, TypeError):
             raise VocabError(f"{path}: malformed BertProcessing post-processor") from None
+        if not (isinstance(cls_t, str) and isinstance(sep_t, str)):
+            raise VocabError(f"{path}: BertProcessing cls/sep tokens must be strings")
+        return {"cls_token": cls_t, "sep_token": sep_t}
     if isinstance(post, dict) and post.get("type") == "TemplateProcessing":
         single = post.get("single")
         try:
@@ -229,8 +253,8 @@ def _post_processor_tokens(post: Any, path: Path) -> dict[str, str]:
             ok = middle["Sequence"]["id"] == "A"
         except (TypeError, ValueError, KeyError):
             ok = False
-        if ok:
-            return {"cls_token": str(cls_t), "sep_token": str(sep_t)}
+        if ok and isinstance(cls_t, str) and isinstance(sep_t, str):
+            return {"cls_token": cls_t, "sep_token": sep_t}
         raise VocabError(f"{path}: TemplateProcessing {single!r} is not '[CLS] $A [SEP]'")
     raise VocabError(f"{path}: unsupported post_processor {_type_name(post)} (BertProcessing or a "
                      "'[CLS] $A [SEP]' TemplateProcessing expected)")
@@ -271,21 +295,25 @@ class TokenizerFolder:
 
 def read_tokenizer_folder(folder: str | os.PathLike) -> TokenizerFolder:
     """Read ``folder`` by the precedence in the module docstring (VocabError on any problem)."""
-    root = Path(folder)
-    if not root.is_dir():
+    try:
+        root = Path(folder)
+        is_dir = root.is_dir()
+    except (TypeError, ValueError, OSError) as exc:
+        raise VocabError(f"cannot read the tokenizer folder {folder!r}: {exc}") from None
+    if not is_dir:
         raise VocabError(f"tokenizer folder not found: {root}")
     options: dict[str, Any] = {}
     sources: dict[str, str] = {}
     tokens: list[str] | None = None
     tj = root / "tokenizer.json"
-    if tj.is_file():
+    if _is_file(tj):
         tokens, json_opts = read_tokenizer_json(tj)
         options.update(json_opts)
         sources.update({k: tj.name for k in json_opts})
         sources["vocab"] = tj.name
     cfg: dict[str, Any] = {}
     tc = root / "tokenizer_config.json"
-    if tc.is_file():
+    if _is_file(tc):
         cfg_opts, cfg = read_tokenizer_config(tc)
         overridden = {k for k in cfg_opts if k in options and options[k] != cfg_opts[k]}
         if overridden:
@@ -306,13 +334,21 @@ def read_tokenizer_folder(folder: str | os.PathLike) -> TokenizerFolder:
     return TokenizerFolder(folder=root, tokens=tokens, options=options, sources=sources)
 
 
+def _is_file(path: Path) -> bool:
+    """path.is_file(), False (not an exception) for names the OS refuses (too long, NUL bytes, ...)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _vocab_file(root: Path, cfg: dict[str, Any]) -> Path | None:
     named = cfg.get("vocab_file")
     candidates = [root / "vocab.txt"]
-    if isinstance(named, str) and named and Path(named).name == named:  # a bare file name, never a path
+    if isinstance(named, str) and named and "\x00" not in named and Path(named).name == named:  # a bare name
         candidates.insert(0, root / named)
     candidates += sorted(root.glob("*vocab*.txt"))
-    return next((p for p in candidates if p.is_file()), None)
+    return next((p for p in candidates if _is_file(p)), None)
 
 
 def _read_bytes(path: Path) -> bytes:

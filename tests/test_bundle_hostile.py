@@ -372,3 +372,26 @@ def test_pack_refuses_to_write_inside_the_source_folder(good_dir):
     with pytest.raises(BundleError, match="inside the folder being packed"):
         pack(good_dir, good_dir / "out.etb")
     assert not (good_dir / "out.etb").exists()
+
+
+# -- issue 13, finding 11: written files follow the umask; a closed bundle says so --------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_packed_files_follow_the_umask(good_dir, tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        etb = pack(good_dir, tmp_path / f"u{umask:o}.etb")
+        pack(good_dir)  # the manifest rewritten in place
+    finally:
+        os.umask(old)
+    want = 0o666 & ~umask
+    assert stat.S_IMODE(etb.stat().st_mode) == want
+    assert stat.S_IMODE((good_dir / "manifest.json").stat().st_mode) == want
+
+
+def test_reading_a_closed_bundle_says_it_is_closed(good_dir, area):
+    for path in (good_dir, good_zip(area / "c.etb")):
+        b = Bundle.open(path)
+        b.close()
+        with pytest.raises(BundleError, match="is closed") as e:
+            b.read("model.onnx")
+        assert "corrupt" not in str(e.value)

@@ -181,3 +181,59 @@ def test_stdin_that_is_not_utf8_names_the_line(ort_bundle):
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert err.count("\n") == 1 and "stdin line 2 is not valid UTF-8" in err and "Traceback" not in err
+
+
+# -- issue 13 (findings 8, 9, 11): no tracebacks, bounded threads, output and input edge cases ----------
+def test_good_stdin_lines_before_a_bad_one_are_classified(ort_bundle):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "sdk"), str(ROOT / "converters")]))
+    proc = subprocess.run([sys.executable, "-m", "edgetext", "classify", str(ort_bundle), "--json"],
+                          input=b"first\nsecond\nabc\xff\nnever\n", capture_output=True, env=env, timeout=300)
+    rows = [json.loads(x) for x in proc.stdout.decode().splitlines()]
+    assert [r["text"] for r in rows] == ["first", "second"], "the good lines before the bad one are printed"
+    assert proc.returncode == 1 and "stdin line 3 is not valid UTF-8" in proc.stderr.decode()
+
+
+def test_classify_with_stdout_closed_is_one_line_not_a_traceback(ort_bundle):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "sdk"), str(ROOT / "converters")]))
+    proc = subprocess.run(f"{sys.executable} -m edgetext classify {ort_bundle} hello >&-", shell=True,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert_one_line_error(proc, 1, "stdout is closed")
+
+
+def test_bench_texts_that_are_not_utf8_name_the_file_and_line(ort_bundle, tmp_path):
+    bad = tmp_path / "texts.txt"
+    bad.write_bytes(b"ok line\nsecond\n\xff\xfe broken\n")
+    assert_one_line_error(edgetext("bench", str(ort_bundle), "--texts", str(bad)), 1, f"--texts {bad}:3: not valid "
+                                                                                      "UTF-8")
+    assert_one_line_error(edgetext("bench", str(ort_bundle), "--texts", str(tmp_path / "nope.txt")), 1,
+                          "No such file")
+
+
+@pytest.mark.parametrize("command", [["classify", "{b}", "x"], ["verify", "{b}", "--predictions"],
+                                     ["bench", "{b}"], ["eval", "{b}", "--data", "x"]])
+def test_threads_over_the_cap_are_a_usage_error(ort_bundle, command):
+    args = [a.format(b=ort_bundle) for a in command] + ["--threads", "100000"]
+    assert_one_line_error(edgetext(*args), 2, "more than 4 x the")
+
+
+def test_unexpected_errors_are_one_line_without_a_traceback(ort_bundle, monkeypatch, capsys):
+    from edgetext import cli
+
+    def boom(args):
+        raise NotImplementedError("zip file version 9.9")
+    monkeypatch.setitem(cli.COMMANDS, "info", boom)
+    assert cli.main(["info", str(ort_bundle)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (NotImplementedError" in err and "Traceback" not in err
+
+
+def test_hostile_archives_are_one_line_errors(tmp_path):
+    etb = tmp_path / "v.etb"
+    with zipfile.ZipFile(etb, "w") as zf:
+        zf.writestr("manifest.json", "{}")
+    data = bytearray(etb.read_bytes())
+    cd = data.rfind(b"PK\x01\x02")
+    data[cd + 6:cd + 8] = (99).to_bytes(2, "little")  # "version needed to extract" 9.9
+    etb.write_bytes(bytes(data))
+    for command in ("info", "verify"):
+        assert_one_line_error(edgetext(command, str(etb)), 1, "zip feature this SDK does not read")

@@ -224,3 +224,48 @@ def test_eight_python_threads_on_one_tokenizer_equal_serial(zh, assets):
     for k in range(8):
         part = serial[k::8]
         assert results[k] == part + part
+
+
+# -- issue 13, finding 11 (Python side) -----------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["uint8", np.int8, "i1"])
+def test_dtypes_that_cannot_hold_the_vocabulary_are_refused(zh, dtype):
+    with pytest.raises(InputTypeError, match="would wrap"):
+        zh(["这家店的菜很好吃"], dtype=dtype)
+    small = Tokenizer.from_vocab_bytes(MINI_VOCAB)
+    assert small(["hello"], dtype="uint8")["input_ids"].tolist() == [[2, 5, 3]], "a small vocabulary fits"
+    with pytest.raises(InputTypeError, match="and offsets"):
+        small(["hello " * 60], dtype="uint8", return_offsets_mapping=True)
+
+
+def test_max_length_true_is_refused_even_after_a_cached_max_length_1():
+    tok = Tokenizer.from_vocab_bytes(MINI_VOCAB)
+    assert tok.encode("hello", max_length=1, truncation=True)
+    for bad in (True, False, 1.0):
+        with pytest.raises(InvalidInputError, match="max_length must be an int"):
+            tok.encode("hello", max_length=bad, truncation=True)
+    with pytest.raises(InvalidInputError, match="truncation=1"):
+        tok.encode("hello", max_length=4, truncation=1)
+
+
+def test_huge_lengths_and_paddings_are_refused_not_allocated():
+    tok = Tokenizer.from_vocab_bytes(MINI_VOCAB)
+    for n in (2 ** 64, 10 ** 12):
+        with pytest.raises(InvalidInputError, match="max_length must be an int in 0.."):
+            tok.encode("hello", max_length=n, truncation=True)
+    with pytest.raises(InvalidInputError, match="over the limit"):
+        tok(["a"] * 100, padding="max_length", max_length=1 << 24)
+    with pytest.raises(InvalidInputError, match="max_input_chars_per_word"):
+        Tokenizer.from_vocab_bytes(MINI_VOCAB, max_input_chars_per_word=2 ** 64)
+
+
+@pytest.mark.parametrize("path,match", [("/dev/null", "not a regular file"), ("/", "is a folder"),
+                                        ("/nonexistent/vocab.txt", "not found"), ("bad\0name", "cannot read")])
+def test_from_file_says_what_is_wrong_with_the_path(path, match):
+    with pytest.raises(VocabError, match=match):
+        Tokenizer.from_file(path)
+
+
+def test_special_tokens_that_native_code_cannot_take_are_refused():
+    for bad in ("\ud800", "a\x00b"):
+        with pytest.raises(EdgeTextError):
+            Tokenizer.from_vocab_bytes(MINI_VOCAB, unk_token=bad)

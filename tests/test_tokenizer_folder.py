@@ -163,3 +163,47 @@ def test_converters_never_measure_with_a_tokenizer_the_device_does_not_run(monke
     monkeypatch.setattr(runtime_tokenizer.Tokenizer, "from_vocab_bytes", classmethod(lambda cls, *a, **k: broken()))
     with pytest.raises(ConversionError, match="device tokenizer.*simulated"):
         a.encoder()
+
+
+# -- issue 13, finding 11: malformed tokenizer.json is a VocabError, cleanly ----------------------------
+def _wordpiece(vocab) -> dict:
+    return {"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": vocab},
+            "normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"}}
+
+
+BASE_VOCAB = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "a": 4}
+
+
+@pytest.mark.parametrize("spec,match", [
+    (_wordpiece({**BASE_VOCAB, "a": -1}), "ids must be integers"),
+    (_wordpiece({**BASE_VOCAB, "a": 3}), "share one vocabulary id"),
+    (_wordpiece({**BASE_VOCAB, "a": 4.0}), "ids must be integers"),
+    (_wordpiece({**BASE_VOCAB, "a": 1e8}), "ids must be integers"),
+    (_wordpiece({**BASE_VOCAB, "a": 100_000_000}), "ids must be integers"),
+    (_wordpiece({**BASE_VOCAB, "a": 2_000_000}), "more unused ids than tokens"),
+    (_wordpiece({**BASE_VOCAB, "a": True}), "ids must be integers"),
+    ([1, 2, 3], "must hold a JSON object"),
+    (_wordpiece([["a", 0]]), "model.vocab must be an object"),
+    ({**_wordpiece(BASE_VOCAB), "added_tokens": 5}, "added_tokens must be a list"),
+    ({**_wordpiece(BASE_VOCAB), "model": {**_wordpiece(BASE_VOCAB)["model"], "unk_token": {"x": 1}}},
+     "unk_token must be a non-empty string"),
+    ({**_wordpiece(BASE_VOCAB), "model": {**_wordpiece(BASE_VOCAB)["model"], "max_input_chars_per_word": 2 ** 64}},
+     "max_input_chars_per_word must be an integer in"),
+    ({**_wordpiece(BASE_VOCAB), "post_processor": {"type": "BertProcessing", "cls": [None, 2], "sep": ["", 3]}},
+     "must be strings"),
+])
+def test_malformed_tokenizer_json_is_a_vocab_error(tmp_path, spec, match):
+    (tmp_path / "tokenizer.json").write_text(json.dumps(spec))
+    with pytest.raises(VocabError, match=match):
+        Tokenizer.from_pretrained(tmp_path)
+
+
+def test_deeply_nested_or_oversized_names_are_vocab_errors(tmp_path):
+    (tmp_path / "tokenizer.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(VocabError, match="not valid JSON"):
+        Tokenizer.from_pretrained(tmp_path)
+    (tmp_path / "tokenizer.json").unlink()
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"vocab_file": "x" * 5000, "unk_token": "a\u0000"}))
+    with pytest.raises(VocabError, match="NUL"):
+        Tokenizer.from_pretrained(tmp_path)

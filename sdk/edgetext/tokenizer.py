@@ -276,7 +276,8 @@ class Tokenizer:
                                            or not 0 <= max_length <= MAX_LENGTH_LIMIT):
                 raise InvalidInputError(f"max_length must be an int in 0..{MAX_LENGTH_LIMIT} or None, got "
                                         f"{max_length!r}")
-            if truncation not in (True, False, "longest_first", "do_not_truncate", None):
+            if not (truncation is None or isinstance(truncation, bool)
+                    or (isinstance(truncation, str) and truncation in ("longest_first", "do_not_truncate"))):
                 raise InvalidInputError(
                     f"truncation={truncation!r} is not supported: use True/'longest_first' or False")
             if truncation in (True, "longest_first") and max_length is None:

@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND := noninteractive
 
 NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 
-.PHONY: help venv assets native native-test lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
+.PHONY: help venv assets native native-test native-valgrind native-tsan lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z0-9_-]+):.*## (.*)/  make \1|\2/' | column -t -s '|'
@@ -76,11 +76,17 @@ demo: venv assets ## set up, build a real bundle and classify real text with it
 clang: ## install clang if missing (fuzzing)
 	@command -v clang >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq clang >/dev/null; }
 
-fuzz: clang ## libFuzzer run of the C tokenizer (FUZZ_SECONDS, default 600)
+fuzz: clang ## libFuzzer runs of the C harnesses: tokenizer, vocab, encode, batch (FUZZ_SECONDS each, default 600)
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-600}
 
-fuzz-smoke: clang ## 20-second libFuzzer run (part of make test)
-	$(MAKE) -C native fuzz FUZZ_SECONDS=20
+fuzz-smoke: clang ## 10-second libFuzzer run of each C harness (part of make test)
+	$(MAKE) -C native fuzz-smoke
+
+native-valgrind: ## valgrind memcheck over the C tests (no invalid access, no definite/indirect leak, origins tracked)
+	$(MAKE) -C native valgrind
+
+native-tsan: ## ThreadSanitizer build of the C test that shares one tokenizer (and batches) across threads
+	$(MAKE) -C native tsan
 
 bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py

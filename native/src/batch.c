@@ -198,6 +198,12 @@ static EtStatus run_batch(const EtTokenizer *t, size_t n, const Worker *proto,
   EtStatus st = et_encode_read_options(options, &o, err);
   if (st != ET_OK) return st;
   o.padding = ET_PAD_NONE; /* rows stay ragged; et_batch_fill_* pads */
+  /* the row tables (lens, starts: n + 1 size_t each) must be computable
+   * without overflow; refuse before asking the allocator for ~2^64 bytes */
+  if (n >= SIZE_MAX / (4 * sizeof(size_t))) {
+    et_set_error(err, ET_ERR_NO_MEMORY, "out of memory (a batch of %zu texts)", n);
+    return ET_ERR_NO_MEMORY;
+  }
   if (num_threads == 0) num_threads = cpu_count();
   if (num_threads > n) num_threads = n ? n : 1;
   if (num_threads > 256) num_threads = 256;

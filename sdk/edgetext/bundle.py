@@ -256,15 +256,20 @@ class Bundle:
             st = p.stat()
         except FileNotFoundError:
             raise BundleNotFoundError(f"bundle not found: {p}") from None
+        except (OSError, ValueError) as e:  # permission, name too long, NUL byte, ...
+            raise BundleError(f"cannot open the bundle {p}: {getattr(e, 'strerror', None) or e}") from None
         source: _DirSource | _ZipSource
-        if stat.S_ISDIR(st.st_mode):
-            if not (p / mf.MANIFEST_NAME).is_file():  # before walking it: this may be any folder
-                raise ManifestError(f"{p} is not a bundle: it has no {mf.MANIFEST_NAME}")
-            source = _DirSource(p)
-        elif stat.S_ISREG(st.st_mode):
-            source = _ZipSource(p)
-        else:
-            raise BundleError(f"{p} is neither a bundle folder nor a .etb file")
+        try:
+            if stat.S_ISDIR(st.st_mode):
+                if not (p / mf.MANIFEST_NAME).is_file():  # before walking it: this may be any folder
+                    raise ManifestError(f"{p} is not a bundle: it has no {mf.MANIFEST_NAME}")
+                source = _DirSource(p)
+            elif stat.S_ISREG(st.st_mode):
+                source = _ZipSource(p)
+            else:
+                raise BundleError(f"{p} is neither a bundle folder nor a .etb file")
+        except OSError as e:  # a folder that cannot be listed, a member that cannot be stat-ed
+            raise BundleError(f"cannot read the bundle {p}: {e.strerror or e}") from None
         try:
             manifest = cls._load_manifest(source)
             cls._check_members(source, manifest)

@@ -21,7 +21,7 @@ def test_defaults_and_per_target_precisions():
     assert dict(o.precisions) == {"onnx-x86": "int8", "onnx-arm64": "int8", "lite-x86": "fp32", "lite-arm": "int8"}
     o = ConvertOptions(targets="onnx-cuda, onnx-x86,onnx-cuda", precision="fp32")
     assert o.targets == ("onnx-cuda", "onnx-x86") and set(o.precisions.values()) == {"fp32"}
-    assert o.gate.min_agreement == 0.95 and not o.gate.allow_accuracy_drop
+    assert o.gate.min_agreement == 0.99 and o.gate.max_accuracy_drop == 0.5 and not o.gate.allow_accuracy_drop
 
 
 @pytest.mark.parametrize("kwargs, needle", [

@@ -11,7 +11,7 @@ process never loads libpaddle; the bundles are then checked here with the runtim
 - all-MiniLM-L6-v2 with a classification head (Hugging Face folder, safetensors).
 
 Tolerances: fp32 targets within 1e-4 of the reference logits (Lite x86, ONNX via the gate's
-1e-3 rule); int8 top-1 agreement >= 0.95 on the ERNIE student; fp16 is measured on the CPU
+1e-3 rule); int8 top-1 agreement >= 0.99 on the ERNIE student (the default gate); fp16 is measured on the CPU
 provider and marked unverified (no CUDA here).
 """
 from __future__ import annotations
@@ -85,8 +85,8 @@ def test_ernie_inference_all_targets(ernie_bundle):
     assert t["lite-x86"]["verified"] and t["lite-x86"]["max_abs_logit_diff"] < 1e-4
     for name in ("onnx-x86", "onnx-arm64"):
         assert t[name]["precision"] == "int8"
-        assert t[name]["top1_agreement"] >= 0.95
-        assert t[name]["accuracy_drop_points"] <= 1.0
+        assert t[name]["top1_agreement"] >= 0.99  # the default gate (issue 8)
+        assert t[name]["accuracy_drop_points"] <= 0.5
     # measured here, but only the x86 file ran on its own architecture: the arm64 one ran with x86 kernels
     assert t["onnx-x86"]["verified"] and t["onnx-x86"]["verification"]["mode"] == "native"
     assert not t["onnx-arm64"]["verified"] and t["onnx-arm64"]["verification"]["mode"] == "cross"
@@ -163,9 +163,14 @@ def test_trimmed_checkpoint(trimmed_bundle, ernie_bundle, zh_data):
     full = ernie_bundle[1]["targets"]
     assert report["targets"]["onnx-x86"]["size_bytes"] < 0.75 * full["onnx-x86"]["size_bytes"]
     assert report["targets"]["lite-x86"]["size_bytes"] < 0.75 * full["lite-x86"]["size_bytes"]
-    # static QDQ was tried with the calibration texts and the better int8 kept
-    cands = report["targets"]["onnx-x86"]["quantization"]["candidates"]
-    assert set(cands) == {"dynamic", "static-qdq"}
+    # with calibration texts every full-int8 recipe was scored on them and the best one kept (issue 8);
+    # the record says which, what was kept in higher precision (nothing here: it passes as it is) and why
+    q = report["targets"]["onnx-x86"]["quantization"]
+    names = [c["name"] for c in q["candidates"]]
+    assert names[:2] == ["dynamic-per-channel", "dynamic-per-tensor"] and "static-minmax" in names
+    assert q["chosen"] in names and q["reduce_range"] is True and q["search"]["calibration_texts"] == 64
+    assert all(c["calib_top1_agreement"] is not None for c in q["candidates"])
+    assert q["kept_higher_precision"] == [] and report["targets"]["onnx-x86"]["top1_agreement"] >= 0.99
     with Bundle.open(path) as b:
         b.verify(predictions=True)
         vocab = b.read(b.manifest.vocab).decode("utf-8").splitlines()
@@ -385,7 +390,7 @@ def test_full_nano_all_targets_with_trimming(zh_data, tmp_path, assets):
                            str(zh_data / "corpus.txt"), "--calib", str(zh_data / "calib.txt"), "--targets",
                            "onnx-x86,onnx-arm64,onnx-cuda,lite-x86,lite-arm")
     assert report["targets"]["lite-x86"]["max_abs_logit_diff_vs_fp32_graph"] < 1e-4
-    assert report["targets"]["onnx-x86"]["top1_agreement"] >= 0.95
+    assert report["targets"]["onnx-x86"]["top1_agreement"] >= 0.99
     with Bundle.open(tmp_path / "nano.etb") as b:
         b.verify(predictions=True)
 

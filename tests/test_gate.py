@@ -92,3 +92,24 @@ def test_graph_logits_decide_the_distance_rules():
     m = compare(REF, graph + 1e-4, LABELS, graph=graph)
     assert m["max_abs_logit_diff_vs_fp32_graph"] < 2e-4 and m["max_abs_logit_diff"] > 0.4
     assert problems(m, "fp32", GateConfig()) == []
+
+
+def test_default_gate_is_one_text_in_a_hundred_and_half_a_point():
+    """Issue 8: the default promise. 0.95 let a MiniLM int8 model through that labelled 1 text in 22
+    differently from the user's framework."""
+    from edgetext_converters import ConvertOptions
+    from edgetext_converters.cli import build_parser, options_from_args
+
+    cfg = GateConfig()
+    assert (cfg.min_agreement, cfg.max_accuracy_drop) == (0.99, 0.5)
+    assert ConvertOptions().gate == cfg
+    args = build_parser().parse_args(["src", "--out", "o"])
+    assert options_from_args(args, progress=False).gate == cfg
+    relaxed = options_from_args(build_parser().parse_args(["src", "--out", "o", "--min-agreement", "0.9",
+                                                           "--max-accuracy-drop", "2"]), progress=False).gate
+    assert (relaxed.min_agreement, relaxed.max_accuracy_drop) == (0.9, 2.0)
+    out = REF.copy()
+    out[:3] = out[:3, ::-1]  # 3 of 200 texts flip: 0.985 < 0.99 (0.95 would have passed it)
+    m = compare(REF, out, LABELS)
+    assert "agreement" in kinds(problems(m, "int8", cfg))
+    assert "agreement" not in kinds(problems(m, "int8", GateConfig(min_agreement=0.95)))

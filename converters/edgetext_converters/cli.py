@@ -58,13 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--labels", default=None, help="comma-separated labels in the model's output order")
     g.add_argument("--labels-file", default=None, help="labels, one per line (or a JSON list / id2label)")
-    p.add_argument("--calib", default=None, help="calibration texts, one per line (static int8 is tried with them)")
+    p.add_argument("--calib", default=None, help="calibration texts, one per line: int8 recipes are scored on "
+                   "them and, when the gate would refuse, sensitive layers are kept in higher precision")
     p.add_argument("--eval", dest="eval_file", default=None, help="held-out texts: text<TAB>label per line")
     p.add_argument("--trim-vocab", default=None, help="domain corpus, one text per line: keep only its tokens")
     p.add_argument("--min-freq", type=int, default=1, help="with --trim-vocab: keep tokens seen >= N times")
     p.add_argument("--max-length", type=int, default=None, help="bundle max length (default min(512, model))")
-    p.add_argument("--max-accuracy-drop", type=float, default=1.0, help="points of accuracy a target may lose")
-    p.add_argument("--min-agreement", type=float, default=0.95, help="minimum top-1 agreement with the reference")
+    from .gate import GateConfig
+
+    p.add_argument("--max-accuracy-drop", type=float, default=GateConfig.max_accuracy_drop,
+                   help=f"points of accuracy a target may lose (default {GateConfig.max_accuracy_drop:g})")
+    p.add_argument("--min-agreement", type=float, default=GateConfig.min_agreement,
+                   help=f"minimum top-1 agreement with the reference (default {GateConfig.min_agreement:g})")
     p.add_argument("--allow-accuracy-drop", action="store_true", help="write targets that fail the gate anyway")
     p.add_argument("--name", default=None, help="bundle name (default: the source folder's name)")
     p.add_argument("--no-static-quant", action="store_true", help="with --calib: do not try static QDQ int8")

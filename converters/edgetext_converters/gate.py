@@ -9,8 +9,9 @@ drop, NaN/Inf count. :func:`problems` turns them into structured :class:`Problem
   (an fp32 conversion must be exact: more means a conversion bug);
 - ``logit_spread``: an int8/fp16 model off by more than ``max_rel_diff`` x the spread (std) of the
   reference logits (scaled or garbage logits whose argmax happens to survive);
-- ``agreement``: top-1 agreement below ``min_agreement``;
-- ``accuracy_drop``: with labels, accuracy more than ``max_accuracy_drop`` points below the reference's.
+- ``agreement``: top-1 agreement below ``min_agreement`` (default 0.99);
+- ``accuracy_drop``: with labels, accuracy more than ``max_accuracy_drop`` points below the reference's
+  (default 0.5).
 
 A trimmed vocabulary changes the logits of texts it does not cover (their unknown words become
 [UNK]), so with ``trimmed_vocab=True`` the two logit-distance rules are not applied: agreement
@@ -33,8 +34,11 @@ HARD_KINDS = frozenset({"shape", "non_finite"})
 
 @dataclass(frozen=True)
 class GateConfig:
-    max_accuracy_drop: float = 1.0  # points (percent)
-    min_agreement: float = 0.95
+    """The defaults are the product's promise: at most 1 text in 100 labelled differently from the user's
+    framework, at most half a point of accuracy lost (with labels)."""
+
+    max_accuracy_drop: float = 0.5  # points (percent)
+    min_agreement: float = 0.99
     fp32_atol: float = 1e-3
     max_rel_diff: float = 1.0
     allow_accuracy_drop: bool = False

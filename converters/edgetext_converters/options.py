@@ -42,8 +42,8 @@ class ConvertOptions:
     trim_vocab: TextsArg = None  # domain corpus: keep only its tokens
     min_freq: int = 1
     max_length: int | None = None  # None: min(512, the model's positions, its tokenizer's limit)
-    max_accuracy_drop: float = 1.0  # points
-    min_agreement: float = 0.95
+    max_accuracy_drop: float = GateConfig.max_accuracy_drop  # points
+    min_agreement: float = GateConfig.min_agreement
     allow_accuracy_drop: bool = False
     name: str | None = None
     static_quant: bool | None = None  # False: never try static QDQ int8

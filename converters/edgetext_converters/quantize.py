@@ -3,11 +3,18 @@ returning the record the manifest keeps under ``quantization``.
 
 - :func:`quantize_embeddings_rowwise`: embedding tables int8 with one scale per row (own pass);
 - :func:`quantize_dynamic_int8`: row-wise embeddings + ORT dynamic QInt8 per-channel MatMuls;
-- :func:`quantize_static_int8`: row-wise embeddings + ORT static QDQ (MinMax) on calibration batches;
-- :func:`to_fp16`: fp16 weights and compute, int64 inputs / fp32 logits kept.
+- :func:`quantize_static_int8`: row-wise embeddings + ORT static QDQ (minmax / percentile / entropy)
+  on calibration batches;
+- :func:`quantize_weight_only_int8`: ORT MatMulNBits with 8 bits (int8 weights per block, fp32 or int8
+  compute by ``accuracy_level``);
+- :func:`weights_fp16`: MatMul/Gemm weights stored fp16 behind a ``Cast`` (ORT folds it at load: fp32
+  compute, half the bytes), the "kept in higher precision" form of the search;
+- :func:`to_fp16`: fp16 weights and compute, int64 inputs / fp32 logits kept;
+- :func:`changed_nodes` / :func:`mix_models`: which fp32 nodes a recipe replaced, and one graph taking
+  each such node from the variant the search chose (the fp32 graph for the rest).
 
-Choosing among recipes (and, later, searching mixes of them) is the quantize pass's job
-(passes/quantization.py); this module only knows how to apply one.
+Choosing among recipes and searching mixes of them is quant_search.py's and the quantize pass's job
+(passes/quantization.py); this module only knows how to apply one and how to combine their graphs.
 
 ONNX Runtime's quantizer reports through module-level ``logging.warning(...)`` calls, i.e. on
 the *root* logger, not on a logger of its own (e.g. "Please consider pre-processing before
@@ -21,17 +28,21 @@ May import: numpy, onnx, onnxruntime, edgetext.errors, .io_names.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
 from edgetext.errors import ConversionError
 
 from .io_names import feed_role
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,16 @@ class _FromOrtQuantization(logging.Filter):
         return False
 
 
+class _DebugLines(io.StringIO):
+    """A stdout stand-in that logs each printed line at DEBUG."""
+
+    def write(self, s: str) -> int:
+        for line in s.splitlines():
+            if line.strip():
+                log.debug("onnxruntime.quantization: %s", line.strip())
+        return len(s)
+
+
 @contextlib.contextmanager
 def ort_quantizer_logs() -> Iterator[None]:
     """While quantizing: ORT's quantizer messages go to this module's logger at DEBUG (module docstring)."""
@@ -64,8 +85,9 @@ def ort_quantizer_logs() -> Iterator[None]:
         root.addHandler(guard)
     root.addFilter(flt)
     ort.addFilter(flt)
-    try:
-        yield
+    try:  # the calibrators print() progress: never onto the caller's stdout (the CLI's --json line)
+        with contextlib.redirect_stdout(_DebugLines()):
+            yield
     finally:
         ort.removeFilter(flt)
         root.removeFilter(flt)
@@ -103,12 +125,14 @@ def quantize_embeddings_rowwise(src: str | os.PathLike, dst: str | os.PathLike, 
             m.graph.initializer.extend([numpy_helper.from_array(q, table + "_int8"),
                                         numpy_helper.from_array(scale.astype(np.float32), table + "_scale")])
             out, ids, nm = node.output[0], node.input[1], node.name or f"gather_{n}"
-            nodes += [helper.make_node("Gather", [table + "_int8", ids], [out + "_int8"], axis=0, name=nm + "_int8"),
-                      helper.make_node("Cast", [out + "_int8"], [out + "_deq"], to=TensorProto.FLOAT,
+            # "_rowwise_*" names: ORT's quantizers name their own tensors "<tensor>_scale", "<tensor>_quantized"
+            r = out + "_rowwise"
+            nodes += [helper.make_node("Gather", [table + "_int8", ids], [r + "_int8"], axis=0, name=nm + "_int8"),
+                      helper.make_node("Cast", [r + "_int8"], [r + "_deq"], to=TensorProto.FLOAT,
                                        name=nm + "_cast"),
-                      helper.make_node("Gather", [table + "_scale", ids], [out + "_scale"], axis=0,
+                      helper.make_node("Gather", [table + "_scale", ids], [r + "_scale"], axis=0,
                                        name=nm + "_scale"),
-                      helper.make_node("Mul", [out + "_deq", out + "_scale"], [out], name=nm + "_dequant")]
+                      helper.make_node("Mul", [r + "_deq", r + "_scale"], [out], name=nm + "_dequant")]
             n += 1
             continue
         nodes.append(node)
@@ -120,8 +144,9 @@ def quantize_embeddings_rowwise(src: str | os.PathLike, dst: str | os.PathLike, 
 
 def quantize_dynamic_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_range: bool,
                           per_channel: bool = True) -> dict:
-    """Dynamic QInt8: MatMul weights per-channel (activations quantized at run time) and the
-    embedding tables row-wise int8 (:func:`quantize_embeddings_rowwise`)."""
+    """Dynamic QInt8: MatMul weights per-channel (activations quantized at run time, U8S8) and the
+    embedding tables row-wise int8 (:func:`quantize_embeddings_rowwise`). ``reduce_range``: 7-bit
+    weights, which x86 CPUs without VNNI need (their U8S8 kernel saturates 16-bit pair sums)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp:
@@ -135,15 +160,22 @@ def quantize_dynamic_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce
             "ops": ["MatMul"], "embeddings": f"{n} table(s) int8 row-wise"}
 
 
+STATIC_METHODS = ("minmax", "percentile", "entropy")
+
+
 def quantize_static_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_range: bool,
-                         calib_batches: Iterable[dict[str, np.ndarray]], per_channel: bool = True) -> dict:
-    """Static QDQ (activations QUInt8, weights QInt8 per-channel) calibrated on real texts.
+                         calib_batches: Iterable[dict[str, np.ndarray]], per_channel: bool = True,
+                         method: str = "minmax") -> dict:
+    """Static QDQ (activations QUInt8, weights QInt8 per-channel) calibrated on real texts with
+    ``method`` (one of :data:`STATIC_METHODS`).
 
     ``calib_batches``: ``{role: int64 [B, L]}`` batches, fed by the model's input names."""
     import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
+    if method not in STATIC_METHODS:
+        raise ValueError(f"unknown calibration method {method!r} (one of {', '.join(STATIC_METHODS)})")
     names = [i.name for i in ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).get_inputs()]
     feeds = [{n: b[feed_role(n)].astype(np.int64) for n in names} for b in calib_batches]
     if not feeds:
@@ -162,10 +194,11 @@ def quantize_static_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_
         quantize_static(str(emb), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=["MatMul"], per_channel=per_channel,
                         reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax,
+                        calibrate_method={"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                                          "percentile": CalibrationMethod.Percentile}[method],
                         extra_options={"MatMulConstBOnly": True, "CalibTensorRangeSymmetric": False})
     return {"method": "static-qdq", "activation_type": "QUInt8", "weight_type": "QInt8", "per_channel": per_channel,
-            "reduce_range": reduce_range, "calibration": "minmax", "calibration_batches": len(feeds),
+            "reduce_range": reduce_range, "calibration": method, "calibration_batches": len(feeds),
             "ops": ["MatMul"], "embeddings": f"{n} table(s) int8 row-wise"}
 
 
@@ -178,3 +211,131 @@ def to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
     m16 = convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=False)
     onnx.save(m16, str(dst))
     return {"method": "cast-fp16", "keep_io_types": True}
+
+
+def quantize_weight_only_int8(src: str | os.PathLike, dst: str | os.PathLike, block_size: int = 32,
+                              accuracy_level: int = 0) -> dict:
+    """Row-wise int8 embeddings + MatMulNBits with 8-bit symmetric weights per ``block_size`` block.
+
+    ``accuracy_level`` 0: weights dequantized, fp32 compute (slower than fp32 on this host's ORT 1.23.2);
+    4: activations quantized per block too, int8 compute (bench/quantization.py has the numbers)."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp:
+        emb = Path(tmp) / "emb.onnx"
+        n = quantize_embeddings_rowwise(src, emb)
+        cfg = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, accuracy_level=accuracy_level,
+                                           bits=8)
+        with ort_quantizer_logs():
+            q = MatMulNBitsQuantizer(onnx.load(str(emb)), block_size=block_size, is_symmetric=True,
+                                     accuracy_level=accuracy_level, algo_config=cfg)
+            q.process()
+        q.model.save_model_to_file(str(dst), False)
+    return {"method": "weight-only-int8", "op": "MatMulNBits", "bits": 8, "block_size": block_size,
+            "accuracy_level": accuracy_level, "embeddings": f"{n} table(s) int8 row-wise"}
+
+
+def weights_fp16(model: "onnx.ModelProto") -> "onnx.ModelProto":
+    """A copy of ``model`` whose 2-D MatMul/Gemm weights are stored fp16, each behind a ``Cast`` to fp32.
+
+    ONNX Runtime folds the Cast when it loads the model, so compute stays fp32 (same speed as fp32) and
+    the error is fp16 rounding of the weights (relative 2^-11, ~10x below int8 per-channel); the file
+    holds 2 bytes per weight instead of 4."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inits = {i.name: i for i in m.graph.initializer}
+    nodes, done = [], {}
+    for node in m.graph.node:
+        w = inits.get(node.input[1]) if node.op_type in ("MatMul", "Gemm") and len(node.input) > 1 else None
+        if w is not None and len(w.dims) == 2 and w.data_type == TensorProto.FLOAT:
+            if w.name not in done:
+                half = numpy_helper.from_array(numpy_helper.to_array(w).astype(np.float16), w.name + "_fp16")
+                m.graph.initializer.append(half)
+                done[w.name] = w.name + "_from_fp16"
+                nodes.append(helper.make_node("Cast", [half.name], [done[w.name]], to=TensorProto.FLOAT,
+                                              name=(node.name or w.name) + "_w16"))
+            node.input[1] = done[w.name]
+        nodes.append(node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    _drop_unused_initializers(m)
+    return m
+
+
+def changed_nodes(fp32: "onnx.ModelProto", variant: "onnx.ModelProto") -> list[str]:
+    """Names of the fp32 graph's nodes that ``variant`` computes differently: the producer of the node's
+    output in ``variant`` is another op or reads other inputs (a quantized MatMul, a row-wise Gather)."""
+    producer = {o: n for n in variant.graph.node for o in n.output}
+    out = []
+    for node in fp32.graph.node:
+        p = producer.get(node.output[0]) if node.output else None
+        if p is not None and (p.op_type != node.op_type or list(p.input) != list(node.input)):
+            out.append(node.name)
+    return out
+
+
+def mix_models(fp32: "onnx.ModelProto", variants: dict[str, "onnx.ModelProto"],
+               choice: dict[str, str]) -> "onnx.ModelProto":
+    """One graph: the fp32 graph, except that each node named in ``choice`` is computed as in
+    ``variants[choice[node]]``.
+
+    A node is transplanted with the variant's sub-graph that produces the node's outputs, walked back to
+    tensors the fp32 graph has (so a shared DynamicQuantizeLinear or QDQ pair comes along once). Every
+    variant must keep the fp32 graph's tensor names for what it does not change (ORT's quantizers and
+    :func:`weights_fp16` do)."""
+    import onnx
+
+    known = {i.name for i in fp32.graph.input} | {i.name for i in fp32.graph.initializer}
+    for node in fp32.graph.node:
+        known.update(node.output)
+    producers = {k: {o: n for n in v.graph.node for o in n.output} for k, v in variants.items()}
+    inits = {k: {i.name: i for i in v.graph.initializer} for k, v in variants.items()}
+    m = onnx.ModelProto()
+    m.CopyFrom(fp32)
+    del m.graph.node[:]
+    domains = {o.domain: o for v in [fp32, *variants.values()] for o in v.opset_import}
+    m.ClearField("opset_import")
+    m.opset_import.extend(domains.values())
+    added: set[int] = set()
+    added_inits: set[str] = set()
+    for node in fp32.graph.node:
+        which = choice.get(node.name)
+        if which is None:
+            m.graph.node.append(node)
+            continue
+        block: list = []
+        for out in node.output:
+            _transplant(out, producers[which], inits[which], known, added, added_inits, block, m)
+        m.graph.node.extend(block)
+    _drop_unused_initializers(m)
+    return m
+
+
+def _transplant(tensor: str, prod: dict, vinit: dict, known: set[str], added: set[int], added_inits: set[str],
+                block: list, m: "onnx.ModelProto") -> None:
+    """Append to ``block`` (inputs first) the variant's nodes producing ``tensor``, back to ``known`` tensors."""
+    p = prod[tensor]
+    if id(p) in added:
+        return
+    for name in p.input:
+        if not name or name in known:
+            continue
+        if name in vinit:
+            if name not in added_inits:
+                added_inits.add(name)
+                m.graph.initializer.append(vinit[name])
+        else:
+            _transplant(name, prod, vinit, known, added, added_inits, block, m)
+    added.add(id(p))
+    block.append(p)
+
+
+def _drop_unused_initializers(m: "onnx.ModelProto") -> None:
+    used = {name for n in m.graph.node for name in n.input} | {o.name for o in m.graph.output}
+    keep = [i for i in m.graph.initializer if i.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)

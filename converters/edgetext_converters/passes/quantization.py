@@ -1,14 +1,21 @@
 """Pass ``quantize`` (ONNX targets): the writer's fp32 file -> the target's precision.
 
-fp32: unchanged. fp16: ``quantize.to_fp16``. int8: the candidates are dynamic QInt8 and, with
-calibration texts (and ``static_quant`` not False), static QDQ; each is measured on the evaluation
-texts and the best one kept: first one that passes the gate, then accuracy, agreement, smallest
-max |logit diff|. The kept artifact's quantization record lists every candidate's metrics.
+fp32: unchanged. fp16: ``quantize.to_fp16``. int8:
 
-This is where a quantization search goes (issue 8): add recipes to ``quantize.py`` and candidates
-here; the gate and the report already take whatever is chosen.
+- with calibration texts (``--calib``): the full-int8 recipes (dynamic QInt8 per-channel and
+  per-tensor; static QDQ with minmax / percentile / entropy calibration unless ``static_quant`` is
+  False) go to ``quant_search.search``, which scores them on the calibration texts against the fp32
+  graph and, when the best misses the gate there, keeps the most sensitive nodes in higher precision
+  until it holds; the chosen model is then measured once on the held-out evaluation texts (the gate
+  in the pipeline decides);
+- without: dynamic QInt8 per-channel, unsearched (the refusal then says to pass ``--calib``).
 
-May import: ..description, ..evaluation, ..gate, ..quantize, ..report, ..writers.onnx, .base.
+``reduce_range`` comes from the target (``targets.py``): an x86 file must be safe on CPUs without VNNI,
+whose U8S8 kernel saturates with 8-bit weights (docs/environment.md, CPU); measured on this VNNI host it
+costs no agreement (bench/quantization.py). The artifact's quantization record keeps the recipe, what
+was kept in higher precision and why (per-node sensitivities), and every candidate tried.
+
+May import: ..description, ..evaluation, ..quant_search, ..quantize, ..report, ..writers.onnx, ..targets, .base.
 """
 from __future__ import annotations
 
@@ -16,17 +23,20 @@ import logging
 from pathlib import Path
 
 from .. import quantize as recipes
+from edgetext.preprocess import pad_rows
+
 from ..description import Artifact, ModelDescription
 from ..evaluation import measure, padded_batches
-from ..gate import problems
-from ..report import metrics_entry
-from ..writers import onnx as onnx_writer
+from ..quant_search import search
 from ..targets import Target
+from ..writers import onnx as onnx_writer
 from .base import PassContext
 
 log = logging.getLogger(__name__)
-CALIB_TEXTS = 256
+CALIB_TEXTS = 512  # scored against the fp32 graph (the search's gate)
 CALIB_BATCH = 16
+STATIC_BATCHES = 8  # calibration batches ORT's static calibrators see (histograms are slow)
+SENSITIVITY_SHOWN = 12  # most sensitive nodes listed in the record
 
 
 def quantize(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
@@ -41,42 +51,74 @@ def quantize(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
         desc.artifact = Artifact(dst, p, q)
         ctx.record("quantize", None, **q)
         return desc
-    candidates = _int8_candidates(desc, ctx, t, src)
-    measured = [Artifact(path, p, q) for path, q in candidates]
-    methods = {id(a): q["method"] for a, (_, q) in zip(measured, candidates)}
-    if ctx.eval is not None:  # without evaluation texts (direct use) the first candidate is kept unmeasured
-        for a in measured:
-            a.logits, a.metrics = measure(ctx.eval, onnx_writer.runner(desc, a.path, p))
-    if len(measured) > 1 and ctx.eval is not None:
-        gate = ctx.options.gate
-
-        def score(a: Artifact) -> tuple:
-            m = a.metrics or {}
-            return not problems(m, p, gate), m.get("accuracy", 0.0), m["top1_agreement"], -m["max_abs_logit_diff"]
-
-        measured.sort(key=score, reverse=True)
-        best = measured[0]
-        best.quantization = dict(best.quantization or {})
-        best.quantization["candidates"] = {methods[id(a)]: metrics_entry(a.metrics or {}, desc.reference_name)
-                                           for a in measured}
-    desc.artifact = measured[0]
-    ctx.record("quantize", None, **{k: v for k, v in (measured[0].quantization or {}).items() if k != "candidates"},
-               candidates=[methods[id(a)] for a in measured])
+    art = _searched(desc, ctx, t, src) if ctx.calib_texts else _unsearched(ctx, t, src)
+    if ctx.eval is not None:  # without evaluation texts (direct use) the pipeline measures nothing either
+        art.logits, art.metrics = measure(ctx.eval, onnx_writer.runner(desc, art.path, p))
+    desc.artifact = art
+    q = art.quantization or {}
+    kept = q.get("kept_higher_precision") or []  # report["passes"] names the search's change, if it made one
+    ctx.record("quantize", f"quantize {t.name}: {q['chosen']}, {len(kept)} node(s) kept in higher precision"
+               if kept else None,
+               **{k: v for k, v in q.items() if k not in ("candidates", "sensitivity")})
     return desc
 
 
-def _int8_candidates(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) -> list[tuple[Path, dict]]:
-    rr = bool(t.options.get("reduce_range", False))
-    dyn = ctx.path("onnx", f"{t.name}.dynamic.onnx")
-    out = [(dyn, recipes.quantize_dynamic_int8(src, dyn, reduce_range=rr))]
-    if ctx.calib_texts and ctx.options.static_quant is not False:
-        st = ctx.path("onnx", f"{t.name}.static.onnx")
-        ids = desc.tokenizer.encoder().encode_batch(ctx.calib_texts[:CALIB_TEXTS], ctx.max_length)
-        batches = padded_batches(ids, desc.tokenizer.pad_id, CALIB_BATCH)
+def _unsearched(ctx: PassContext, t: Target, src: Path) -> Artifact:
+    dst = ctx.path("onnx", f"{t.name}.dynamic.onnx")
+    q = recipes.quantize_dynamic_int8(src, dst, reduce_range=_reduce_range(t))
+    q["search"] = "none: no calibration texts (pass --calib to let the converter search when the gate refuses)"
+    return Artifact(dst, "int8", q)
+
+
+def _reduce_range(t: Target) -> bool:
+    return bool(t.options.get("reduce_range", False))
+
+
+def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) -> Artifact:
+    import onnx
+
+    assert ctx.calib_texts is not None
+    rr = _reduce_range(t)
+    ids = desc.tokenizer.encoder().encode_batch(ctx.calib_texts[:CALIB_TEXTS], ctx.max_length)
+    batches = padded_batches(ids, desc.tokenizer.pad_id, CALIB_BATCH)
+    # ORT's histogram calibrators need one sequence length across batches: pad the static ones alike
+    same = pad_rows(ids[:STATIC_BATCHES * CALIB_BATCH], desc.tokenizer.pad_id)
+    static = [{r: a[i:i + CALIB_BATCH] for r, a in same.items()} for i in range(0, len(same["input_ids"]), CALIB_BATCH)]
+    records: dict[str, dict] = {}
+    bases: dict[str, onnx.ModelProto] = {}
+
+    def add(name: str, make) -> None:
+        dst = ctx.path("onnx", f"{t.name}.{name}.onnx")
         try:
-            out.append((st, recipes.quantize_static_int8(src, st, rr, batches)))
-        except Exception as e:  # noqa: BLE001  (ORT's static quantizer fails in many ways; dynamic stays)
+            records[name] = make(dst)
+        except Exception as e:  # noqa: BLE001  (ORT's quantizers fail in many ways; the others stay)
             why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-            desc.notes.append(f"{t.name}: static QDQ quantization failed ({why}); dynamic kept")
-            log.info("%s: static QDQ quantization failed", t.name, exc_info=True)
-    return out
+            desc.notes.append(f"{t.name}: {name} quantization failed ({why})")
+            log.info("%s: %s quantization failed", t.name, name, exc_info=True)
+            return
+        bases[name] = onnx.load(str(dst))
+
+    add("dynamic-per-channel", lambda d: recipes.quantize_dynamic_int8(src, d, rr, per_channel=True))
+    add("dynamic-per-tensor", lambda d: recipes.quantize_dynamic_int8(src, d, rr, per_channel=False))
+    if ctx.options.static_quant is not False:
+        for method in recipes.STATIC_METHODS:
+            add(f"static-{method}", lambda d, m=method: recipes.quantize_static_int8(
+                src, d, rr, static, method=m))
+    res = search(onnx.load(str(src)), bases, batches, ctx.options.gate)
+    dst = ctx.path("onnx", f"{t.name}.int8.onnx")
+    onnx.save(res.model, str(dst))
+    q = dict(records[res.base])
+    if res.kept:
+        q["method"] = f"{q['method']}+kept"
+    top = sorted(res.sensitivity.items(), key=lambda kv: -kv[1])[:SENSITIVITY_SHOWN]
+    q.update({
+        "chosen": res.chosen,
+        "kept_higher_precision": res.kept,
+        "search": {"calibration_texts": len(ids), "ranking_texts": sum(len(b["input_ids"]) for b in batches[:4]),
+                   "trials": len(res.trials), "seconds": round(res.seconds, 1),
+                   "criterion": "the gate's rules on the calibration texts vs the fp32 graph", "notes": res.notes},
+        "sensitivity": {"metric": "mean squared logit diff vs the fp32 graph, node quantized alone",
+                        "most_sensitive": dict(top)},
+        "candidates": [tr.row() for tr in res.trials],
+    })
+    return Artifact(dst, "int8", q)

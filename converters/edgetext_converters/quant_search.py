@@ -1,0 +1,198 @@
+"""The int8 search: the smallest departure from full int8 that passes the gate on the calibration texts.
+
+1. every full-int8 recipe (``bases``: dynamic per-channel / per-tensor, static QDQ with each calibration
+   method) is scored on all calibration texts against the fp32 graph; the best one is the base;
+2. if it fails the gate's rules there (no labels: agreement and logit spread), each node the base
+   changed is quantized alone into the fp32 graph and its logit error (mean squared, vs the fp32 graph,
+   on ``ranking_batches`` batches) is its sensitivity;
+3. nodes are kept in higher precision (``hi``: fp16-stored weights with fp32 compute for MatMul/Gemm,
+   fp32 for embedding Gathers) in order of sensitivity per extra byte, and the smallest such prefix that
+   passes is found by doubling then bisection (``max_trials`` mixes at most, each one ORT session and a
+   pass over the calibration texts); then up to ``extra_trials`` kept nodes, most bytes per unit of
+   sensitivity first, are dropped again where the mix still passes without them (the prefix is greedy).
+
+Held-out evaluation texts are never seen here: the pass gates the chosen mix on them afterwards.
+
+May import: numpy, onnx, onnxruntime, .gate, .quantize, .evaluation (types).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import quantize as recipes
+from .gate import GateConfig, compare, problems
+from .io_names import feed_role
+
+if TYPE_CHECKING:
+    import onnx
+
+    from .evaluation import Batch
+
+log = logging.getLogger(__name__)
+KEPT_AS = {"hi": "fp16-weights", "fp32": "fp32"}
+
+
+@dataclass
+class Trial:
+    """One candidate scored on the calibration texts."""
+
+    name: str
+    metrics: dict
+    size_bytes: int
+    kept: tuple[str, ...] = ()
+    passed: bool = False
+
+    def row(self) -> dict:
+        m = self.metrics
+        return {"name": self.name, "calib_top1_agreement": m.get("top1_agreement"),
+                "calib_max_abs_logit_diff": m.get("max_abs_logit_diff"),
+                "calib_mean_sq_logit_diff": m.get("mean_sq_logit_diff"), "size_mb": round(self.size_bytes / 1e6, 3),
+                "kept": len(self.kept), "passes_on_calib": self.passed}
+
+
+@dataclass
+class SearchResult:
+    model: "onnx.ModelProto"
+    base: str
+    kept: list[dict]  # node, kept_as, sensitivity (mse), params, extra_bytes
+    sensitivity: dict[str, float]  # every node the base changed (empty when the base passed)
+    trials: list[Trial]
+    chosen: str
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class CalibScorer:
+    """Logits of ONNX models (bytes) on the calibration batches, against the fp32 graph's."""
+
+    def __init__(self, fp32: "onnx.ModelProto", batches: list["Batch"], ranking_batches: int):
+        self.batches, self.rank_n = batches, max(1, min(ranking_batches, len(batches)))
+        self.ref = self.logits(fp32.SerializeToString())
+        self.ref_rank = self.logits(fp32.SerializeToString(), self.batches[:self.rank_n])
+
+    def logits(self, model: bytes, batches: list["Batch"] | None = None) -> np.ndarray:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = 1, 1, 3
+        sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+        names = [i.name for i in sess.get_inputs()]
+        outs = [sess.run(None, {n: b[feed_role(n)].astype(np.int64) for n in names})[0]
+                for b in (self.batches if batches is None else batches)]
+        return np.concatenate(outs).astype(np.float64)
+
+    def metrics(self, model: bytes) -> dict:
+        out = self.logits(model)
+        m = compare(self.ref, out)
+        m["mean_sq_logit_diff"] = float(((out - self.ref) ** 2).mean())
+        return m
+
+    def rank_error(self, model: bytes) -> float:
+        return float(((self.logits(model, self.batches[:self.rank_n]) - self.ref_rank) ** 2).mean())
+
+
+def _passes(m: dict, gate: GateConfig) -> bool:
+    return not problems(m, "int8", gate)
+
+
+def _params(model: "onnx.ModelProto") -> dict[str, tuple[int, bool]]:
+    """node -> (weight elements, whether fp16-stored weights apply) for MatMul/Gemm/Gather with a 2-D table."""
+    inits = {i.name: i for i in model.graph.initializer}
+    out = {}
+    for n in model.graph.node:
+        idx = 0 if n.op_type == "Gather" else 1 if n.op_type in ("MatMul", "Gemm") else -1
+        w = inits.get(n.input[idx]) if idx >= 0 and len(n.input) > idx else None
+        out[n.name] = (int(np.prod(w.dims)) if w is not None else 0, n.op_type != "Gather" and w is not None)
+    return out
+
+
+def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: list["Batch"], gate: GateConfig,
+           *, ranking_batches: int = 4, max_trials: int = 14, extra_trials: int = 6,
+           time_budget_s: float = 900.0) -> SearchResult:
+    """See the module docstring. ``bases``: name -> full-int8 model (insertion order breaks ties)."""
+    t0 = time.perf_counter()
+    scorer = CalibScorer(fp32, calib, ranking_batches)
+    trials = []
+    for name, model in bases.items():
+        data = model.SerializeToString()
+        m = scorer.metrics(data)
+        trials.append(Trial(name, m, len(data), passed=_passes(m, gate)))
+        log.info("int8 search: %s calib agreement %.4f mse %.4g", name, m["top1_agreement"], m["mean_sq_logit_diff"])
+    best = max(trials, key=lambda t: (t.passed, t.metrics["top1_agreement"], -t.metrics["mean_sq_logit_diff"]))
+    base = bases[best.name]
+    if best.passed:
+        return SearchResult(base, best.name, [], {}, trials, best.name, time.perf_counter() - t0)
+
+    nodes = recipes.changed_nodes(fp32, base)
+    hi = recipes.weights_fp16(fp32)
+    hi_nodes = set(recipes.changed_nodes(fp32, hi))
+    variants = {"q": base, "hi": hi}
+    sens = {n: scorer.rank_error(recipes.mix_models(fp32, variants, {n: "q"}).SerializeToString()) for n in nodes}
+    params = _params(fp32)
+    # extra bytes of keeping a node: fp16-stored weights 1 byte/weight more than int8, fp32 tables 3
+    cost = {n: params.get(n, (0, False))[0] * (1 if n in hi_nodes else 3) for n in nodes}
+    order = sorted(nodes, key=lambda n: -sens[n] / max(cost[n], 1))
+
+    def mixed(k: int) -> "onnx.ModelProto":
+        return mixed_set(set(order[:k]))
+
+    def mixed_set(kept: set[str]) -> "onnx.ModelProto":
+        # kept MatMul/Gemm: fp16-stored weights; kept Gathers: absent from the choice, i.e. the fp32 graph's
+        return recipes.mix_models(fp32, variants, {n: "hi" if n in kept else "q" for n in nodes
+                                                   if n not in kept or n in hi_nodes})
+
+    tried: dict[int, Trial] = {}
+
+    def trial(k: int) -> Trial:
+        if k not in tried:
+            data = mixed(k).SerializeToString()
+            m = scorer.metrics(data)
+            tried[k] = Trial(f"{best.name} + {k} kept", m, len(data), tuple(order[:k]), _passes(m, gate))
+            trials.append(tried[k])
+            log.info("int8 search: keep %d: calib agreement %.4f", k, m["top1_agreement"])
+        return tried[k]
+
+    def out_of_budget() -> bool:
+        return len(tried) >= max_trials or time.perf_counter() - t0 > time_budget_s
+
+    notes = []
+    lo, hi_k, k = 0, None, 1  # lo: largest k known to fail; hi_k: smallest known to pass
+    while k < len(order) and not out_of_budget():
+        if trial(k).passed:
+            hi_k = k
+            break
+        lo, k = k, k * 2
+    if hi_k is None and not out_of_budget() and trial(len(order)).passed:
+        hi_k = len(order)
+    while hi_k is not None and hi_k - lo > 1 and not out_of_budget():
+        mid = (lo + hi_k) // 2
+        if trial(mid).passed:
+            hi_k = mid
+        else:
+            lo = mid
+    if hi_k is None:
+        chosen = max(tried.values(), key=lambda t: (t.metrics["top1_agreement"], -t.metrics["mean_sq_logit_diff"]))
+        keep = list(chosen.kept)
+        notes.append(f"no mix of the {len(tried)} tried passed on the calibration texts; the best is kept")
+    else:
+        chosen, keep = tried[hi_k], list(order[:hi_k])
+        # then drop what the prefix did not need, most bytes per unit of sensitivity first (bounded too)
+        for n in sorted(keep, key=lambda n: sens[n] / max(cost[n], 1))[:extra_trials]:
+            if cost[n] == 0 or time.perf_counter() - t0 > time_budget_s:
+                continue
+            rest = [x for x in keep if x != n]
+            data = mixed_set(set(rest)).SerializeToString()
+            m = scorer.metrics(data)
+            t = Trial(f"{best.name} + {len(rest)} kept (without {n})", m, len(data), tuple(rest), _passes(m, gate))
+            trials.append(t)
+            if t.passed:
+                chosen, keep = t, rest
+    kept = [{"node": n, "kept_as": KEPT_AS["hi" if n in hi_nodes else "fp32"], "sensitivity_mse": sens[n],
+             "params": params.get(n, (0, False))[0], "extra_bytes": cost[n]} for n in keep]
+    return SearchResult(mixed_set(set(keep)), best.name, kept, sens, trials, chosen.name, time.perf_counter() - t0,
+                        notes)

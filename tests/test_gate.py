@@ -113,3 +113,11 @@ def test_default_gate_is_one_text_in_a_hundred_and_half_a_point():
     m = compare(REF, out, LABELS)
     assert "agreement" in kinds(problems(m, "int8", cfg))
     assert "agreement" not in kinds(problems(m, "int8", GateConfig(min_agreement=0.95)))
+
+
+def test_limits_are_inclusive_despite_float_rounding():
+    """1 text of 200 lost is exactly the 0.5-point limit (100 * (0.895 - 0.89) is 0.50000000000000x)."""
+    m = {"shape_ok": True, "non_finite": 0, "max_abs_logit_diff": 0.0, "reference_max_abs_logit": 1.0,
+         "reference_logit_std": 1.0, "top1_agreement": 1 - 2 / 200, "accuracy": 0.89, "reference_accuracy": 0.895,
+         "accuracy_drop_points": 100 * (0.895 - 0.89)}
+    assert problems(m, "fp32", GateConfig()) == []

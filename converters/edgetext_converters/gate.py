@@ -30,6 +30,7 @@ from edgetext.errors import AccuracyGateError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 HARD_KINDS = frozenset({"shape", "non_finite"})
+_EPS = 1e-9  # limits are inclusive: 1 text in 200 is exactly 0.5 points, whatever float rounding says
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,9 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
         if diff > max(lim, 1e-3):
             out.append(Problem("logit_spread", f"max |logit diff| {diff:.3g} is more than {cfg.max_rel_diff:g}x the "
                                                f"reference logit spread ({m['reference_logit_std']:.3g}): garbage output"))
-    if m["top1_agreement"] < cfg.min_agreement:
+    if m["top1_agreement"] < cfg.min_agreement - _EPS:
         out.append(Problem("agreement", f"top-1 agreement {m['top1_agreement']:.3f} is below {cfg.min_agreement:g}"))
-    if "accuracy" in m and m["accuracy_drop_points"] > cfg.max_accuracy_drop:
+    if "accuracy" in m and m["accuracy_drop_points"] > cfg.max_accuracy_drop + _EPS:
         out.append(Problem("accuracy_drop",
                            f"accuracy {100 * m['accuracy']:.2f}% is {m['accuracy_drop_points']:.2f} points below the "
                            f"reference's {100 * m['reference_accuracy']:.2f}% (limit {cfg.max_accuracy_drop:g})"))

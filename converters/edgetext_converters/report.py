@@ -104,6 +104,11 @@ def format_table(report: dict) -> str:
                      f"|logit diff| {trim.get('covered_max_abs_logit_diff')}, ids identical: "
                      f"{trim.get('covered_ids_identical')}")
     for t, r in (report.get("targets") or {}).items():
+        q = r.get("quantization") or {}
+        for c in q.get("candidates") or []:  # the int8 search (quant_search.py): every recipe and mix tried
+            extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
+                         f"{c.get('name')}: calib agree {c.get('calib_top1_agreement', 0):.3f}, max |diff| "
+                         f"{c.get('calib_max_abs_logit_diff', 0):.3g}, {c.get('size_mb')} MB")
         if r.get("waived"):
             extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
     return "\n".join(lines + [""] + extra)

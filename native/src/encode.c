@@ -81,7 +81,7 @@ static void truncate_lengths(size_t max_len, size_t *n1, size_t *n2, int pair) {
  * exceed the budget (the odd token goes to the longer one), so the cap is
  * budget + 1 and that one case (both reach the cap, budget odd) needs the
  * full counts (checked exhaustively for budgets < 40, lengths < 90). */
-static size_t token_cap(const EtEncodeOptions *o, int is_pair, size_t *budget) {
+static inline size_t token_cap(const EtEncodeOptions *o, int is_pair, size_t *budget) {
   size_t added = o->add_special_tokens ? (is_pair ? 3 : 2) : 0;
   /* HF: a max_length smaller than the special tokens truncates nothing
    * (its budget max_length - added wraps around) */
@@ -90,7 +90,7 @@ static size_t token_cap(const EtEncodeOptions *o, int is_pair, size_t *budget) {
   return is_pair ? *budget + 1 : *budget;
 }
 
-static EtStatus tokenize_pair(const EtTokenizer *t, const char *text, size_t text_size, const char *pair,
+static inline EtStatus tokenize_pair(const EtTokenizer *t, const char *text, size_t text_size, const char *pair,
                               size_t pair_size, size_t cap, EtPairTokens *s, EtError *err) {
   s->a.len = 0;
   s->b.len = 0;

@@ -21,8 +21,8 @@
  * Pass 3: lowercase (per char, may expand: U+0130 -> i U+0307), split on
  *   White_Space, isolate punctuation, WordPiece each word.
  *
- * Stopping early: with a token budget (truncation), both paths stop once the
- * sequence holds that many tokens; they are final by then (run_fused).
+ * Stopping early: with a token budget (truncation), only a prefix of the
+ * text that holds that many tokens is tokenized (et_tokenize_sequence).
  *
  * Depends on status, tokens and wordpiece.
  */
@@ -243,22 +243,14 @@ static int utf8_rest_ok(const unsigned char *s, size_t size, size_t i, size_t *b
   return 1;
 }
 
-/* stop: once the list holds this many tokens, the rest of the text cannot
- * change them (tokens are pushed only for finished words, in order), so the
- * pass ends (the rest is only checked to be UTF-8).  That also holds if the
- * rest would need canonical reordering: no non-starter splits words
- * (whitespace, punctuation, CJK and removed chars all have ccc 0), so
- * reordering never reaches back before the char where it stops. */
 static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size, EtWord *w,
-                     size_t stop, size_t *bad_at) {
+                     size_t *bad_at) {
   const int strip = tok->strip_accents, clean = tok->clean_text, chinese = tok->chinese;
   const uint8_t *acls = tok->ascii_class;
   uint8_t last_ccc = 0;
   uint32_t k = 0;
   size_t i = 0;
-  const EtTokenList *out = w->out;
   while (i < size) {
-    if (out->len >= stop) return utf8_rest_ok(s, size, i, bad_at) ? FUSED_OK : FUSED_BAD_UTF8;
     unsigned char b = s[i];
     if (b < 0x80) {
       i++;
@@ -343,7 +335,7 @@ static int run_fused(const EtTokenizer *tok, const unsigned char *s, size_t size
 
 /* General path: passes 1-3 over a buffer of normalized characters. */
 static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size_t size, EtWord *w,
-                            size_t stop, EtError *err) {
+                            EtError *err) {
   int strip = tok->strip_accents;
   size_t cap = size * 4 + 4; /* normalized chars: at most 4 per input byte (gen_unicode_tables.py) */
   NormBuf nb;
@@ -439,9 +431,8 @@ static EtStatus run_general(const EtTokenizer *tok, const unsigned char *s, size
   /* pass 3 */
   {
     int rc = 0;
-    for (size_t j = 0; j < nb.len && rc == 0 && w->out->len < stop; j++)
-      rc = feed(w, nb.cp[j] & CP_MASK, nb.org[j]);
-    if (rc == 0 && w->out->len < stop) rc = flush(w);
+    for (size_t j = 0; j < nb.len && rc == 0; j++) rc = feed(w, nb.cp[j] & CP_MASK, nb.org[j]);
+    if (rc == 0) rc = flush(w);
     if (rc != 0) {
       et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
       st = ET_ERR_NO_MEMORY;
@@ -452,13 +443,9 @@ done:
   return st;
 }
 
-EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
-                              size_t max_tokens, EtTokenList *out, EtError *err) {
-  if (size > (UINT32_MAX / 8)) {
-    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "text too long (%zu bytes)", size);
-    return ET_ERR_INVALID_ARGUMENT;
-  }
-  const unsigned char *s = (const unsigned char *)text;
+/* The whole pipeline on s[0..size). */
+static EtStatus tokenize_all(const EtTokenizer *tok, const unsigned char *s, size_t size, EtTokenList *out,
+                             EtError *err) {
   /* word buffers: at most max_input_chars_per_word characters are kept
    * (longer words only need their count), 4 bytes each */
   size_t cap_chars = tok->max_chars_per_word;
@@ -487,14 +474,13 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
     memset(w.bytes, 0, 8);
   }
   size_t mark = out->len, bad_at = 0;
-  size_t stop = max_tokens < SIZE_MAX - mark ? mark + max_tokens : SIZE_MAX;
   EtStatus st = ET_OK;
-  int rc = run_fused(tok, s, size, &w, stop, &bad_at);
+  int rc = run_fused(tok, s, size, &w, &bad_at);
   if (rc == FUSED_NEEDS_REORDER) {
     out->len = mark;
     w.nchars = 0;
     w.nbytes = 0;
-    st = run_general(tok, s, size, &w, stop, err);
+    st = run_general(tok, s, size, &w, err);
   } else if (rc == FUSED_BAD_UTF8) {
     et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
     st = ET_ERR_INVALID_UTF8;
@@ -504,4 +490,82 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   }
   free(wheap);
   return st;
+}
+
+/* Whether the text may be cut just before the char at s[i] (a lead byte)
+ * without changing the tokens before it: a char that ends the word in
+ * progress in every path (whitespace, punctuation, an isolated CJK
+ * ideograph), is a starter (ccc 0: no canonical reordering reaches across
+ * it; no non-starter has these properties, gen_unicode_tables.py data), and
+ * is not changed into something else by NFD or lowercasing. */
+static int is_cut_point(const EtTokenizer *tok, const unsigned char *s, size_t size, size_t i) {
+  if (s[i] < 0x80) {
+    uint8_t cl = tok->ascii_class[s[i]];
+    return cl == ET_ASCII_SPLIT || cl == ET_ASCII_PUNCT;
+  }
+  size_t j = i;
+  int32_t c = et_utf8_next(s, size, &j);
+  if (c < 0) return 0;
+  const et_uprop *p = et_uprop_of((uint32_t)c);
+  if (p->ccc != 0 || p->lower_len != 0 || (tok->strip_accents && p->nfd_len != 0)) return 0;
+  if (tok->clean_text && (p->flags & ET_UF_REMOVE)) return 0;
+  return (p->flags & (ET_UF_WS | ET_UF_PUNCT)) || (tok->clean_text && (p->flags & ET_UF_SPACE)) ||
+         (tok->chinese && (p->flags & ET_UF_CJK));
+}
+
+/* The first cut point at or after byte `from` (scanning at most `window`
+ * bytes), or size when there is none. */
+static size_t find_cut(const EtTokenizer *tok, const unsigned char *s, size_t size, size_t from, size_t window) {
+  size_t end = size - from > window ? from + window : size;
+  for (size_t i = from; i < end; i++)
+    if ((s[i] & 0xC0) != 0x80 && is_cut_point(tok, s, size, i)) return i;
+  return size;
+}
+
+/* Stopping early (truncation): rather than a test per character in the hot
+ * loops, the text is tokenized up to a cut point (is_cut_point) past a
+ * guess of the bytes max_tokens tokens need; the tokens of that prefix are
+ * exactly the first tokens of the whole text.  Enough of them: done, once
+ * the rest is checked to be UTF-8 (same status and message as the full
+ * pass).  Too few: retry with a 4x longer prefix (the work stays within a
+ * constant of the prefix finally needed), or tokenize everything when no cut
+ * point is found. */
+#define PREFIX_BYTES_PER_TOKEN 16u
+#define PREFIX_MIN 1024u
+#define CUT_WINDOW 4096u
+
+EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
+                              size_t max_tokens, EtTokenList *out, EtError *err) {
+  if (size > (UINT32_MAX / 8)) {
+    et_set_error(err, ET_ERR_INVALID_ARGUMENT, "text too long (%zu bytes)", size);
+    return ET_ERR_INVALID_ARGUMENT;
+  }
+  const unsigned char *s = (const unsigned char *)text;
+  size_t mark = out->len;
+  if (max_tokens == 0) { /* nothing is kept: only the status matters */
+    size_t bad_at = 0;
+    if (utf8_rest_ok(s, size, 0, &bad_at)) return ET_OK;
+    et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
+    return ET_ERR_INVALID_UTF8;
+  }
+  if (size > PREFIX_MIN && max_tokens < size / PREFIX_BYTES_PER_TOKEN) {
+    size_t want = max_tokens * PREFIX_BYTES_PER_TOKEN + PREFIX_MIN;
+    while (want < size) {
+      size_t cut = find_cut(tok, s, size, want, CUT_WINDOW);
+      if (cut >= size) break;
+      out->len = mark;
+      EtStatus st = tokenize_all(tok, s, cut, out, err);
+      if (st != ET_OK) return st; /* the first error of the whole text too */
+      if (out->len - mark >= max_tokens) {
+        size_t bad_at = 0;
+        if (utf8_rest_ok(s, size, cut, &bad_at)) return ET_OK;
+        out->len = mark;
+        et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
+        return ET_ERR_INVALID_UTF8;
+      }
+      want = want < SIZE_MAX / 4 ? want * 4 : SIZE_MAX;
+    }
+    out->len = mark;
+  }
+  return tokenize_all(tok, s, size, out, err);
 }

@@ -34,13 +34,13 @@ static inline void pop_token(EtToken *t, int32_t id, size_t a, size_t b, const u
   t->end = orig[char_of_byte[b - 1]] + 1;
 }
 
-/* Emits F(u) at byte *pos.  F(u) is a chain read from its last pop
- * (et_wordpiece.h), so its pops_len tokens are reserved and written from the
- * end; each pop's bytes start where the previous one's end. */
-static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
-                            const uint32_t *char_of_byte, const uint32_t *orig,
-                            EtTokenList *out) {
-  const EtNode *nd = &m->nodes[u];
+/* Emits F(u) when it is longer than one pop: a chain read from its last pop
+ * (et_wordpiece.h), so its pops_len tokens are reserved and written from
+ * the end; each pop's bytes start where the previous one's end.  Out of
+ * line: rare in real vocabularies, and it keeps emit_pops small enough to
+ * inline into the hot loop. */
+static int emit_chain(const EtWordPieceModel *m, const EtNode *nd, size_t *pos, const uint32_t *char_of_byte,
+                      const uint32_t *orig, EtTokenList *out) {
   const EtPop *pops = m->pops;
   uint32_t n = nd->pops_len, k = nd->pops_last;
   size_t base = *pos;
@@ -55,6 +55,19 @@ static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
     k = p.prev;
   }
   out->len += n;
+  return 0;
+}
+
+/* Emits F(u) at byte *pos. */
+static inline int emit_pops(const EtWordPieceModel *m, uint32_t u, size_t *pos,
+                            const uint32_t *char_of_byte, const uint32_t *orig,
+                            EtTokenList *out) {
+  const EtNode *nd = &m->nodes[u];
+  if (nd->pops_len != 1) return emit_chain(m, nd, pos, char_of_byte, orig, out);
+  EtPop p = m->pops[nd->pops_last]; /* the usual F(v): one token (a chain of one: no prev) */
+  size_t a = *pos, b = a + p.end;
+  if (et_tokens_push(out, p.id, orig[char_of_byte[a]], orig[char_of_byte[b - 1]] + 1) != 0) return -1;
+  *pos = b;
   return 0;
 }
 

@@ -597,6 +597,66 @@ static void test_truncation_stops_early_exactly(void) {
     free(y.p);
   }
   CHECK(ok);
+  /* long texts (the prefix path: more than 1 KB, few tokens kept), cut
+   * points rare or absent: long words, marks to reorder, CJK with full-width
+   * punctuation and ideographic spaces, removed chars */
+  static const char *long_pieces[] = {"ab", "a", " ", "\xe4\xb8\xad", "\xef\xbc\x8c", "\xe3\x80\x80",
+                                      "a\xcc\x81\xcc\x96", "\xc3\xa1\xe3\x80\xaf", "\x01", "b", "!", "aaaa",
+                                      "\xcc\x96\xcc\x81", "\xe2\x80\x8b"};
+  for (int r = 0; r < 60 && ok; r++) {
+    Buf x = {0}, y = {0};
+    int pieces = 100 + (int)(lcg(&seed) % 3000), spaces = (int)(lcg(&seed) % 4); /* 0: hardly any cut point */
+    for (int i = 0; i < pieces; i++) {
+      unsigned q = lcg(&seed) % (sizeof long_pieces / sizeof long_pieces[0]);
+      if (spaces == 0 && (q == 2 || q == 4 || q == 5 || q == 10 || q == 3)) q = 0;
+      buf_str(&x, long_pieces[q]);
+    }
+    random_text(&y, &seed, 10 + (int)(lcg(&seed) % 400));
+    enum { BIG = 40000 };
+    int32_t *fa = malloc(BIG * 4), *fo = malloc(BIG * 8), *fb = malloc(BIG * 4), *fbo = malloc(BIG * 8);
+    int32_t *ids = malloc(BIG * 4), *types = malloc(BIG * 4), *offs = malloc(BIG * 8);
+    EtEncodeOptions full;
+    et_encode_options_init(&full);
+    full.add_special_tokens = 0;
+    EtEncoding ea = {fa, NULL, NULL, fo, BIG, 0}, eb = {fb, NULL, NULL, fbo, BIG, 0};
+    ok = et_encode(t, x.p, x.len, NULL, 0, &full, &ea, NULL) == ET_OK &&
+         et_encode(t, y.p, y.len, NULL, 0, &full, &eb, NULL) == ET_OK;
+    static const size_t mls[] = {1, 2, 3, 4, 5, 8, 17, 40, 64, 129, 512};
+    for (size_t m = 0; ok && m < sizeof mls / sizeof mls[0]; m++)
+      for (int pair = 0; pair <= 1 && ok; pair++) {
+        EtEncodeOptions eo;
+        et_encode_options_init(&eo);
+        eo.truncation = 1;
+        eo.max_length = mls[m];
+        EtEncoding e = {ids, types, NULL, offs, BIG, 0};
+        /* the pair both ways: the long text first and second */
+        for (int swap = 0; swap <= pair && ok; swap++) {
+          const Buf *A = swap ? &y : &x, *B = swap ? &x : &y;
+          const EtEncoding *FA = swap ? &eb : &ea, *FB = swap ? &ea : &eb;
+          ok = et_encode(t, A->p, A->len, pair ? B->p : NULL, pair ? B->len : 0, &eo, &e, NULL) == ET_OK;
+          size_t n1 = FA->length, n2 = pair ? FB->length : 0, added = pair ? 3 : 2;
+          if (mls[m] >= added) ref_truncate(mls[m] - added, &n1, &n2, pair);
+          ok = ok && e.length == n1 + n2 + added;
+          for (size_t i = 0; ok && i < n1; i++)
+            ok = ids[1 + i] == FA->ids[i] && offs[2 + 2 * i] == FA->offsets[2 * i] &&
+                 offs[3 + 2 * i] == FA->offsets[2 * i + 1];
+          for (size_t i = 0; ok && i < n2; i++)
+            ok = ids[2 + n1 + i] == FB->ids[i] && offs[2 * (2 + n1 + i)] == FB->offsets[2 * i] && types[2 + n1 + i] == 1;
+          if (!ok) fprintf(stderr, "long text: truncated row != full then truncated (max_length %zu, pair %d, swap %d)\n", mls[m], pair, swap);
+          rounds++;
+        }
+      }
+    free(fa);
+    free(fo);
+    free(fb);
+    free(fbo);
+    free(ids);
+    free(types);
+    free(offs);
+    free(x.p);
+    free(y.p);
+  }
+  CHECK(ok);
   fprintf(stderr, "  truncation: %d truncated rows == full rows truncated\n", rounds);
   /* invalid UTF-8 long after the tokens truncation keeps: still an error,
    * naming the same byte */

@@ -2,11 +2,16 @@
 model measured here agrees with the reference, with their ids, the reference's label, score and
 logits, and each measured model's own expectations (``per_model``).
 
+A device checks golden vectors one text per run, unpadded (dynamically quantized models scale
+activations per batch, so a text's int8 scores depend on its batch-mates): with ``single_run`` the
+expectations are measured the same way, and a candidate whose single-text label differs from the
+reference's is passed over.
+
 May import: numpy, .evaluation.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -14,6 +19,10 @@ from .evaluation import EvalSet
 
 N_GOLDEN = 6
 MAX_CHARS = 2000
+SPARE = 3  # candidates measured one text per run, per golden vector wanted
+
+#: runs each id row alone (a batch of one, unpadded) and returns each row's logits [C]
+SingleRun = Callable[[Sequence[Sequence[int]]], list[np.ndarray]]
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -22,8 +31,10 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
-def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Sequence[str]) -> list[dict]:
-    """``per_model``: model file -> its logits on ``ev`` (only models whose expectations a device can check)."""
+def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Sequence[str],
+                   single_run: Mapping[str, SingleRun] | None = None) -> list[dict]:
+    """``per_model``: model file -> its logits on ``ev`` (only models whose expectations a device can check);
+    ``single_run``: model file -> how to run it one text at a time (see the module docstring)."""
     n = len(ev.texts)
     if n == 0:
         return []
@@ -43,16 +54,31 @@ def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Seq
         picks = list(dict.fromkeys(picks[: N_GOLDEN // 2] + strong))[:N_GOLDEN]
     else:
         picks = cands
+    expect = {f: lg for f, lg in per_model.items()}
+    if single_run:
+        # the picks first, then the strongest of the rest as spares for picks a single run overturns
+        spares = sorted((i for i in cands if i not in picks), key=lambda i: -margin[i])
+        order = (picks + spares)[: SPARE * N_GOLDEN]
+        rows = [ev.new_ids[i] for i in order]
+        alone = {f: dict(zip(order, run(rows))) for f, run in single_run.items() if f in per_model}
+        kept = [i for i in order if all(int(np.argmax(a[i])) == int(top[i]) for a in alone.values())]
+        picks = kept[:N_GOLDEN]
+        expect = {f: (np.stack([alone[f][i] for i in picks]) if f in alone else per_model[f][picks])
+                  for f in per_model}
+        index = {i: k for k, i in enumerate(picks)}
+    else:
+        index = {i: i for i in picks}
     out = []
     for i in picks:
         g: dict = {"text": ev.texts[i], "text_pair": None, "input_ids": [int(x) for x in ev.new_ids[i]],
                    "label": labels[int(top[i])], "score": float(probs[i, top[i]]),
                    "logits": [float(x) for x in ref[i]]}
         per = {}
-        for fname, lg in per_model.items():
-            pr = softmax(lg[i:i + 1])[0]
-            per[fname] = {"label": labels[int(lg[i].argmax())], "score": float(pr.max()),
-                          "logits": [float(x) for x in lg[i]]}
+        for fname, lg in expect.items():
+            row = np.asarray(lg[index[i]], dtype=np.float64)
+            pr = softmax(row[None, :])[0]
+            per[fname] = {"label": labels[int(row.argmax())], "score": float(pr.max()),
+                          "logits": [float(x) for x in row]}
         if per:
             g["per_model"] = per
         out.append(g)

@@ -6,7 +6,7 @@ golden vectors -> pack.
 
 The pipeline is the lists below, each run by ``passes.run_passes``; targets are targets.py's.
 
-May import: the standard library, numpy, edgetext (errors, bundle, version), this package's modules.
+May import: the standard library, numpy, edgetext (errors, bundle, preprocess, modelcheck, version), this package's modules.
 """
 from __future__ import annotations
 
@@ -28,12 +28,13 @@ import numpy as np
 from edgetext import __version__
 from edgetext.bundle import pack
 from edgetext.errors import ConversionError, EdgeTextError
+from edgetext.preprocess import pad_rows
 
 from . import passes, readers, writers
 from .description import ModelDescription
-from .evaluation import Runner, build_eval_set, measure, read_texts
+from .evaluation import Runner, build_eval_set, measure, read_texts, run_batches
 from .gate import check
-from .golden import golden_vectors
+from .golden import SingleRun, golden_vectors
 from .options import ConvertOptions
 from .output import StagedOutput
 from .passes import PassContext, run_passes
@@ -139,7 +140,8 @@ def _write_members(bundle_dir: Path, src: str | os.PathLike, desc: ModelDescript
                    built: list["BuiltTarget"], report: dict) -> None:
     """The vocabulary and the manifest (without ``files``: pack adds them) beside the model files."""
     assert ctx.eval is not None and ctx.max_length is not None
-    golden = golden_vectors(ctx.eval, {b.file: b.logits for b in built if b.logits is not None}, desc.labels)
+    golden = golden_vectors(ctx.eval, {b.file: b.logits for b in built if b.logits is not None}, desc.labels,
+                            {b.file: b.single_run for b in built if b.single_run is not None})
     (bundle_dir / "vocab.txt").write_bytes(desc.tokenizer.vocab_bytes())
     manifest = {
         "format": "edgetext-bundle", "format_version": 1,
@@ -163,6 +165,7 @@ class BuiltTarget:
     entry: dict
     row: dict
     logits: np.ndarray | None  # set when its expectations go into the golden vectors (it ran here, on a CPU)
+    single_run: SingleRun | None = None  # the file run one text at a time, as a device checks golden vectors
 
 
 def build_target(desc: ModelDescription, ctx: PassContext, target: Target, bundle_dir: Path) -> BuiltTarget:
@@ -204,9 +207,18 @@ def build_target(desc: ModelDescription, ctx: PassContext, target: Target, bundl
         log.info("%s: %s, verification %s (%s)%s", target.name, fname, ver.mode, ver.note,
                  f"; waived: {'; '.join(waived)}" if waived else "")
         golden = ran and target.device == "cpu"  # a CUDA model's CPU-provider logits are no CUDA expectation
-        return BuiltTarget(target, fname, entry, row, art.logits if golden else None)
+        single = _single_run(writer.runner(tdesc, dest, p), desc.tokenizer.pad_id) if golden else None
+        return BuiltTarget(target, fname, entry, row, art.logits if golden else None, single)
     finally:
         ctx.target = None
+
+
+def _single_run(runner: Runner, pad_id: int) -> SingleRun:
+    """Each row as a batch of one, unpadded (the runtime's load-time golden check feeds it so)."""
+    def run(rows):
+        return [np.asarray(o, dtype=np.float32)[0]
+                for o in run_batches(runner, [pad_rows([list(r)], pad_id) for r in rows])]
+    return run
 
 
 def _check_model_file(target: Target, path: Path) -> None:

@@ -15,6 +15,7 @@
 
 #include "edgetext.h"
 #include "edgetext_bindings.h"
+#include "ref_truncate.h"
 
 static int g_pass, g_fail;
 
@@ -474,38 +475,6 @@ static void test_offsets_after_reorder_of_inserted_marks(void) {
 }
 
 /* ---- finding 4 (second part): truncation stops tokenizing early --------- */
-
-/* HF's longest_first truncation of the sequence lengths (the reference) */
-static void ref_truncate(size_t m, size_t *n1, size_t *n2, int pair) {
-  size_t total = *n1 + (pair ? *n2 : 0);
-  if (m == 0) {
-    *n1 = *n2 = 0;
-    return;
-  }
-  if (total <= m) return;
-  if (!pair) {
-    *n1 = m;
-    return;
-  }
-  size_t a = *n1, b = *n2;
-  int swap = a > b;
-  if (swap) {
-    a = *n2;
-    b = *n1;
-  }
-  b = a > m ? a : (m - a > a ? m - a : a);
-  if (a + b > m) {
-    a = m / 2;
-    b = a + m % 2;
-  }
-  if (swap) {
-    size_t x = a;
-    a = b;
-    b = x;
-  }
-  if (a < *n1) *n1 = a;
-  if (b < *n2) *n2 = b;
-}
 
 static unsigned lcg(unsigned *s) {
   *s = *s * 1103515245u + 12345u;

@@ -12,6 +12,7 @@
 
 #include "edgetext.h"
 #include "edgetext_bindings.h"
+#include "../ref_truncate.h"
 
 /* A failed check: print why, then abort so libFuzzer saves the input. */
 #define FUZZ_CHECK(cond)                                                       \
@@ -62,37 +63,6 @@ static void fuzz_encode_options(EtEncodeOptions *o, uint8_t flags, size_t max_le
   o->add_special_tokens = !((flags >> 2) & 1);
 }
 
-/* HF truncate_encodings (longest_first) on the sequence lengths */
-static void fuzz_ref_truncate(size_t m, size_t *n1, size_t *n2, int pair) {
-  size_t total = *n1 + (pair ? *n2 : 0);
-  if (m == 0) {
-    *n1 = *n2 = 0;
-    return;
-  }
-  if (total <= m) return;
-  if (!pair) {
-    *n1 = m;
-    return;
-  }
-  size_t a = *n1, b = *n2;
-  int swap = a > b;
-  if (swap) {
-    a = *n2;
-    b = *n1;
-  }
-  b = a > m ? a : (m - a > a ? m - a : a);
-  if (a + b > m) {
-    a = m / 2;
-    b = a + m % 2;
-  }
-  if (swap) {
-    size_t x = a;
-    a = b;
-    b = x;
-  }
-  if (a < *n1) *n1 = a;
-  if (b < *n2) *n2 = b;
-}
 
 /* characters of valid UTF-8 */
 static size_t fuzz_utf8_chars(const uint8_t *s, size_t n) {

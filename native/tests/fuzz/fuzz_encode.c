@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(st == ET_OK);
     size_t added = eo.add_special_tokens ? (is_pair ? 3 : 2) : 0;
     size_t n1 = ea.length, n2 = is_pair ? eb.length : 0;
-    if (eo.truncation && eo.max_length > 0 && eo.max_length >= added) fuzz_ref_truncate(eo.max_length - added, &n1, &n2, is_pair);
+    if (eo.truncation && eo.max_length > 0 && eo.max_length >= added) ref_truncate(eo.max_length - added, &n1, &n2, is_pair);
     size_t row = n1 + n2 + added;
     if (eo.padding == ET_PAD_TO_MAX_LENGTH && eo.max_length > row) row = eo.max_length;
     FUZZ_CHECK(enc.length == row);

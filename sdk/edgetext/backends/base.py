@@ -5,7 +5,7 @@ every backend receives identical inputs: a dict keyed by input *role*
 (``input_ids``, ``token_type_ids``, ``attention_mask``) of 2-D arrays [B, L]
 already cast to the dtypes the manifest declares. It returns float32 logits [B, C].
 
-May import: numpy, edgetext.manifest.
+May import: numpy, edgetext.errors, edgetext.manifest.
 """
 from __future__ import annotations
 
@@ -13,7 +13,21 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import BackendError
 from ..manifest import ModelSpec
+
+
+def model_bytes(model: bytes | bytearray | str) -> bytes:
+    """The model as bytes: a backend parses what it was handed (bundles hand verified bytes), never a
+    path an engine would resolve on its own (and read files beside it)."""
+    if isinstance(model, (bytes, bytearray)):
+        return bytes(model)
+    path = str(model)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise BackendError(f"cannot read {path}: {e.strerror or e}") from None
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ Models are refused before ONNX Runtime sees them when they would make it read an
 is read here and handed over as bytes, so nothing is resolved beside it. Outputs must be
 floating point (integer outputs are refused, not cast).
 
-May import: numpy, edgetext.errors, edgetext.manifest, edgetext.modelcheck, edgetext.backends.host;
+May import: numpy, edgetext.errors, edgetext.manifest, edgetext.modelcheck, edgetext.backends.host, .base;
 onnxruntime inside the class only (``import edgetext.backends.onnxruntime`` stays cheap).
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
 from ..modelcheck import check_onnx_self_contained
 from . import host
+from .base import model_bytes
 
 FLOAT_OUTPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)")
 
@@ -31,14 +32,7 @@ class OnnxRuntimeBackend:
     def __init__(self, model: bytes | str, spec: ModelSpec, threads: int | None, device: str = "cpu"):
         import onnxruntime as ort
 
-        if not isinstance(model, (bytes, bytearray)):
-            path = str(model)
-            try:
-                with open(path, "rb") as f:
-                    model = f.read()
-            except OSError as e:
-                raise BackendError(f"cannot read {path}: {e.strerror or e}") from None
-        model = bytes(model)
+        model = model_bytes(model)
         check_onnx_self_contained(model, spec.file)
         self.spec = spec
         self.threads = threads

@@ -17,7 +17,7 @@ cached per sha256 for the life of the process (``probe_cache_clear()`` empties i
 remains: a model that passes the probe can still crash Lite on inputs the probe did not try
 (other shapes); the probe costs one process start (~0.3 s) per distinct model and process.
 
-May import: numpy, edgetext.errors, edgetext.manifest, edgetext.modelcheck; paddlelite inside
+May import: numpy, edgetext.errors, edgetext.manifest, edgetext.modelcheck, .base; paddlelite inside
 :func:`_load_lite` (and the probe child) only.
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
 from ..modelcheck import check_paddlelite_nb
+from .base import model_bytes
 
 _IMPORT_LOCK = threading.Lock()
 _lite_threads_env: str | None = None  # OMP_NUM_THREADS in force when this process first loaded Lite
@@ -148,14 +149,7 @@ class PaddleLiteBackend:
             raise BackendUnavailableError("paddlelite 2.13 corrupts int64 inputs under numpy 2: install numpy<2")
         self.spec = spec
         self.requested_threads = threads
-        if not isinstance(model, (bytes, bytearray)):
-            path = str(model)
-            try:
-                with open(path, "rb") as f:
-                    model = f.read()
-            except OSError as e:
-                raise BackendError(f"cannot read {path}: {e.strerror or e}") from None
-        model = bytes(model)
+        model = model_bytes(model)
         check_paddlelite_nb(model, spec.file, spec.target)
         lite = _load_lite(threads)  # importing Lite is safe; parsing untrusted bytes here is not, hence:
         probe(model, spec)

@@ -12,7 +12,9 @@ batches padded to their longest text, cast to the declared dtypes) -> inference
 (a backend from edgetext.backends, picked by the table in backends/registry.py)
 -> post-processing (edgetext.postprocess: softmax, top-k). One `threads` setting
 drives tokenizer and backend, so every backend sees identical inputs.
-A classifier is safe to share between threads.
+A classifier is safe to share between threads. After os.fork() the child may use it when no call was
+running at the fork; a classifier forked mid-call raises BackendError in the child ("Concurrency" in
+docs/architecture.md).
 
 May import: numpy, the standard library, edgetext.errors, edgetext.bundle,
 edgetext.preprocess, edgetext.postprocess and edgetext.backends.registry (backend
@@ -21,6 +23,7 @@ classes through registry.backend_class). Never edgetext.verify (which imports th
 from __future__ import annotations
 
 import logging
+import os
 from typing import Sequence
 
 import numpy as np
@@ -122,6 +125,11 @@ class TextClassifier:
         self._post = ClassificationPostprocessor(self.labels)
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
+        # fork detection: the process that owns the engine, and the calls in flight (list append/pop are atomic
+        # under the GIL and take no lock a fork could leave held)
+        self._pid = os.getpid()
+        self._in_flight: list[None] = []
+        self._forked_mid_call = False
         self._check_output()
         self.golden_checked = 0
         if check_golden:
@@ -202,13 +210,27 @@ class TextClassifier:
     # -- the two stages (public so that benchmarks can time them apart) --------------------------
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, truncated to the bundle's max_length."""
-        return self._pre.encode(texts)
+        self._check_process()
+        self._in_flight.append(None)
+        try:
+            return self._pre.encode(texts)
+        finally:
+            self._in_flight.pop()
 
     def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray:
         """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest."""
         batch_size = _check_positive_int(batch_size, "batch_size")
         n_labels = len(self.labels)
         out = np.empty((len(ids), n_labels), dtype=np.float32)
+        self._check_process()
+        self._in_flight.append(None)
+        try:
+            self._run_batches(ids, batch_size, n_labels, out)
+        finally:
+            self._in_flight.pop()
+        return out
+
+    def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
         for idx, feeds in self._pre.batches(ids, batch_size):
             logits = self._backend.run(feeds)
             if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
@@ -216,7 +238,21 @@ class TextClassifier:
                                    f"({len(idx)}, {n_labels}) for {n_labels} labels")
             self._check_finite(logits, lambda r: f"texts[{int(idx[r])}]")  # noqa: B023 (called at once)
             out[idx] = logits
-        return out
+
+    def _check_process(self) -> None:
+        """In a child after os.fork(): go on with the inherited engine if no call was running at the fork, else
+        BackendError. A call in flight on another thread at fork time can leave its engine's locks held in the
+        child (Paddle Lite's run() lock, ONNX Runtime's intra-op pool), where the next call would hang forever;
+        re-creating the engine in the child can hang too (ONNX Runtime, once paddle is imported)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._forked_mid_call = self._forked_mid_call or bool(self._in_flight)
+            self._in_flight = []
+        if self._forked_mid_call:
+            raise BackendError(
+                f"this TextClassifier ({self.spec.file}) was inside a call on another thread when the process "
+                "forked: its engine may be locked in this child. Create a new TextClassifier in the child, or fork "
+                "only while no call is running (or use multiprocessing's 'spawn'/'forkserver' start methods)")
 
     def describe(self) -> dict:
         """What runs and why: backend, model file, precision, target, threads, the table's reason."""

@@ -33,6 +33,7 @@ class TokenizerAssets:
     special_tokens: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIALS))
     model_max_length: int | None = None
     source: str = ""
+    split_special_tokens: bool = False  # False: specials typed in a text are matched, as HF
 
     def __post_init__(self) -> None:
         if not self.tokens:
@@ -76,6 +77,7 @@ class TokenizerAssets:
             "max_input_chars_per_word": int(self.max_input_chars_per_word),
             "wordpieces_prefix": self.wordpieces_prefix,
             "special_tokens": dict(self.special_tokens),
+            **({"split_special_tokens": True} if self.split_special_tokens else {}),
         }
 
     def tokenizer_options(self) -> dict[str, Any]:
@@ -85,7 +87,8 @@ class TokenizerAssets:
                 "tokenize_chinese_chars": self.tokenize_chinese_chars, "clean_text": self.clean_text,
                 "unk_token": sp["unk"], "sep_token": sp["sep"], "cls_token": sp["cls"], "pad_token": sp["pad"],
                 "mask_token": sp["mask"], "max_input_chars_per_word": self.max_input_chars_per_word,
-                "wordpieces_prefix": self.wordpieces_prefix}
+                "wordpieces_prefix": self.wordpieces_prefix,
+                "split_special_tokens": bool(self.split_special_tokens)}
 
     def vocab_bytes(self) -> bytes:
         try:
@@ -98,7 +101,8 @@ class TokenizerAssets:
                                tokenize_chinese_chars=self.tokenize_chinese_chars, clean_text=self.clean_text,
                                max_input_chars_per_word=self.max_input_chars_per_word,
                                wordpieces_prefix=self.wordpieces_prefix, special_tokens=dict(self.special_tokens),
-                               model_max_length=self.model_max_length, source=self.source)
+                               model_max_length=self.model_max_length, source=self.source,
+                               split_special_tokens=self.split_special_tokens)
 
     # ------------------------------------------------------------- encoding
     def encoder(self) -> "Encoder":
@@ -115,7 +119,8 @@ class TokenizerAssets:
         o = found.options
         specials = {k: o.get(f"{k}_token", DEFAULT_SPECIALS[k]) for k in SPECIAL_KEYS}
         settings = {k: o[k] for k in ("lowercase", "strip_accents", "tokenize_chinese_chars", "clean_text",
-                                      "max_input_chars_per_word", "wordpieces_prefix") if k in o}
+                                      "max_input_chars_per_word", "wordpieces_prefix", "split_special_tokens")
+                    if k in o}
         return cls(tokens=list(found.tokens), special_tokens=specials, model_max_length=o.get("max_length"),
                    source=str(Path(folder)), **settings)
 

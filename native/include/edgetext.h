@@ -140,6 +140,15 @@ typedef struct {
    * is damaged, forged or from another vocabulary is ET_ERR_VOCAB. */
   const void *compiled_model;
   size_t compiled_model_size;
+  /* ---- appended after ABI 2's first layout (an older struct_size leaves
+   * the defaults) ---- */
+  const char *mask_token; /* NULL means "[MASK]"; may be absent from the vocab */
+  /* 0 (default, as Hugging Face): the special tokens unk/cls/sep/pad/mask
+   * that are in the vocabulary are matched in the raw text before
+   * normalization (case-sensitive, leftmost-longest; "[MASK]" -> its id,
+   * "[mask]" is text) and the text between them is tokenized as usual.
+   * 1: they are ordinary text (transformers' split_special_tokens=True). */
+  int split_special_tokens;
 } EtTokenizerOptions;
 
 /* Sets struct_size and Hugging Face's BertWordPiece defaults. */

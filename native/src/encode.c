@@ -2,14 +2,14 @@
  * (pretokenize.c), then HF's post-processing: longest-first truncation, the
  * [CLS] A [SEP] (B [SEP]) template, type ids, attention mask, offsets and
  * padding to max_length.  The row steps are shared with batch.c
- * (et_encode.h).  Depends on status, tokens and pretokenize. */
+ * (et_encode.h).  Depends on status, tokens and added_tokens. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edgetext_bindings.h"
 #include "et_encode.h"
-#include "et_pretokenize.h"
+#include "et_added_tokens.h"
 #include "et_status.h"
 #include "et_tokenizer.h"
 #include "et_tokens.h"
@@ -74,7 +74,7 @@ static void truncate_lengths(size_t max_len, size_t *n1, size_t *n2, int pair) {
 }
 
 /* How many tokens of each sequence truncation can need (SIZE_MAX: all), so
- * that tokenizing stops there (et_tokenize_sequence).  Exact, not a
+ * that tokenizing stops there (et_tokenize_text).  Exact, not a
  * heuristic: truncate_lengths gives the same result on min(n, cap) as on n.
  * A single text keeps min(n1, budget).  For a pair, longest-first keeps at
  * most budget of each, but which sequence is longer still matters when both
@@ -94,9 +94,9 @@ static inline EtStatus tokenize_pair(const EtTokenizer *t, const char *text, siz
                               size_t pair_size, size_t cap, EtPairTokens *s, EtError *err) {
   s->a.len = 0;
   s->b.len = 0;
-  EtStatus st = et_tokenize_sequence(t, text ? text : "", text_size, cap, &s->a, err);
+  EtStatus st = et_tokenize_text(t, text ? text : "", text_size, cap, &s->a, err);
   if (st != ET_OK || !pair) return st;
-  st = et_tokenize_sequence(t, pair, pair_size, cap, &s->b, err);
+  st = et_tokenize_text(t, pair, pair_size, cap, &s->b, err);
   if (st != ET_OK && err) {
     char msg[sizeof err->message];
     snprintf(msg, sizeof msg, "text_pair: %.200s", err->message);

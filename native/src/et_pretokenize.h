@@ -19,4 +19,7 @@
 EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t size,
                               size_t max_tokens, EtTokenList *out, EtError *err);
 
+/* Whether s[i..size) is valid UTF-8; else *bad_at = the first bad byte. */
+int et_utf8_rest_ok(const unsigned char *s, size_t size, size_t i, size_t *bad_at);
+
 #endif /* EDGETEXT_ET_PRETOKENIZE_H_ */

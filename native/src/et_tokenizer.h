@@ -28,6 +28,16 @@ struct EtTokenizer {
   /* [256]: the lowercased byte of an ASCII word character other than NUL,
    * else 0 (non-ASCII, split, punctuation, removed): ends a fast ASCII run */
   unsigned char word_byte[256];
+  /* special tokens matched in the raw text (added_tokens.c), longest first;
+   * bytes point into vocab.bytes; none when split_special_tokens */
+  struct {
+    const char *bytes;
+    uint32_t len, chars;
+    int32_t id;
+  } special[5];
+  uint32_t n_special;
+  int special_first;                /* the first byte shared by every special, else -1 */
+  unsigned char special_start[256]; /* 1: some special starts with this byte */
 };
 
 #endif /* EDGETEXT_ET_TOKENIZER_H_ */

@@ -228,7 +228,7 @@ enum { FUSED_OK = 0, FUSED_OOM = -1, FUSED_BAD_UTF8 = -2, FUSED_NEEDS_REORDER = 
 
 /* s[i..size) is valid UTF-8, else *bad_at = its first bad byte: what the
  * full pass would report, so stopping early changes no status. */
-static int utf8_rest_ok(const unsigned char *s, size_t size, size_t i, size_t *bad_at) {
+int et_utf8_rest_ok(const unsigned char *s, size_t size, size_t i, size_t *bad_at) {
   while (i < size) {
     if (s[i] < 0x80) {
       i++;
@@ -544,7 +544,7 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
   size_t mark = out->len;
   if (max_tokens == 0) { /* nothing is kept: only the status matters */
     size_t bad_at = 0;
-    if (utf8_rest_ok(s, size, 0, &bad_at)) return ET_OK;
+    if (et_utf8_rest_ok(s, size, 0, &bad_at)) return ET_OK;
     et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
     return ET_ERR_INVALID_UTF8;
   }
@@ -558,7 +558,7 @@ EtStatus et_tokenize_sequence(const EtTokenizer *tok, const char *text, size_t s
       if (st != ET_OK) return st; /* the first error of the whole text too */
       if (out->len - mark >= max_tokens) {
         size_t bad_at = 0;
-        if (utf8_rest_ok(s, size, cut, &bad_at)) return ET_OK;
+        if (et_utf8_rest_ok(s, size, cut, &bad_at)) return ET_OK;
         out->len = mark;
         et_set_error(err, ET_ERR_INVALID_UTF8, "invalid UTF-8 at byte %zu", bad_at);
         return ET_ERR_INVALID_UTF8;

@@ -6,6 +6,7 @@
  * (wordpiece_builder) or, when the options carry a compiled model, read
  * (wordpiece_serialize).  Depends on status, vocab, wordpiece_builder and
  * wordpiece_serialize. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,11 @@
 #include "et_wordpiece_serialize.h"
 #include "unicode_tables.h"
 
-/* The oldest EtTokenizerOptions layout this library reads (ABI 2: all of
- * today's fields).  A field added later goes at the end, and this stays. */
-#define TOKENIZER_OPTIONS_MIN_SIZE sizeof(EtTokenizerOptions)
+/* The oldest EtTokenizerOptions layout this library reads (ABI 2's first
+ * layout, up to compiled_model_size; mask_token and split_special_tokens
+ * were appended later).  A field added later goes at the end, and this
+ * stays. */
+#define TOKENIZER_OPTIONS_MIN_SIZE (offsetof(EtTokenizerOptions, compiled_model_size) + sizeof(size_t))
 
 void et_tokenizer_options_init(EtTokenizerOptions *o) {
   if (!o) return;
@@ -35,6 +38,40 @@ void et_tokenizer_options_init(EtTokenizerOptions *o) {
 
 static int32_t special_id(const EtVocab *v, const char *tok) {
   return et_vocab_find(v, tok, strlen(tok));
+}
+
+/* The special tokens matched in the raw text (added_tokens.c): those of
+ * the 5 in the vocabulary, once each, longest first (leftmost-longest). */
+static void set_specials(EtTokenizer *t, const char *const names[5]) {
+  t->n_special = 0;
+  for (int k = 0; k < 5; k++) {
+    size_t len = strlen(names[k]);
+    int32_t id = len ? et_vocab_find(&t->vocab, names[k], len) : -1;
+    if (id < 0 || len > UINT32_MAX) continue;
+    int dup = 0;
+    for (uint32_t j = 0; j < t->n_special; j++)
+      dup |= t->special[j].len == len && memcmp(t->special[j].bytes, names[k], len) == 0;
+    if (dup) continue;
+    uint32_t at = t->n_special++;
+    while (at > 0 && t->special[at - 1].len < len) { /* insertion: longest first, stable */
+      t->special[at] = t->special[at - 1];
+      at--;
+    }
+    t->special[at].bytes = t->vocab.bytes + t->vocab.tok_off[id];
+    t->special[at].len = (uint32_t)len;
+    uint32_t chars = 0;
+    for (size_t i = 0; i < len; i++) chars += ((unsigned char)names[k][i] & 0xC0) != 0x80;
+    t->special[at].chars = chars;
+    t->special[at].id = id;
+  }
+  t->special_first = -1;
+  memset(t->special_start, 0, sizeof t->special_start);
+  for (uint32_t j = 0; j < t->n_special; j++) {
+    unsigned char b = (unsigned char)t->special[j].bytes[0];
+    t->special_start[b] = 1;
+    t->special_first = j == 0 ? b : t->special_first == b ? b : -2;
+  }
+  if (t->special_first < 0) t->special_first = -1;
 }
 
 EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
@@ -80,6 +117,7 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
   t->cls_id = special_id(&t->vocab, cls);
   t->sep_id = special_id(&t->vocab, sep);
   t->pad_id = special_id(&t->vocab, pad);
+  if (!o.split_special_tokens) set_specials(t, (const char *[]){unk, cls, sep, pad, o.mask_token ? o.mask_token : "[MASK]"});
   const char *missing = t->unk_id < 0 ? unk : t->cls_id < 0 ? cls : t->sep_id < 0 ? sep : NULL;
   if (missing) {
     et_set_error(err, ET_ERR_VOCAB, "the vocabulary has no special token '%.64s' (%zu tokens read)",

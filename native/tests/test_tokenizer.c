@@ -2,6 +2,7 @@
  * any failure.  Self-contained (in-memory vocabularies), so the same binary
  * runs under sanitizers and under qemu for cross builds. */
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,7 +469,9 @@ static void test_struct_size_is_checked(void) {
   et_tokenizer_options_init(&o);
   CHECK(o.struct_size == sizeof(EtTokenizerOptions));
   /* too small (0: a struct that never went through et_tokenizer_options_init) */
-  const size_t small[] = {0, 1, sizeof(size_t), sizeof(EtTokenizerOptions) - 1};
+  /* the oldest layout read: ABI 2's first, up to compiled_model_size */
+  const size_t old_size = offsetof(EtTokenizerOptions, compiled_model_size) + sizeof(size_t);
+  const size_t small[] = {0, 1, sizeof(size_t), old_size - 1};
   for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
     o.struct_size = small[i];
     err.message[0] = 0;
@@ -945,7 +948,107 @@ static void test_compiled_model_refused(void) {
   et_tokenizer_delete(t);
 }
 
+/* encode text; ids (terminated by -1) and, when offs_expect is not NULL, the
+ * offsets (2 per token) must match */
+static int encode_offs_is(const EtTokenizer *t, const char *text, size_t size, const EtEncodeOptions *eo,
+                          const int32_t *expect, const int32_t *offs_expect) {
+  int32_t ids[256], types[256], mask[256], offs[512];
+  EtEncoding enc = {ids, types, mask, offs, 256, 0};
+  EtError err;
+  if (et_encode(t, text, size, NULL, 0, eo, &enc, &err) != ET_OK) {
+    fprintf(stderr, "encode failed: %s\n", err.message);
+    return 0;
+  }
+  size_t n = 0;
+  while (expect[n] >= 0) n++;
+  int ok = enc.length == n;
+  for (size_t i = 0; ok && i < n; i++) ok = ids[i] == expect[i];
+  for (size_t i = 0; ok && offs_expect && i < 2 * n; i++) ok = offs[i] == offs_expect[i];
+  if (!ok) {
+    fprintf(stderr, "'%.*s': got", (int)size, text);
+    for (size_t i = 0; i < enc.length; i++) fprintf(stderr, " %d(%d,%d)", ids[i], offs[2 * i], offs[2 * i + 1]);
+    fprintf(stderr, "\n");
+  }
+  return ok;
+}
+
+/* HF's AddedVocabulary: specials matched in the raw text, before normalization */
+static void test_special_tokens_in_text(void) {
+  EtTokenizer *t = make(1), *cased = make(0);
+  CHECK(t && cased);
+  if (!t || !cased) return;
+  const char *s1 = "hello [MASK] world";
+  CHECK(encode_offs_is(t, s1, strlen(s1), NULL, (const int32_t[]){2, 5, 4, 6, 3, -1},
+                       (const int32_t[]){0, 0, 0, 5, 6, 12, 13, 18, 0, 0}));
+  CHECK(encode_offs_is(cased, s1, strlen(s1), NULL, (const int32_t[]){2, 5, 4, 6, 3, -1}, NULL));
+  /* adjacent, nested, typed in a word, around CJK, several */
+  CHECK(encode_offs_is(t, "[CLS][SEP]", 10, NULL, (const int32_t[]){2, 2, 3, 3, -1},
+                       (const int32_t[]){0, 0, 0, 5, 5, 10, 0, 0}));
+  CHECK(encode_offs_is(t, "[[MASK]]", 8, NULL, (const int32_t[]){2, 1, 4, 1, 3, -1},
+                       (const int32_t[]){0, 0, 0, 1, 1, 7, 7, 8, 0, 0}));
+  CHECK(encode_offs_is(t, "play[UNK]s", 10, NULL, (const int32_t[]){2, 9, 1, 1, 3, -1},
+                       (const int32_t[]){0, 0, 0, 4, 4, 9, 9, 10, 0, 0}));
+  const char *s2 = "\xe4\xb8\xad[SEP]\xe5\x9b\xbd"; /* 中[SEP]国 */
+  CHECK(encode_offs_is(t, s2, strlen(s2), NULL, (const int32_t[]){2, 13, 3, 14, 3, -1},
+                       (const int32_t[]){0, 0, 0, 1, 1, 6, 6, 7, 0, 0}));
+  CHECK(encode_offs_is(t, "[PAD] [PAD][MASK]", 17, NULL, (const int32_t[]){2, 0, 0, 4, 3, -1}, NULL));
+  /* case-sensitive, before lowercasing: "[mask]" is text ('[' ']' 'mask' unknown) */
+  CHECK(encode_offs_is(t, "[mask]", 6, NULL, (const int32_t[]){2, 1, 1, 1, 3, -1}, NULL));
+  CHECK(encode_offs_is(t, "[MASK", 5, NULL, (const int32_t[]){2, 1, 1, 3, -1}, NULL));
+  /* the text around a special is normalized on its own: a mark after it starts a piece */
+  const char *s3 = "[MASK]\xcc\x81" "a"; /* [MASK] U+0301 a: the mark is stripped */
+  CHECK(encode_offs_is(t, s3, strlen(s3), NULL, (const int32_t[]){2, 4, 20, 3, -1},
+                       (const int32_t[]){0, 0, 0, 6, 7, 8, 0, 0}));
+  /* a NUL byte next to one (clean_text drops it) */
+  CHECK(encode_offs_is(t, "\0[SEP]\0", 7, NULL, (const int32_t[]){2, 3, 3, -1}, (const int32_t[]){0, 0, 1, 6, 0, 0}));
+  /* truncation counts them as tokens of the sequence */
+  EtEncodeOptions eo;
+  et_encode_options_init(&eo);
+  eo.truncation = 1;
+  eo.max_length = 4;
+  CHECK(encode_offs_is(t, "[MASK] hello [SEP] world", 24, &eo, (const int32_t[]){2, 4, 5, 3, -1}, NULL));
+  eo.max_length = 2;
+  CHECK(encode_offs_is(t, "[MASK][MASK]", 12, &eo, (const int32_t[]){2, 3, -1}, NULL));
+  /* errors still name the byte of the whole text, also after an early stop */
+  int32_t ids[16], offs[32];
+  EtEncoding enc = {ids, NULL, NULL, offs, 16, 0};
+  EtError err;
+  CHECK(et_encode(t, "[MASK]a\xff", 8, NULL, 0, NULL, &enc, &err) == ET_ERR_INVALID_UTF8 &&
+        strstr(err.message, "byte 7") != NULL);
+  CHECK(et_encode(t, "[MASK] a [SEP] \xff", 16, NULL, 0, &eo, &enc, &err) == ET_ERR_INVALID_UTF8 &&
+        strstr(err.message, "byte 15") != NULL);
+  /* split_special_tokens: ordinary text */
+  EtTokenizerOptions o;
+  et_tokenizer_options_init(&o);
+  CHECK(o.split_special_tokens == 0 && o.mask_token == NULL);
+  o.split_special_tokens = 1;
+  EtTokenizer *split = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &split, NULL) == ET_OK);
+  if (split) CHECK(encode_offs_is(split, s1, strlen(s1), NULL, (const int32_t[]){2, 5, 1, 1, 1, 6, 3, -1}, NULL));
+  et_tokenizer_delete(split);
+  /* another mask token, absent from the vocabulary: "[MASK]" is text, nothing else changes */
+  et_tokenizer_options_init(&o);
+  o.mask_token = "<mask>";
+  EtTokenizer *other = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &other, NULL) == ET_OK);
+  if (other) {
+    CHECK(encode_offs_is(other, "[MASK][SEP]", 11, NULL, (const int32_t[]){2, 1, 1, 1, 3, 3, -1}, NULL));
+    CHECK(encode_offs_is(other, "<mask>", 6, NULL, (const int32_t[]){2, 1, 1, 1, 3, -1}, NULL));
+  }
+  et_tokenizer_delete(other);
+  /* a program built against the older layout (no split_special_tokens) gets the default */
+  et_tokenizer_options_init(&o);
+  o.struct_size = offsetof(EtTokenizerOptions, compiled_model_size) + sizeof(size_t);
+  EtTokenizer *old = NULL;
+  CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &old, NULL) == ET_OK);
+  if (old) CHECK(encode_offs_is(old, "[MASK]", 6, NULL, (const int32_t[]){2, 4, 3, -1}, NULL));
+  et_tokenizer_delete(old);
+  et_tokenizer_delete(t);
+  et_tokenizer_delete(cased);
+}
+
 int main(void) {
+  test_special_tokens_in_text();
   test_basic_pipeline();
   test_offsets_are_characters();
   test_long_words_become_unk();

@@ -287,7 +287,8 @@ def tokenizer_kwargs(settings: dict) -> dict:
     """Manifest tokenizer settings -> keyword arguments of edgetext.Tokenizer.from_file / from_vocab_bytes."""
     special = settings.get("special_tokens") or {}
     kw = {k: settings[k] for k in ("lowercase", "strip_accents", "tokenize_chinese_chars", "clean_text",
-                                   "max_length", "max_input_chars_per_word", "wordpieces_prefix") if k in settings}
+                                   "max_length", "max_input_chars_per_word", "wordpieces_prefix",
+                                   "split_special_tokens") if k in settings}
     for key in ("unk", "sep", "cls", "pad", "mask"):
         if key in special:
             kw[f"{key}_token"] = special[key]

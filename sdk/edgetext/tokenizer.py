@@ -164,8 +164,14 @@ class Tokenizer:
         threads: int | None = None,
         mask_token: str = "[MASK]",
         max_length: int | None = None,
+        split_special_tokens: bool = False,
     ) -> "Tokenizer":
-        """A tokenizer from the bytes of a vocab.txt (one token per line, id = line number)."""
+        """A tokenizer from the bytes of a vocab.txt (one token per line, id = line number).
+
+        ``split_special_tokens=False`` (default, as Hugging Face): the special tokens
+        (unk/cls/sep/pad/mask) of the vocabulary typed in a text are matched in the raw
+        text (case-sensitive, before lowercasing) and encoded as their ids;
+        ``True``: they are tokenized as ordinary text."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InputTypeError(f"vocabulary data must be bytes, got {type(data).__name__}")
         data = bytes(data)
@@ -206,6 +212,12 @@ class Tokenizer:
             keep.append(c)
             setattr(opts, field, c)
         opts.max_input_chars_per_word = max_input_chars_per_word
+        if split_special_tokens not in (True, False):
+            raise InputTypeError("split_special_tokens must be True or False")
+        mask_c = ffi.new("char[]", mask_token.encode("utf-8"))
+        keep.append(mask_c)
+        opts.mask_token = mask_c
+        opts.split_special_tokens = int(split_special_tokens)
         out = ffi.new("EtTokenizer **")
         err = ffi.new("EtError *")
         st = lib.et_tokenizer_create_from_buffer(data, len(data), opts, out, err)
@@ -222,6 +234,8 @@ class Tokenizer:
             "special_tokens": specials,
             "_threads": threads,
         }
+        if split_special_tokens:  # the manifest's optional key (default false): only when set
+            config["split_special_tokens"] = True
         return cls(out[0], config, _CREATE)
 
     @classmethod

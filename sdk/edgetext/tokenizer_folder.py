@@ -127,6 +127,8 @@ def read_tokenizer_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         opts["strip_accents"] = cfg["strip_accents"]
     if "tokenize_chinese_chars" in cfg:
         opts["tokenize_chinese_chars"] = _bool(cfg["tokenize_chinese_chars"], path, "tokenize_chinese_chars")
+    if cfg.get("split_special_tokens"):  # transformers' option: specials typed in a text are plain text
+        opts["split_special_tokens"] = _bool(cfg["split_special_tokens"], path, "split_special_tokens")
     for key in SPECIAL_KEYS:
         value = cfg.get(f"{key}_token")
         if isinstance(value, dict):  # AddedToken serialisation

@@ -3,7 +3,11 @@
  * ids inside the vocabulary, offsets inside the text, batch == single, a
  * saved-and-loaded compiled model == the compiled one, and a compiled model
  * with one byte changed (checksum recomputed, as a forger would) is refused
- * or tokenizes within bounds. */
+ * or tokenizes within bounds.  Special tokens in the text: the bytes
+ * 0xF8-0xFC (never UTF-8) stand for [PAD] [UNK] [CLS] [SEP] [MASK]; the
+ * default tokenizer (specials matched) == a naive leftmost-longest split of
+ * the text on the specials of the vocabulary, each piece tokenized alone by
+ * a split_special_tokens tokenizer, offsets shifted. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,72 @@ static size_t utf8_chars(const uint8_t *s, size_t n) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) k += (s[i] & 0xC0) != 0x80;
   return k;
+}
+
+static const char *const SPECIALS[5] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+
+/* data with each byte 0xF8-0xFC replaced by a special; *n: the new size (caller frees) */
+static uint8_t *expand_specials(const uint8_t *data, size_t *n) {
+  uint8_t *out = malloc(*n * 6 + 1);
+  if (!out) abort();
+  size_t k = 0;
+  for (size_t i = 0; i < *n; i++) {
+    if (data[i] >= 0xF8 && data[i] <= 0xFC) {
+      const char *sp = SPECIALS[data[i] - 0xF8];
+      memcpy(out + k, sp, strlen(sp));
+      k += strlen(sp);
+    } else {
+      out[k++] = data[i];
+    }
+  }
+  *n = k;
+  return out;
+}
+
+/* The reference for the tokens of text (no [CLS]/[SEP] template, no
+ * truncation): split on the specials t has, leftmost-longest, pieces
+ * tokenized by `split` (split_special_tokens=1).  Returns the status;
+ * ids/offs get *len tokens (cap at most). */
+static EtStatus special_reference(const EtTokenizer *t, const EtTokenizer *split, const char *text, size_t size,
+                                  int32_t *ids, int32_t *offs, size_t cap, size_t *len) {
+  int32_t sid[5];
+  for (int k = 0; k < 5; k++) sid[k] = et_tokenizer_token_to_id(t, SPECIALS[k], strlen(SPECIALS[k]));
+  EtEncodeOptions eo;
+  et_encode_options_init(&eo);
+  eo.add_special_tokens = 0;
+  size_t from = 0, at = 0, n = 0, chars = 0;
+  while (from <= size) {
+    int best = -1;
+    size_t best_len = 0;
+    if (at < size)
+      for (int k = 0; k < 5; k++) {
+        size_t l = strlen(SPECIALS[k]);
+        if (sid[k] >= 0 && l <= size - at && memcmp(text + at, SPECIALS[k], l) == 0 && l > best_len) {
+          best = k;
+          best_len = l;
+        }
+      }
+    if (best < 0 && at < size) {
+      at++;
+      continue;
+    }
+    EtEncoding e = {ids + n, NULL, NULL, offs + 2 * n, cap - n, 0};
+    EtStatus st = et_encode(split, text + from, at - from, NULL, 0, &eo, &e, NULL);
+    if (st != ET_OK) return st;
+    for (size_t i = 0; i < 2 * e.length; i++) offs[2 * n + i] += (int32_t)chars;
+    n += e.length;
+    chars += utf8_chars((const uint8_t *)text + from, at - from);
+    if (best < 0) break;
+    if (n == cap) return ET_ERR_BUFFER_TOO_SMALL;
+    ids[n] = sid[best];
+    offs[2 * n] = (int32_t)chars;
+    offs[2 * n + 1] = (int32_t)(chars + best_len); /* specials are ASCII */
+    n++;
+    chars += best_len;
+    at = from = at + best_len;
+  }
+  *len = n;
+  return ET_OK;
 }
 
 /* internal (compiled with the sources): the blob checksum, to forge blobs */
@@ -70,6 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (st != ET_OK) return 0; /* e.g. invalid UTF-8 in the extra lines */
   data += vocab_extra;
   size -= vocab_extra;
+  uint8_t *expanded = expand_specials(data, &size);
+  data = expanded;
   size_t half = size / 2;
   const char *text = (const char *)data, *pair = (const char *)data + half;
   EtEncodeOptions eo;
@@ -130,8 +202,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       et_tokenizer_delete(l);
     }
   }
+  /* specials matched == the naive split on them (single text, no template, no truncation) */
+  {
+    EtTokenizerOptions so = o;
+    so.split_special_tokens = 1;
+    EtTokenizer *split = NULL;
+    if (et_tokenizer_create_from_buffer(vocab, sizeof BASE_VOCAB - 1 + vocab_extra, &so, &split, NULL) != ET_OK)
+      abort();
+    EtEncodeOptions no;
+    et_encode_options_init(&no);
+    no.add_special_tokens = 0;
+    EtEncoding e1 = {ids, NULL, NULL, offs, CAP / 2, 0};
+    EtStatus s1 = et_encode(t, text, half, NULL, 0, &no, &e1, NULL);
+    size_t n2 = 0;
+    EtStatus s2 = special_reference(t, split, text, half, ids + CAP / 2, offs + CAP, CAP / 2, &n2);
+    if (s1 != s2 && s1 != ET_ERR_BUFFER_TOO_SMALL && s2 != ET_ERR_BUFFER_TOO_SMALL) abort();
+    if (s1 == ET_OK && s2 == ET_OK &&
+        (e1.length != n2 || memcmp(ids, ids + CAP / 2, n2 * 4) != 0 || memcmp(offs, offs + CAP, n2 * 8) != 0))
+      abort();
+    et_tokenizer_delete(split);
+  }
   free(ids);
   free(offs);
+  free(expanded);
   et_tokenizer_delete(t);
   return 0;
 }

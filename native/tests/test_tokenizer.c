@@ -9,6 +9,7 @@
 
 #include "edgetext.h"
 #include "edgetext_bindings.h"
+#include "ref_greedy.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -290,27 +291,6 @@ static unsigned rnd(void) {
   return (rnd_state >> 16) & 0x7fff;
 }
 
-static int greedy(const char **toks, int ntok, const char *w, int n, int32_t *out) {
-  int pos = 0, k = 0;
-  while (pos < n) {
-    int best = -1, best_len = 0;
-    for (int i = 0; i < ntok; i++) {
-      const char *s = toks[i];
-      int cont = s[0] == '#' && s[1] == '#';
-      if (cont != (pos > 0)) continue;
-      if (cont) s += 2;
-      int len = (int)strlen(s);
-      if (len > best_len && len <= n - pos && memcmp(s, w + pos, (size_t)len) == 0) {
-        best = i;
-        best_len = len;
-      }
-    }
-    if (best < 0) return -1;
-    out[k++] = best;
-    pos += best_len;
-  }
-  return k;
-}
 
 static void test_linmaxmatch_equals_greedy(void) {
   int agree = 1;
@@ -349,7 +329,7 @@ static void test_linmaxmatch_equals_greedy(void) {
       int n = 1 + (int)(rnd() % 12);
       for (int j = 0; j < n; j++) w[j] = (char)('a' + rnd() % 3);
       int32_t want[32], ids[40];
-      int k = greedy(toks, ntok, w, n, want);
+      int k = ref_greedy(toks, ntok, w, n, want);
       EtEncoding enc = {ids, NULL, NULL, NULL, 40, 0};
       EtEncodeOptions eo;
       et_encode_options_init(&eo);

@@ -259,14 +259,6 @@ def _cmd_verify(args) -> int:
     return EXIT_OK
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * q / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
-
-
 def _progress(total: int, desc: str):
     try:
         from tqdm import tqdm
@@ -278,6 +270,8 @@ def _progress(total: int, desc: str):
 
 def _cmd_bench(args) -> int:
     import resource
+
+    from .evaluate import latency_summary
 
     if args.texts:  # read (and refused) before the model is loaded
         texts = _read_text_lines(args.texts, "--texts")
@@ -309,15 +303,13 @@ def _cmd_bench(args) -> int:
     wall = time.perf_counter() - t_all
     if bar is not None:
         bar.close()
-    lat.sort()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rss_mb = rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0
     d = clf.describe()
     report = {
         "bundle": d["bundle"], "backend": d["backend"], "model": d["model"], "precision": d["precision"],
         "threads": d["threads"]["backend"], "batch_size": bs, "texts": len(work), "batches": len(batches),
-        "latency_ms": {"p50": _percentile(lat, 50), "p90": _percentile(lat, 90), "p99": _percentile(lat, 99),
-                       "mean": sum(lat) / len(lat)},
+        "latency_ms": latency_summary(lat),
         "throughput_texts_per_s": len(work) / wall if wall > 0 else float("inf"),
         "ms_per_text": wall * 1000.0 / len(work),
         "tokenizer_s": tok_s, "model_s": model_s,

@@ -165,7 +165,8 @@ def classification_metrics(truth: np.ndarray, pred: np.ndarray, labels: Sequence
     }
 
 
-def _percentiles(values: Sequence[float]) -> dict[str, float]:
+def latency_summary(values: Sequence[float]) -> dict[str, float]:
+    """p50 / p90 / p99 (linear interpolation) and mean of latencies (NaN when there are none)."""
     if not values:
         return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "mean": float("nan")}
     a = np.asarray(values, dtype=np.float64)
@@ -195,7 +196,7 @@ def evaluate(clf: _Classifier, data: LabelledTexts, batch_size: int = 32,
     wall = time.perf_counter() - t_all
     report = classification_metrics(truth, pred, labels)
     report["data"] = {"file": data.source, "format": data.format, "rows": len(data.texts)}
-    report["latency_ms"] = {"batch_size": batch_size, "per_batch": _percentiles(batch_ms),
+    report["latency_ms"] = {"batch_size": batch_size, "per_batch": latency_summary(batch_ms),
                             "per_text_mean": wall * 1000.0 / max(1, len(data.texts)),
                             "throughput_texts_per_s": len(data.texts) / wall if wall > 0 else float("inf")}
     log.info("evaluated %d texts from %s: accuracy %.4f", len(data.texts), data.source, report["accuracy"])

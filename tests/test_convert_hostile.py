@@ -346,16 +346,17 @@ def _files_under(folder: Path) -> list[Path]:
     return [Path(d) / f for d, _, files in os.walk(folder) for f in files]
 
 
-def _interrupt(cmd: list[str], outs: Path, when: str, env: dict, timeout: float = 300) -> tuple[int, str]:
-    """Start ``cmd`` in its own process group, send SIGINT to the group (as Ctrl-C does) once a file appears
-    under ``outs`` (``when="writing"``: the bundle is being written) or after ``when`` seconds."""
+def _interrupt(cmd: list[str], outs: Path, when: str, env: dict, timeout: float = 300,
+               sig: int = signal.SIGINT) -> tuple[int, str]:
+    """Start ``cmd`` in its own process group, send ``sig`` to the group (SIGINT: as Ctrl-C does) once a file
+    appears under ``outs`` (``when="writing"``: the bundle is being written) or after ``when`` seconds."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=str(ROOT), start_new_session=True)
     t0 = time.monotonic()
     try:
         while proc.poll() is None and time.monotonic() - t0 < timeout:
             if (when == "writing" and _files_under(outs)) or (when != "writing" and time.monotonic() - t0 > float(when)):
-                os.killpg(proc.pid, signal.SIGINT)
+                os.killpg(proc.pid, sig)
                 break
             time.sleep(0.002)
         _, err = proc.communicate(timeout=timeout)
@@ -373,8 +374,10 @@ def _assert_bundle(path: Path) -> None:
         assert b.verify()["ok"]
 
 
-@pytest.mark.parametrize("kind,when", [("folder", "writing"), ("folder", "1.5"), (".etb", "writing")])
-def test_sigint_mid_conversion_leaves_no_partial_output(ernie, tmp_path, kind, when):
+@pytest.mark.parametrize("kind,when,sig", [("folder", "writing", signal.SIGINT), ("folder", "1.5", signal.SIGINT),
+                                           (".etb", "writing", signal.SIGINT), (".etb", "writing", signal.SIGTERM),
+                                           ("folder", "1.5", signal.SIGTERM)])
+def test_sigint_mid_conversion_leaves_no_partial_output(ernie, tmp_path, kind, when, sig):
     outs = tmp_path / "outs"
     outs.mkdir()
     out = outs / ("bundle" if kind == "folder" else "bundle.etb")
@@ -382,11 +385,13 @@ def test_sigint_mid_conversion_leaves_no_partial_output(ernie, tmp_path, kind, w
     tmp.mkdir()
     env = {**H.child_env(), "TMPDIR": str(tmp)}
     cmd = [sys.executable, "-m", "edgetext_converters", str(ernie["checkpoint"]), "--out", str(out), *FAST]
-    rc, err = _interrupt(cmd, outs, when, env)
+    rc, err = _interrupt(cmd, outs, when, env, sig=sig)
     if rc == 0:  # the signal came after the bundle was in place: then it is whole
         _assert_bundle(out)
-        pytest.skip("SIGINT arrived after the conversion finished")
-    assert rc == 130 and "edgetext convert: error: interrupted" in err, (rc, err[-2000:])
+        pytest.skip(f"{signal.Signals(sig).name} arrived after the conversion finished")
+    expected = (130, "edgetext convert: error: interrupted") if sig == signal.SIGINT else \
+        (143, "edgetext convert: error: terminated (SIGTERM)")
+    assert rc == expected[0] and expected[1] in err, (rc, err[-2000:])
     assert "Traceback" not in err
     assert not os.path.lexists(out), sorted(os.listdir(outs))
     assert not os.listdir(outs), sorted(os.listdir(outs))  # no staging folder left beside --out

@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
@@ -97,6 +99,48 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           force=args.force)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the conversion is, so its cleanup (staged output, work folders) runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise _Terminated()
+
+
+def _terminate_like_interrupt():
+    """Turn SIGTERM (``kill``, systemd, a CI timeout) into an exception for the run; returns the handler to
+    restore, or None where none was installed: off the main thread, or when the embedding application
+    already handles SIGTERM itself."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        return None
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    return previous
+
+
+def _import_paddle_keeping_handlers(previous) -> None:
+    """libpaddle installs its own C-level SIGTERM handler when first imported (it aborts the process with
+    "FatalError: Termination signal"), replacing Python's: import it now and re-arm ours after it."""
+    import importlib.util
+
+    if importlib.util.find_spec("paddle") is None:
+        return
+    import zlib  # noqa: F401  (before paddle: libpaddle carries its own zlib; docs/environment.md)
+
+    if previous is None:
+        import paddle  # noqa: F401
+        return
+    # SIGTERM stays pending while paddle's handler is the one installed; it is delivered to ours on unblock.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        import paddle  # noqa: F401,F811
+    finally:
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def _print_error(message: str) -> None:
     text = " | ".join(line.strip() for line in str(message).splitlines() if line.strip())
     print(f"{PROG}: error: {text}", file=sys.stderr)
@@ -121,13 +165,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as e:  # pragma: no cover
         _print_error(f"the edgetext runtime is not importable: {e}")
         return EXIT_FAIL
+    previous = _terminate_like_interrupt()
     try:
         from .output import check_output
 
         check_output(args.out, force=args.force, src=args.src)  # before the heavy imports and any work
+        _import_paddle_keeping_handlers(previous)
         from .pipeline import convert
 
         report = convert(args.src, args.out, options_from_args(args, progress=not args.quiet and sys.stderr.isatty()))
+    except _Terminated:
+        _print_error("terminated (SIGTERM); --out is as it was before the run")
+        return 128 + signal.SIGTERM
     except AccuracyGateError as e:
         _print_error(str(e))
         return EXIT_GATE
@@ -144,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("edgetext convert failed", exc_info=True)
         _print_error(f"unexpected {type(e).__name__}: {e}")
         return EXIT_FAIL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:

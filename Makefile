@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND := noninteractive
 
 NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 
-.PHONY: help venv assets native native-test native-valgrind native-valgrind-python native-tsan soak lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench demo clean
+.PHONY: help venv assets native native-test native-valgrind native-valgrind-python native-tsan soak lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench bench-accuracy demo bundles clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z0-9_-]+):.*## (.*)/  make \1|\2/' | column -t -s '|'
@@ -49,6 +49,7 @@ test: venv assets lint typecheck native-test fuzz-smoke ## set up and run every 
 	$(PY) -m pytest -q -m "not slow and not arm" tests
 	$(PY) bench/tokenizer.py --quick
 	$(PY) bench/classifier.py --n 16 --repeat 1
+	$(PY) bench/accuracy_latency.py --quick
 
 test-slow: venv assets ## full parity corpora, long property runs, slow conversions
 	$(PY) -m pytest -q -m slow tests
@@ -70,8 +71,12 @@ lint: venv ## ruff over every Python file
 typecheck: venv ## mypy over sdk/ and converters/
 	$(VENV)/bin/mypy
 
-demo: venv assets ## set up, build a real bundle and classify real text with it
+demo: venv assets ## set up and classify real held-out text with the committed bundles (seconds after setup)
 	$(PY) samples/demo.py
+
+bundles: venv assets ## retrain the students and rebuild bundles/ (bundles, model cards, results, figure; ~1 h on 2 cores)
+	$(PY) -m pip install -q -r requirements/training.txt
+	$(PY) training/build_bundles.py $(BUNDLES_ARGS)
 
 clang: ## install clang if missing (fuzzing)
 	@command -v clang >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq clang >/dev/null; }
@@ -92,13 +97,16 @@ native-valgrind-python: venv assets ## valgrind memcheck over a Python-driven en
 	$(PY) scripts/valgrind_encode.py --json build/valgrind-python.json
 
 # The soak (samples/soak.py): >= 1e6 texts through one classifier, RSS flat after warm-up (tests/test_soak.py is
-# its 20k-text smoke inside make test). SOAK_BUNDLE defaults to the make demo bundle (built when missing).
-SOAK_BUNDLE ?= .cache/bundles/reviews-zh.etb
+# its 20k-text smoke inside make test). SOAK_BUNDLE defaults to the committed Chinese demo bundle.
+SOAK_BUNDLE ?= bundles/reviews-zh.etb
 SOAK_TEXTS  ?= 1000000
 SOAK_ARGS   ?=
 soak: venv assets ## soak: SOAK_TEXTS (1e6) texts, hostile inputs interleaved, RSS report + PNG in build/soak/
-	@test -f $(SOAK_BUNDLE) || $(PY) samples/demo.py
 	$(PY) samples/soak.py $(SOAK_BUNDLE) --texts $(SOAK_TEXTS) --report build/soak/soak.json --plot build/soak/rss.png $(SOAK_ARGS)
+
+bench-accuracy: venv assets ## accuracy-latency table + figure of the trained students (after make bundles; writes bundles/, docs/)
+	$(PY) -m pip install -q -r requirements/training.txt
+	$(PY) training/build_bundles.py --measure-only
 
 bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py

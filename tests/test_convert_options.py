@@ -141,3 +141,21 @@ def test_not_run_records_why():
     assert v.as_dict() == {"mode": "not_run", "host_arch": "x86_64", "engine": None, "engine_version": None,
                            "note": "no ARM Paddle Lite runtime on this host"}
     assert not v.verified
+
+
+def test_eval_file_longer_than_max_eval_is_sampled_evenly_not_by_its_head(tmp_path):
+    from edgetext_converters.evaluation import build_eval_set
+
+    # a held-out file grouped by label, as test.tsv files often are: the head would hold one class only
+    rows = [(f"negative text {i}", "negative") for i in range(300)] + [(f"positive text {i}", "positive")
+                                                                       for i in range(300)]
+    path = tmp_path / "test.tsv"
+    path.write_text("".join(f"{t}\t{label}\n" for t, label in rows), encoding="utf-8")
+    ev = build_eval_set(["negative", "positive"], eval_file=path, eval_texts=None, eval_labels=None,
+                        calib_texts=None, trim_texts=None, max_eval=100)
+    assert len(ev.texts) == 100 and sorted(set(ev.targets.tolist())) == [0, 1]
+    assert int(ev.targets.sum()) == 50
+    assert "100 of 600 rows evenly spaced" in ev.source
+    full = build_eval_set(["negative", "positive"], eval_file=path, eval_texts=None, eval_labels=None,
+                          calib_texts=None, trim_texts=None, max_eval=600)
+    assert len(full.texts) == 600 and full.source == "eval-file (test.tsv)"

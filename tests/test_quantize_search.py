@@ -110,3 +110,12 @@ def test_mix_models_takes_each_node_from_its_variant(fragile):
 def test_static_calibration_methods_are_checked():
     with pytest.raises(ValueError, match="unknown calibration method"):
         recipes.quantize_static_int8("x.onnx", "y.onnx", False, [], method="kl")
+
+
+def test_the_search_aims_at_half_the_gates_disagreement_budget_on_calibration_texts():
+    from edgetext_converters.gate import GateConfig
+    from edgetext_converters.quant_search import search_gate
+
+    assert search_gate(GateConfig()).min_agreement == pytest.approx(0.995)
+    assert search_gate(GateConfig(min_agreement=0.98)).min_agreement == pytest.approx(0.99)
+    assert search_gate(GateConfig(max_accuracy_drop=0.3)).max_accuracy_drop == 0.3  # only agreement tightens

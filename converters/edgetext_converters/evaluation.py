@@ -176,7 +176,12 @@ def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None
         texts, names, source = trim_texts, None, "trimming corpus (no labels)"
     else:
         texts, names, source = list(BUILTIN_EVAL), None, "built-in sample texts (no labels)"
-    texts, names = texts[:max_eval], (names[:max_eval] if names is not None else None)
+    if len(texts) > max_eval:
+        # Evenly spaced rows, not the first ones: held-out files are often grouped by label, and a head of
+        # such a file measures agreement and accuracy on the first classes only.
+        rows = [i * len(texts) // max_eval for i in range(max_eval)]
+        source = f"{source}, {max_eval} of {len(texts)} rows evenly spaced"
+        texts, names = [texts[i] for i in rows], ([names[i] for i in rows] if names is not None else None)
     targets = None
     if names is not None:
         index = {label: i for i, label in enumerate(labels)}

@@ -27,7 +27,7 @@ from edgetext.preprocess import pad_rows
 
 from ..description import Artifact, ModelDescription
 from ..evaluation import measure, padded_batches
-from ..quant_search import search
+from ..quant_search import search, search_gate
 from ..targets import Target
 from ..writers import onnx as onnx_writer
 from .base import PassContext
@@ -116,7 +116,10 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
         "kept_higher_precision": res.kept,
         "search": {"calibration_texts": len(ids), "ranking_texts": sum(len(b["input_ids"]) for b in batches[:4]),
                    "trials": len(res.trials), "seconds": round(res.seconds, 1),
-                   "criterion": "the gate's rules on the calibration texts vs the fp32 graph", "notes": res.notes},
+                   "criterion": ("the gate's rules on the calibration texts vs the fp32 graph, agreement >= "
+                                 f"{search_gate(ctx.options.gate).min_agreement:.4f} (half the gate's "
+                                 "disagreement budget)"),
+                   "notes": res.notes},
         "sensitivity": {"metric": "mean squared logit diff vs the fp32 graph, node quantized alone",
                         "most_sensitive": dict(top)},
         "candidates": [tr.row() for tr in res.trials],

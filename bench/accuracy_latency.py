@@ -249,9 +249,9 @@ def bundle_models(path: Path) -> list[dict]:
 def spread(n: int, limit: int | None) -> list[int]:
     """Row indices: all, or ``limit`` of them evenly spaced over the file (test files are often sorted by
     label, where the first N rows would be one class)."""
-    if limit is None or limit >= n:
-        return list(range(n))
-    return [int(i * n / limit) for i in range(limit)]
+    from edgetext_converters.evaluation import evenly_spaced
+
+    return list(range(n)) if limit is None else evenly_spaced(n, limit)
 
 
 def measure(job: Job, data, eval_limit: int | None, latency_texts: int, warmup: int) -> dict[str, Any]:

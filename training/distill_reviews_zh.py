@@ -108,10 +108,10 @@ def batches(n: int, lengths: list[int], batch_size: int, rng: random.Random) -> 
 
 
 def pad(ids: list[list[int]]) -> np.ndarray:
-    x = np.zeros((len(ids), max(len(s) for s in ids)), dtype=np.int64)
-    for row, s in enumerate(ids):
-        x[row, :len(s)] = s
-    return x
+    """Input ids padded to the batch's longest row with [PAD] (id 0 in the bert-base-chinese vocabulary)."""
+    from edgetext.preprocess import pad_rows
+
+    return pad_rows(ids, 0)["input_ids"]
 
 
 def predict(model, ids: list[list[int]], batch: int = 128) -> np.ndarray:

@@ -45,15 +45,6 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / ".cache" / "models" / "tweet
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 PARITY_TOL = 1e-4  # pretrained body vs the numpy reference (CLS hidden state and pooled output)
 SAVE_TOL = 1e-3  # saved folder (numpy reference) vs the trained Paddle model, logits, fp32
-BERT_LINEARS = {  # HF module under encoder.layer.N -> Paddle TransformerEncoderLayer sublayer
-    "attention.self.query": "self_attn.q_proj",
-    "attention.self.key": "self_attn.k_proj",
-    "attention.self.value": "self_attn.v_proj",
-    "attention.output.dense": "self_attn.out_proj",
-    "intermediate.dense": "linear1",
-    "output.dense": "linear2",
-}
-BERT_NORMS = {"attention.output.LayerNorm": "norm1", "output.LayerNorm": "norm2"}
 
 
 def log(msg: str) -> None:
@@ -66,7 +57,10 @@ def param_table(num_layers: int, head: bool = True) -> list[tuple[str, str, bool
 
     HF names are those of ``BertModel`` without the ``bert.`` prefix (as in the MiniLM file), except the
     head's ``classifier.*``; Paddle names are ``ErnieForSequenceClassification(model_type="bert")``'s.
-    ``transpose``: a Linear weight (HF ``[out, in]``, Paddle ``[in, out]``)."""
+    ``transpose``: a Linear weight (HF ``[out, in]``, Paddle ``[in, out]``). The per-layer names are the
+    converters' own (the hf_bert reader's), so reading this folder back maps every weight the same way."""
+    from edgetext_converters.readers.hf_bert import HF_LINEAR_MAP, HF_NORM_MAP
+
     rows = [
         ("embeddings.word_embeddings.weight", "bert.embeddings.word_embeddings.weight", False),
         ("embeddings.position_embeddings.weight", "bert.embeddings.position_embeddings.weight", False),
@@ -76,10 +70,10 @@ def param_table(num_layers: int, head: bool = True) -> list[tuple[str, str, bool
     ]
     for n in range(num_layers):
         src, dst = f"encoder.layer.{n}.", f"bert.encoder.layers.{n}."
-        for hf_name, pd_name in BERT_LINEARS.items():
+        for hf_name, pd_name in HF_LINEAR_MAP.items():
             rows.append((f"{src}{hf_name}.weight", f"{dst}{pd_name}.weight", True))
             rows.append((f"{src}{hf_name}.bias", f"{dst}{pd_name}.bias", False))
-        for hf_name, pd_name in BERT_NORMS.items():
+        for hf_name, pd_name in HF_NORM_MAP.items():
             rows.append((f"{src}{hf_name}.weight", f"{dst}{pd_name}.weight", False))
             rows.append((f"{src}{hf_name}.bias", f"{dst}{pd_name}.bias", False))
     rows += [("pooler.dense.weight", "bert.pooler.dense.weight", True),

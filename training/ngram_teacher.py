@@ -52,11 +52,7 @@ class NgramModel:
         return self
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        probs = []
-        for vec, scale, clf in self._parts:
-            x = vec.transform(texts)
-            probs.append(clf.predict_proba(x @ scale if scale is not None else x))
-        return np.mean(probs, axis=0)
+        return np.mean(list(self.part_proba(texts).values()), axis=0)
 
     def part_proba(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Each member's probabilities (for the baselines table)."""

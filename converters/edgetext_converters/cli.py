@@ -122,20 +122,18 @@ def _terminate_like_interrupt():
 
 def _import_paddle_keeping_handlers(previous) -> None:
     """libpaddle installs its own C-level SIGTERM handler when first imported (it aborts the process with
-    "FatalError: Termination signal"), replacing Python's: import it now and re-arm ours after it."""
+    "FatalError: Termination signal"), replacing Python's: import it now and re-arm ours after it. Nothing
+    to do when ours was not installed (``previous`` None)."""
     import importlib.util
 
-    if importlib.util.find_spec("paddle") is None:
+    if previous is None or importlib.util.find_spec("paddle") is None:
         return
     import zlib  # noqa: F401  (before paddle: libpaddle carries its own zlib; docs/environment.md)
 
-    if previous is None:
-        import paddle  # noqa: F401
-        return
     # SIGTERM stays pending while paddle's handler is the one installed; it is delivered to ours on unblock.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
-        import paddle  # noqa: F401,F811
+        import paddle  # noqa: F401
     finally:
         signal.signal(signal.SIGTERM, _raise_terminated)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})

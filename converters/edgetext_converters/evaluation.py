@@ -159,6 +159,14 @@ class EvalSet:
         return self.gather(run_batches(runner, self.batches(which)))
 
 
+def evenly_spaced(n: int, limit: int) -> list[int]:
+    """``min(n, limit)`` row indices spread evenly over ``range(n)``, not the first ones: held-out files are
+    often grouped by label, and the head of such a file holds the first classes only."""
+    if limit >= n:
+        return list(range(n))
+    return [i * n // limit for i in range(limit)]
+
+
 def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None,
                    eval_texts: Sequence[str] | None, eval_labels: Sequence[str] | None,
                    calib_texts: list[str] | None, trim_texts: list[str] | None, max_eval: int) -> EvalSet:
@@ -177,9 +185,7 @@ def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None
     else:
         texts, names, source = list(BUILTIN_EVAL), None, "built-in sample texts (no labels)"
     if len(texts) > max_eval:
-        # Evenly spaced rows, not the first ones: held-out files are often grouped by label, and a head of
-        # such a file measures agreement and accuracy on the first classes only.
-        rows = [i * len(texts) // max_eval for i in range(max_eval)]
+        rows = evenly_spaced(len(texts), max_eval)
         source = f"{source}, {max_eval} of {len(texts)} rows evenly spaced"
         texts, names = [texts[i] for i in rows], ([names[i] for i in rows] if names is not None else None)
     targets = None

@@ -350,8 +350,11 @@ def _interrupt(cmd: list[str], outs: Path, when: str, env: dict, timeout: float 
                sig: int = signal.SIGINT) -> tuple[int, str]:
     """Start ``cmd`` in its own process group, send ``sig`` to the group (SIGINT: as Ctrl-C does) once a file
     appears under ``outs`` (``when="writing"``: the bundle is being written) or after ``when`` seconds."""
+    # A runner started in the background (a non-interactive shell's `cmd &`) ignores SIGINT, and an ignored
+    # signal is inherited: the child then never sees Ctrl-C and the test could only skip. Restore the default.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=str(ROOT), start_new_session=True)
+                            cwd=str(ROOT), start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     try:
         while proc.poll() is None and time.monotonic() - t0 < timeout:

@@ -180,7 +180,7 @@ def test_checksum_mismatch_is_caught_on_read_and_verify(area):
 
 
 def test_unknown_manifest_version_is_refused(area):
-    open_refused(good_zip(area / "b.etb", version=2), ManifestError, "format_version 2 .*upgrade edgetext", area)
+    open_refused(good_zip(area / "b.etb", version=3), ManifestError, "format_version 3 .*upgrade edgetext", area)
 
 
 def test_labels_not_matching_model_output_are_refused(area):

@@ -73,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-agreement", type=float, default=GateConfig.min_agreement,
                    help=f"minimum top-1 agreement with the reference (default {GateConfig.min_agreement:g})")
     p.add_argument("--allow-accuracy-drop", action="store_true", help="write targets that fail the gate anyway")
+    e = p.add_argument_group("sentence embeddings (a model without a classifier head, e.g. all-MiniLM-L6-v2)")
+    e.add_argument("--task", choices=("classification", "embedding"), default=None,
+                   help="what the bundle does (default: classification; embedding for a sentence-transformers "
+                        "folder without a head)")
+    e.add_argument("--pooling", choices=("mean", "cls", "pooler"), default=None,
+                   help="embedding pooling, computed in the graph (default: the folder's 1_Pooling, else mean)")
+    e.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                   help="L2-normalize embeddings in the graph (default: on, or the folder's modules.json)")
+    e.add_argument("--min-cosine", type=float, default=GateConfig.min_cosine,
+                   help=f"embedding int8/fp16: minimum mean cosine to the reference (default {GateConfig.min_cosine:g};"
+                        f" fp32 must reach {GateConfig.fp32_min_cosine:g})")
     p.add_argument("--name", default=None, help="bundle name (default: the source folder's name)")
     p.add_argument("--no-static-quant", action="store_true", help="with --calib: do not try static QDQ int8")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -96,7 +107,8 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           max_length=args.max_length, max_accuracy_drop=args.max_accuracy_drop,
                           min_agreement=args.min_agreement, allow_accuracy_drop=args.allow_accuracy_drop,
                           name=args.name, static_quant=False if args.no_static_quant else None, progress=progress,
-                          force=args.force)
+                          force=args.force, task=args.task, pooling=args.pooling, normalize=args.normalize,
+                          min_cosine=args.min_cosine)
 
 
 class _Terminated(BaseException):

@@ -64,6 +64,15 @@ class ModelDescription:
     source_size: int = 0  # bytes of the source's weights file(s)
     notes: list[str] = field(default_factory=list)  # shared by every target's copy (see for_target)
     artifact: Artifact | None = None  # target form: the file of the target being built
+    task: str = "text-classification"  # | "text-embedding" (readers.apply_task)
+    #: text-embedding: {"pooling", "normalize", "dim"} (the manifest's ``embedding``); a reader may put the
+    #: settings it found in the source (sentence-transformers files) here before apply_task decides
+    embedding: dict[str, Any] | None = None
+    has_head: bool = True  # the source has a classifier head (a headless encoder can only embed)
+
+    @property
+    def is_embedding(self) -> bool:
+        return self.task == "text-embedding"
 
     @property
     def form(self) -> str:

@@ -121,6 +121,7 @@ class EvalSet:
     order: list[np.ndarray] = field(default_factory=list)  # batches of text indices
     ref_logits: np.ndarray | None = None
     graph_logits: np.ndarray | None = None  # fp32 logits of the model after the passes
+    task: str = "text-classification"  # text-embedding: outputs are embeddings, gated on cosine
     _batches: dict[str, list[Batch]] = field(default_factory=dict, repr=False)
 
     def encode_reference(self, tok: TokenizerAssets, max_length: int) -> None:
@@ -169,14 +170,21 @@ def evenly_spaced(n: int, limit: int) -> list[int]:
 
 def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None,
                    eval_texts: Sequence[str] | None, eval_labels: Sequence[str] | None,
-                   calib_texts: list[str] | None, trim_texts: list[str] | None, max_eval: int) -> EvalSet:
-    """The first of: --eval file, eval_texts (+ labels), calibration texts, trimming corpus, built-in samples."""
+                   calib_texts: list[str] | None, trim_texts: list[str] | None, max_eval: int,
+                   task: str = "text-classification") -> EvalSet:
+    """The first of: --eval file, eval_texts (+ labels), calibration texts, trimming corpus, built-in samples.
+    For an embedding model (``task`` text-embedding) --eval is one text per line (a ``text<TAB>label`` line
+    counts as its text) and labels are ignored."""
     names: list[str] | None
-    if eval_file is not None:
+    if eval_file is not None and task == "text-embedding":
+        texts, names = [line.rsplit("\t", 1)[0] for line in read_lines(eval_file, "--eval")], None
+        source = f"eval-file ({Path(str(eval_file)).name})"
+    elif eval_file is not None:
         texts, names = read_eval_tsv(eval_file)
         source = f"eval-file ({Path(str(eval_file)).name})"
     elif eval_texts is not None:
-        texts, names = list(eval_texts), (list(eval_labels) if eval_labels is not None else None)
+        texts, names = list(eval_texts), (list(eval_labels) if eval_labels is not None and task != "text-embedding"
+                                          else None)
         source = "eval-texts"
     elif calib_texts:
         texts, names, source = calib_texts, None, "calibration texts (no labels)"
@@ -196,7 +204,7 @@ def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None
             raise ConversionError(f"evaluation labels {bad[:5]} are not among the model's labels {list(labels)} "
                                   "(pass --labels in the model's output order)")
         targets = np.array([index[n] for n in names], dtype=np.int64)
-    return EvalSet(texts=list(texts), targets=targets, source=source)
+    return EvalSet(texts=list(texts), targets=targets, source=source, task=task)
 
 
 def measure(ev: EvalSet, runner: Runner | Callable[[Batch], np.ndarray]) -> tuple[np.ndarray, dict]:
@@ -205,4 +213,4 @@ def measure(ev: EvalSet, runner: Runner | Callable[[Batch], np.ndarray]) -> tupl
 
     assert ev.ref_logits is not None, "measure the reference first"
     logits = ev.run(runner, "new")
-    return logits, compare(ev.ref_logits, logits, ev.targets, graph=ev.graph_logits)
+    return logits, compare(ev.ref_logits, logits, ev.targets, graph=ev.graph_logits, task=ev.task)

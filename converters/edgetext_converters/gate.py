@@ -13,6 +13,11 @@ drop, NaN/Inf count. :func:`problems` turns them into structured :class:`Problem
 - ``accuracy_drop``: with labels, accuracy more than ``max_accuracy_drop`` points below the reference's
   (default 0.5).
 
+Embedding models (task ``text-embedding``, :func:`compare_embeddings`) are gated on the cosine similarity of
+each text's embedding to the reference's instead (argmax means nothing there): ``cosine``: mean cosine
+below ``fp32_min_cosine`` (0.9999) for fp32, below ``min_cosine`` (0.99) for int8/fp16. Retrieval agreement
+(each text's nearest other text, by cosine, the same as the reference's) is measured and reported.
+
 A trimmed vocabulary changes the logits of texts it does not cover (their unknown words become
 [UNK]), so with ``trimmed_vocab=True`` the two logit-distance rules are not applied: agreement
 and accuracy decide. :func:`check` raises AccuracyGateError unless every problem is waivable
@@ -43,13 +48,15 @@ class GateConfig:
     fp32_atol: float = 1e-3
     max_rel_diff: float = 1.0
     allow_accuracy_drop: bool = False
+    min_cosine: float = 0.99  # embedding models, int8/fp16: mean cosine to the reference
+    fp32_min_cosine: float = 0.9999  # embedding models, fp32
 
 
 @dataclass(frozen=True)
 class Problem:
     """One reason to refuse a model. ``waivable`` is decided by ``kind``, never by the wording."""
 
-    kind: str  # shape | non_finite | fp32_tolerance | logit_spread | agreement | accuracy_drop
+    kind: str  # shape | non_finite | fp32_tolerance | logit_spread | agreement | accuracy_drop | cosine
     message: str
 
     @property
@@ -60,11 +67,59 @@ class Problem:
         return self.message
 
 
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of two [N, D] arrays (a zero row has cosine 0 with anything)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    return (a * b).sum(1) / np.maximum(na * nb, 1e-300)
+
+
+def nearest_neighbours(x: np.ndarray) -> np.ndarray:
+    """For each row, the index of the most cosine-similar *other* row (ties: the lower index)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
+    sim = x @ x.T
+    np.fill_diagonal(sim, -np.inf)
+    return sim.argmax(1)
+
+
+def compare_embeddings(ref: np.ndarray, out: np.ndarray, graph: np.ndarray | None = None) -> dict:
+    """Metrics of embeddings ``out`` [N, D] against the reference's: mean / min cosine, retrieval top-1
+    agreement (each text's nearest other text identical), max |diff|, NaN/Inf count."""
+    ref = np.asarray(ref, dtype=np.float64)
+    out = np.asarray(out, dtype=np.float64)
+    m: dict = {"n_texts": int(ref.shape[0]), "task": "text-embedding"}
+    if out.shape != ref.shape:
+        m.update({"shape_ok": False, "shape": list(out.shape), "expected_shape": list(ref.shape)})
+        return m
+    finite = np.isfinite(out)
+    m["shape_ok"] = True
+    m["non_finite"] = int((~finite).sum())
+    clean = np.where(finite, out, 0.0)
+    cos = cosines(ref, clean) if ref.size else np.ones(0)
+    m["mean_cosine"] = float(cos.mean()) if cos.size else 1.0
+    m["min_cosine"] = float(cos.min()) if cos.size else 1.0
+    m["max_abs_diff"] = float(np.abs(clean - ref).max()) if ref.size else 0.0
+    if len(ref) >= 3:
+        m["retrieval_top1_agreement"] = float((nearest_neighbours(clean) == nearest_neighbours(ref)).mean())
+    if graph is not None:
+        m["mean_cosine_vs_fp32_graph"] = float(cosines(graph, clean).mean()) if ref.size else 1.0
+    return m
+
+
+def headline(m: dict) -> float:
+    """The one number candidates are ranked by: mean cosine for embeddings, top-1 agreement otherwise."""
+    return float(m["mean_cosine"] if "mean_cosine" in m else m["top1_agreement"])
+
+
 def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
-            graph: np.ndarray | None = None) -> dict:
+            graph: np.ndarray | None = None, task: str = "text-classification") -> dict:
     """Metrics of ``out`` against the reference ``ref``. ``graph``: the fp32 logits of the model after
     the passes (vocabulary trimming changes logits on texts it does not cover: the fp32-exactness and
-    garbage checks compare with it, agreement and accuracy with the reference)."""
+    garbage checks compare with it, agreement and accuracy with the reference). ``task`` text-embedding:
+    :func:`compare_embeddings`."""
+    if task == "text-embedding":
+        return compare_embeddings(ref, out, graph)
     ref = np.asarray(ref, dtype=np.float64)
     out = np.asarray(out, dtype=np.float64)
     m: dict = {"n_texts": int(ref.shape[0])}
@@ -102,6 +157,12 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
     out = []
     if m["non_finite"]:
         out.append(Problem("non_finite", f"{m['non_finite']} NaN/Inf logits"))
+    if "mean_cosine" in m:  # an embedding model
+        lim = cfg.fp32_min_cosine if precision == "fp32" else cfg.min_cosine
+        if m["mean_cosine"] < lim - _EPS:
+            out.append(Problem("cosine", f"mean cosine to the reference {m['mean_cosine']:.5f} is below {lim:g} "
+                                         f"(min {m['min_cosine']:.4f})"))
+        return out
     diff = m.get("max_abs_logit_diff_vs_fp32_graph", m["max_abs_logit_diff"])
     if trimmed_vocab:
         pass  # uncovered texts legitimately change: agreement and accuracy decide (module docstring)

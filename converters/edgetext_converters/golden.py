@@ -83,3 +83,29 @@ def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Seq
             g["per_model"] = per
         out.append(g)
     return out
+
+
+def golden_embeddings(ev: EvalSet, per_model: Mapping[str, np.ndarray],
+                      single_run: Mapping[str, SingleRun] | None = None) -> list[dict]:
+    """Golden vectors of an embedding bundle: ``N_GOLDEN`` texts spread from short to long, each with its ids,
+    the reference's ``embedding`` and, per measured model, the model's own (one text per run when
+    ``single_run`` says how: the device checks them so)."""
+    n = len(ev.texts)
+    if n == 0:
+        return []
+    assert ev.ref_logits is not None
+    cands = sorted((i for i in range(n) if len(ev.texts[i]) <= MAX_CHARS), key=lambda i: (len(ev.new_ids[i]), i))
+    if len(cands) > N_GOLDEN:
+        cands = [cands[int(round(k * (len(cands) - 1) / (N_GOLDEN - 1)))] for k in range(N_GOLDEN)]
+    rows = [ev.new_ids[i] for i in cands]
+    alone = {f: run(rows) for f, run in (single_run or {}).items() if f in per_model}
+    out = []
+    for k, i in enumerate(cands):
+        g: dict = {"text": ev.texts[i], "text_pair": None, "input_ids": [int(x) for x in ev.new_ids[i]],
+                   "embedding": [float(x) for x in ev.ref_logits[i]]}
+        per = {f: {"embedding": [float(x) for x in (alone[f][k] if f in alone else lg[i])]}
+               for f, lg in per_model.items()}
+        if per:
+            g["per_model"] = per
+        out.append(g)
+    return out

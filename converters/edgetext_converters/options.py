@@ -18,6 +18,10 @@ from edgetext.errors import ConversionError
 from .gate import GateConfig
 from .targets import DEFAULT_TARGETS, TARGETS, parse_targets
 
+TASK_ALIASES = {"classification": "text-classification", "embedding": "text-embedding",
+                "text-classification": "text-classification", "text-embedding": "text-embedding"}
+POOLINGS = ("mean", "cls", "pooler")
+
 #: a file of texts (one per line) or the texts themselves
 TextsArg = Union[str, os.PathLike, Sequence[str], None]
 
@@ -52,6 +56,12 @@ class ConvertOptions:
     workdir: str | os.PathLike | None = None
     keep_workdir: bool = False
     force: bool = False  # replace an existing bundle at ``out`` (else refused before any work)
+    #: None: what the source is (a classifier; a sentence-transformers folder without a head: an embedding
+    #: model); "text-classification" | "text-embedding" ("classification" / "embedding" accepted)
+    task: str | None = None
+    pooling: str | None = None  # embedding: mean | cls | pooler (None: the source's, else mean)
+    normalize: bool | None = None  # embedding: L2-normalize in the graph (None: the source's, else True)
+    min_cosine: float = GateConfig.min_cosine  # embedding, int8/fp16: mean cosine to the reference
     #: target -> precision, derived from ``targets`` and ``precision``
     precisions: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
@@ -75,10 +85,21 @@ class ConvertOptions:
             value = getattr(self, name)
             if value is not None:
                 put(self, name, tuple(value))
+        if self.task is not None:
+            task = TASK_ALIASES.get(str(self.task), str(self.task))
+            if task not in TASK_ALIASES.values():
+                raise ConversionError(f"task must be classification or embedding, not {self.task!r}")
+            put(self, "task", task)
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise ConversionError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
+        if (self.pooling is not None or self.normalize is not None) and self.task == "text-classification":
+            raise ConversionError("pooling/normalize are settings of --task embedding")
+        if not (0 <= self.min_cosine <= 1):
+            raise ConversionError(f"min_cosine must be within [0, 1], got {self.min_cosine}")
         put(self, "calib", _texts(self.calib))
         put(self, "trim_vocab", _texts(self.trim_vocab))
 
     @property
     def gate(self) -> GateConfig:
         return GateConfig(max_accuracy_drop=self.max_accuracy_drop, min_agreement=self.min_agreement,
-                          allow_accuracy_drop=self.allow_accuracy_drop)
+                          allow_accuracy_drop=self.allow_accuracy_drop, min_cosine=self.min_cosine)

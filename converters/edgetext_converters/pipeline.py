@@ -28,13 +28,14 @@ import numpy as np
 from edgetext import __version__
 from edgetext.bundle import pack
 from edgetext.errors import ConversionError, EdgeTextError
+from edgetext.manifest import FORMAT_VERSION
 from edgetext.preprocess import pad_rows
 
 from . import passes, readers, writers
 from .description import ModelDescription
 from .evaluation import Runner, build_eval_set, measure, read_texts, run_batches
 from .gate import check
-from .golden import SingleRun, golden_vectors
+from .golden import SingleRun, golden_embeddings, golden_vectors
 from .options import ConvertOptions
 from .output import StagedOutput
 from .passes import PassContext, run_passes
@@ -82,14 +83,18 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             trim_texts = read_texts(options.trim_vocab, "--trim-vocab")
             ctx = PassContext(options, work, trim_texts=trim_texts, calib_texts=calib_texts)
             prog.stage("read")
-            desc = readers.read(src, labels=list(options.labels) if options.labels is not None else None)
+            desc = readers.read(src, labels=list(options.labels) if options.labels is not None else None,
+                                task=options.task, pooling=options.pooling, normalize=options.normalize)
+            if desc.is_embedding and options.trim_vocab is not None:
+                raise ConversionError("--trim-vocab is not supported for embedding models yet (it changes the "
+                                      "embeddings of texts it does not cover, and the cosine gate has no trimmed mode)")
             ref_tok = desc.tokenizer
             desc = run_passes(desc, ctx, PREPARE)
             ref_runner = reference_runner(desc, work)
             ctx.max_length, positions = passes.resolve_max_length(desc, options.max_length)
             ctx.eval = build_eval_set(desc.labels, eval_file=options.eval_file, eval_texts=options.eval_texts,
                                       eval_labels=options.eval_labels, calib_texts=calib_texts,
-                                      trim_texts=trim_texts, max_eval=options.max_eval)
+                                      trim_texts=trim_texts, max_eval=options.max_eval, task=desc.task)
             ctx.eval.encode_reference(ref_tok, ctx.max_length)
 
             prog.stage("passes")
@@ -140,14 +145,16 @@ def _write_members(bundle_dir: Path, src: str | os.PathLike, desc: ModelDescript
                    built: list["BuiltTarget"], report: dict) -> None:
     """The vocabulary and the manifest (without ``files``: pack adds them) beside the model files."""
     assert ctx.eval is not None and ctx.max_length is not None
-    golden = golden_vectors(ctx.eval, {b.file: b.logits for b in built if b.logits is not None}, desc.labels,
-                            {b.file: b.single_run for b in built if b.single_run is not None})
+    measured = {b.file: b.logits for b in built if b.logits is not None}
+    singles = {b.file: b.single_run for b in built if b.single_run is not None}
+    golden = (golden_embeddings(ctx.eval, measured, singles) if desc.is_embedding
+              else golden_vectors(ctx.eval, measured, desc.labels, singles))
     (bundle_dir / "vocab.txt").write_bytes(desc.tokenizer.vocab_bytes())
     manifest = {
-        "format": "edgetext-bundle", "format_version": 1,
-        "name": ctx.options.name or Path(str(src)).name or "model", "task": "text-classification",
+        "format": "edgetext-bundle", "format_version": FORMAT_VERSION,
+        "name": ctx.options.name or Path(str(src)).name or "model", "task": desc.task,
         "created_by": f"edgetext-converters {__version__}",
-        "labels": list(desc.labels),
+        **({"embedding": dict(desc.embedding or {})} if desc.is_embedding else {"labels": list(desc.labels)}),
         "tokenizer": desc.tokenizer.manifest_dict(ctx.max_length),
         "models": [b.entry for b in built],
         "golden": golden,

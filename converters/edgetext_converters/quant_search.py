@@ -11,6 +11,10 @@
    pass over the calibration texts); then up to ``extra_trials`` kept nodes, most bytes per unit of
    sensitivity first, are dropped again where the mix still passes without them (the prefix is greedy).
 
+Embedding models (``task="text-embedding"``) are scored by the gate's cosine rule instead of top-1 agreement
+(``gate.compare_embeddings``; ranked by mean cosine, the margin applied to ``1 - min_cosine``); the sensitivity
+stays the mean squared output difference.
+
 Held-out evaluation texts are never seen here: the pass gates the chosen mix on them afterwards.
 
 May import: numpy, onnx, onnxruntime, .gate, .quantize, .evaluation (types).
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import quantize as recipes
-from .gate import GateConfig, compare, problems
+from .gate import GateConfig, compare, headline, problems
 from .io_names import feed_role
 
 if TYPE_CHECKING:
@@ -44,7 +48,8 @@ CALIB_MARGIN = 0.5
 
 def search_gate(gate: GateConfig) -> GateConfig:
     """The stricter gate the search applies to the calibration texts (see CALIB_MARGIN)."""
-    return dataclasses.replace(gate, min_agreement=1.0 - (1.0 - gate.min_agreement) * CALIB_MARGIN)
+    return dataclasses.replace(gate, min_agreement=1.0 - (1.0 - gate.min_agreement) * CALIB_MARGIN,
+                               min_cosine=1.0 - (1.0 - gate.min_cosine) * CALIB_MARGIN)
 
 
 @dataclass
@@ -60,6 +65,7 @@ class Trial:
     def row(self) -> dict:
         m = self.metrics
         return {"name": self.name, "calib_top1_agreement": m.get("top1_agreement"),
+                "calib_mean_cosine": m.get("mean_cosine"),
                 "calib_max_abs_logit_diff": m.get("max_abs_logit_diff"),
                 "calib_mean_sq_logit_diff": m.get("mean_sq_logit_diff"), "size_mb": round(self.size_bytes / 1e6, 3),
                 "kept": len(self.kept), "passes_on_calib": self.passed}
@@ -80,8 +86,10 @@ class SearchResult:
 class CalibScorer:
     """Logits of ONNX models (bytes) on the calibration batches, against the fp32 graph's."""
 
-    def __init__(self, fp32: "onnx.ModelProto", batches: list["Batch"], ranking_batches: int):
+    def __init__(self, fp32: "onnx.ModelProto", batches: list["Batch"], ranking_batches: int,
+                 task: str = "text-classification"):
         self.batches, self.rank_n = batches, max(1, min(ranking_batches, len(batches)))
+        self.task = task
         self.ref = self.logits(fp32.SerializeToString())
         self.ref_rank = self.logits(fp32.SerializeToString(), self.batches[:self.rank_n])
 
@@ -98,7 +106,7 @@ class CalibScorer:
 
     def metrics(self, model: bytes) -> dict:
         out = self.logits(model)
-        m = compare(self.ref, out)
+        m = compare(self.ref, out, task=self.task)
         m["mean_sq_logit_diff"] = float(((out - self.ref) ** 2).mean())
         return m
 
@@ -123,18 +131,18 @@ def _params(model: "onnx.ModelProto") -> dict[str, tuple[int, bool]]:
 
 def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: list["Batch"], gate: GateConfig,
            *, ranking_batches: int = 4, max_trials: int = 14, extra_trials: int = 6,
-           time_budget_s: float = 900.0) -> SearchResult:
+           time_budget_s: float = 900.0, task: str = "text-classification") -> SearchResult:
     """See the module docstring. ``bases``: name -> full-int8 model (insertion order breaks ties)."""
     t0 = time.perf_counter()
     gate = search_gate(gate)
-    scorer = CalibScorer(fp32, calib, ranking_batches)
+    scorer = CalibScorer(fp32, calib, ranking_batches, task)
     trials = []
     for name, model in bases.items():
         data = model.SerializeToString()
         m = scorer.metrics(data)
         trials.append(Trial(name, m, len(data), passed=_passes(m, gate)))
-        log.info("int8 search: %s calib agreement %.4f mse %.4g", name, m["top1_agreement"], m["mean_sq_logit_diff"])
-    best = max(trials, key=lambda t: (t.passed, t.metrics["top1_agreement"], -t.metrics["mean_sq_logit_diff"]))
+        log.info("int8 search: %s calib score %.4f mse %.4g", name, headline(m), m["mean_sq_logit_diff"])
+    best = max(trials, key=lambda t: (t.passed, headline(t.metrics), -t.metrics["mean_sq_logit_diff"]))
     base = bases[best.name]
     if best.passed:
         return SearchResult(base, best.name, [], {}, trials, best.name, time.perf_counter() - t0)
@@ -165,7 +173,7 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
             m = scorer.metrics(data)
             tried[k] = Trial(f"{best.name} + {k} kept", m, len(data), tuple(order[:k]), _passes(m, gate))
             trials.append(tried[k])
-            log.info("int8 search: keep %d: calib agreement %.4f", k, m["top1_agreement"])
+            log.info("int8 search: keep %d: calib score %.4f", k, headline(m))
         return tried[k]
 
     def out_of_budget() -> bool:
@@ -187,7 +195,7 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
         else:
             lo = mid
     if hi_k is None:
-        chosen = max(tried.values(), key=lambda t: (t.metrics["top1_agreement"], -t.metrics["mean_sq_logit_diff"]))
+        chosen = max(tried.values(), key=lambda t: (headline(t.metrics), -t.metrics["mean_sq_logit_diff"]))
         keep = list(chosen.kept)
         notes.append(f"no mix of the {len(tried)} tried passed on the calibration texts; the best is kept")
     else:

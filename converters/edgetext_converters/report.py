@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 #: the metrics of gate.compare() a model's accuracy entry keeps
 METRIC_KEYS = ("max_abs_logit_diff", "max_abs_logit_diff_vs_fp32_graph", "mean_abs_logit_diff", "top1_agreement",
-               "accuracy", "reference_accuracy", "accuracy_drop_points", "n_texts", "non_finite")
+               "accuracy", "reference_accuracy", "accuracy_drop_points", "n_texts", "non_finite",
+               "mean_cosine", "min_cosine", "retrieval_top1_agreement", "mean_cosine_vs_fp32_graph", "max_abs_diff")
 
 
 def metrics_entry(m: dict, reference: str) -> dict:
@@ -37,6 +38,8 @@ def conversion_report(src: str | os.PathLike, desc: "ModelDescription", ctx: "Pa
         "source": {"kind": desc.source_kind, "path": str(src), "size_bytes": desc.source_size,
                    "size_mb": round(desc.source_size / 1e6, 3), "reference": desc.reference_name},
         "labels": list(desc.labels),
+        "task": desc.task,
+        "embedding": desc.embedding if desc.is_embedding else None,
         "max_length": ctx.max_length,
         "positions_before": positions,
         "tokenizer": {"vocab_before": vocab_before, "vocab_after": desc.tokenizer.vocab_size, "encoder": Encoder.kind},
@@ -82,6 +85,8 @@ def format_table(report: dict) -> str:
     ref_acc = (report.get("eval") or {}).get("reference_accuracy")
     rows.append(("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-", "-",
                  f"{100 * ref_acc:.2f}%" if ref_acc is not None else "-", src.get("reference", "")))
+    if report.get("task") == "text-embedding":
+        return _embedding_table(report)
     for t, r in (report.get("targets") or {}).items():
         acc = r.get("accuracy")
         rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
@@ -109,6 +114,38 @@ def format_table(report: dict) -> str:
             extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
                          f"{c.get('name')}: calib agree {c.get('calib_top1_agreement', 0):.3f}, max |diff| "
                          f"{c.get('calib_max_abs_logit_diff', 0):.3g}, {c.get('size_mb')} MB")
+        if r.get("waived"):
+            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
+    return "\n".join(lines + [""] + extra)
+
+
+def _embedding_table(report: dict) -> str:
+    """format_table for an embedding bundle: cosine to the reference and retrieval agreement per target."""
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
+    src = report.get("source", {})
+    rows = [("target", "file", "precision", "size MB", "mean cos", "min cos", "retrieval top-1", "verified"),
+            ("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-", "-",
+             src.get("reference", ""))]
+    for t, r in (report.get("targets") or {}).items():
+        rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
+                     f(r.get("mean_cosine"), ".6f") if r.get("mean_cosine") is not None else "not run",
+                     f(r.get("min_cosine"), ".4f"), f(r.get("retrieval_top1_agreement"), ".3f"), _verified_cell(r)))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    emb, ev = report.get("embedding") or {}, report.get("eval") or {}
+    extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
+             f"embedding: dim {emb.get('dim')}, {emb.get('pooling')} pooling, normalize {emb.get('normalize')}; "
+             f"max_length {report.get('max_length')}",
+             f"eval: {ev.get('n_texts')} texts from {ev.get('source')} (cosine to the {src.get('reference')} "
+             "reference; retrieval: each text's nearest other text identical)"]
+    for t, r in (report.get("targets") or {}).items():
+        q = r.get("quantization") or {}
+        for c in q.get("candidates") or []:
+            extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
+                         f"{c.get('name')}: calib mean cos {c.get('calib_mean_cosine') or 0:.5f}, {c.get('size_mb')} MB")
         if r.get("waived"):
             extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
     return "\n".join(lines + [""] + extra)

@@ -3,7 +3,8 @@
 - :class:`NumpyBert`: a float64 numpy forward pass of a Hugging Face BERT-family
   ``*ForSequenceClassification`` state dict (HF names, HF semantics: post-LN encoder,
   exact erf GELU, additive ``finfo.min`` attention mask from ``attention_mask``, tanh pooler
-  on [CLS], linear classifier). The reference for HF inputs.
+  on [CLS], linear classifier), or with ``embedding`` of a bare encoder's sentence embeddings
+  (sentence-transformers mean / CLS / pooler pooling, optional L2 norm). The reference for HF inputs.
 - :class:`PaddleInferenceRunner`: Paddle Inference on a ``.pdmodel`` (the reference for
   Paddle inputs).
 - :class:`OrtRunner`: ONNX Runtime CPU. :class:`LiteRunner`: Paddle Lite x86 in a child process.
@@ -66,8 +67,10 @@ class NumpyBert:
 
     name = "numpy-bert"
 
-    def __init__(self, weights: dict[str, np.ndarray], config: dict[str, Any], dtype=np.float64):
+    def __init__(self, weights: dict[str, np.ndarray], config: dict[str, Any], dtype=np.float64,
+                 embedding: dict[str, Any] | None = None):
         self.cfg = config
+        self.embedding = embedding  # {"pooling", "normalize"}: return sentence embeddings, not logits
         prefix = ""
         for p in ("bert.", "ernie.", ""):
             if f"{p}embeddings.word_embeddings.weight" in weights:
@@ -138,7 +141,30 @@ class NumpyBert:
         x = self.encode(batch)
         return np.tanh(self._lin(x[:, 0], "pooler.dense"))
 
+    def embed(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Sentence embeddings [B, H] (float64): sentence-transformers' mean pooling over the attention mask
+        (divisor clamped at 1e-9), the [CLS] state, or the pooler; then L2 normalization when asked."""
+        assert self.embedding is not None
+        pooling = self.embedding["pooling"]
+        if pooling == "pooler":
+            x = self.pooled(batch)
+        else:
+            hidden = self.encode(batch)
+            if pooling == "cls":
+                x = hidden[:, 0]
+            else:
+                mask = batch.get("attention_mask")
+                if mask is None:
+                    mask = (batch["input_ids"] != int(self.cfg.get("pad_token_id", 0))).astype(np.int64)
+                m = mask[:, :, None].astype(np.float64)
+                x = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        if self.embedding.get("normalize"):
+            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return x
+
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        if self.embedding is not None:
+            return self.embed(batch).astype(np.float32)
         pooled = self.pooled(batch)
         w, bias = self.w["classifier.weight"], self.w["classifier.bias"]
         return (pooled @ w.T + bias).astype(np.float32)
@@ -177,7 +203,7 @@ def reference_runner(desc: ModelDescription, work: Path) -> "NumpyBert | PaddleI
     lowering, before any pass that changes predictions)."""
     if desc.hf_weights is not None:
         assert desc.hf_config is not None
-        return NumpyBert(desc.hf_weights, desc.hf_config)
+        return NumpyBert(desc.hf_weights, desc.hf_config, embedding=desc.embedding if desc.is_embedding else None)
     from .paddle_graph import save_graph
 
     assert desc.graph is not None

@@ -52,6 +52,10 @@ class ManifestError(BundleError, ValueError):
     """manifest.json is missing, unparsable, of an unknown version or fails the schema."""
 
 
+class TaskMismatchError(BundleError, ValueError):
+    """The bundle is for another task than the API given it (a classifier to TextEmbedder, or the reverse)."""
+
+
 class BackendError(EdgeTextError):
     """An inference engine failed to load or run a model."""
 

@@ -1,7 +1,7 @@
 """manifest.json of a bundle: parsing, JSON-Schema validation, semantic checks, typed views.
 
-The format (version 1) is described in docs/architecture.md and pinned by
-``schema/manifest.schema.json``. This module only reads bytes it is given; the
+The format (version 2; version 1 bundles still read, see "Migration" in docs/architecture.md) is
+described in docs/architecture.md and pinned by ``schema/manifest.schema.json``. This module only reads bytes it is given; the
 bundle container (folder or .etb zip) lives in :mod:`edgetext.bundle`.
 Imports: stdlib, jsonschema (lazily, on first validation).
 """
@@ -17,7 +17,8 @@ from typing import Any
 from .errors import ManifestError, UnsafeBundleError
 
 FORMAT = "edgetext-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what the converters write
+READ_VERSIONS = (1, 2)  # what this SDK reads (1: classifiers only, "task" and "labels" required)
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # golden vectors included; anything bigger is refused unread
 SCHEMA_PATH = Path(__file__).with_name("schema") / "manifest.schema.json"
@@ -26,6 +27,8 @@ BACKENDS = ("onnxruntime", "paddlelite")
 TARGETS = ("x86_64", "aarch64", "armv7", "cuda")
 PRECISIONS = ("fp32", "fp16", "int8")
 ROLES = ("input_ids", "token_type_ids", "attention_mask")
+TASKS = ("text-classification", "text-embedding")
+POOLINGS = ("mean", "cls", "pooler")
 
 _BAD_MEMBER_CHARS = re.compile(r'[\x00-\x1f\\:*?"<>|]')
 
@@ -94,6 +97,21 @@ class Verification:
 
 
 @dataclass(frozen=True)
+class EmbeddingSpec:
+    """manifest ``embedding`` (task text-embedding): how the model's [B, dim] output was pooled.
+
+    ``pooling``: ``mean`` (last hidden states averaged over the attention mask), ``cls`` (the [CLS]
+    state) or ``pooler`` (tanh dense over [CLS]); ``normalize``: L2-normalized in the graph."""
+
+    pooling: str
+    normalize: bool
+    dim: int
+
+    def as_dict(self) -> dict:
+        return {"pooling": self.pooling, "normalize": self.normalize, "dim": self.dim}
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One entry of manifest["models"]: a model file and how to feed it."""
 
@@ -139,10 +157,21 @@ class Manifest:
     models: tuple[ModelSpec, ...]
     golden: tuple[dict, ...]
     files: dict = field(default_factory=dict)
+    embedding: EmbeddingSpec | None = None  # task text-embedding only
 
     @property
     def name(self) -> str:
         return self.raw.get("name", "")
+
+    @property
+    def task(self) -> str:
+        """``text-classification`` (also when absent) or ``text-embedding``."""
+        return str(self.raw.get("task", "text-classification"))
+
+    @property
+    def output_width(self) -> int:
+        """What a model's output row holds: one logit per label, or ``embedding.dim`` values."""
+        return self.embedding.dim if self.embedding is not None else len(self.labels)
 
     @property
     def max_length(self) -> int:
@@ -208,10 +237,10 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
     if obj.get("format") != FORMAT:
         raise ManifestError(f"manifest.json 'format' is {obj.get('format')!r}, expected {FORMAT!r}")
     version = obj.get("format_version")
-    if version != FORMAT_VERSION:
+    if isinstance(version, bool) or version not in READ_VERSIONS:
         hint = "upgrade edgetext" if isinstance(version, int) and version > FORMAT_VERSION else "rebuild the bundle"
-        raise ManifestError(f"bundle format_version {version!r} is not supported (this SDK reads {FORMAT_VERSION}): "
-                            f"{hint}")
+        raise ManifestError(f"bundle format_version {version!r} is not supported (this SDK reads "
+                            f"{', '.join(map(str, READ_VERSIONS))}): {hint}")
     # unsafe names are an attack, not a typo: say so before the schema does
     tok = obj.get("tokenizer")
     if isinstance(tok, dict) and "vocab" in tok:
@@ -234,7 +263,10 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         raise ManifestError(f"manifest.json does not match the schema at {where}: {e.message[:300]}{more}")
 
-    labels = tuple(obj["labels"])
+    labels = tuple(obj.get("labels") or ())
+    emb = obj.get("embedding")
+    embedding = EmbeddingSpec(emb["pooling"], bool(emb["normalize"]), int(emb["dim"])) if emb else None
+    width, what = (embedding.dim, "the embedding dim") if embedding else (len(labels), f"{len(labels)} labels")
     models = tuple(ModelSpec.from_dict(m) for m in obj["models"])
     seen: set[str] = set()
     for m in models:
@@ -247,8 +279,11 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
         if len({i.name for i in m.inputs}) != len(m.inputs):
             raise ManifestError(f"model {m.file}: two inputs share a name")
         n_out = m.output.shape[-1] if m.output.shape else -1
-        if n_out not in (-1, len(labels)):
-            raise ManifestError(f"model {m.file} outputs {n_out} classes but the bundle has {len(labels)} labels "
+        if n_out not in (-1, width) and embedding is not None:
+            raise ManifestError(f"model {m.file} outputs {n_out} values per text but the bundle's embedding dim is "
+                                f"{embedding.dim}")
+        if n_out not in (-1, width):
+            raise ManifestError(f"model {m.file} outputs {n_out} classes but the bundle has {what} "
                                 f"{list(labels)}")
         if m.backend == "paddlelite" and m.target == "cuda":
             raise ManifestError(f"model {m.file}: Paddle Lite has no 'cuda' target")
@@ -264,6 +299,13 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
                 raise ManifestError(f"golden[{i}] per_model names {f!r}, which is not a model of the bundle")
         if g.get("logits") is not None and len(g["logits"]) != len(labels):
             raise ManifestError(f"golden[{i}] has {len(g['logits'])} logits for {len(labels)} labels")
+        for where, e in [("", g), *((f" per_model {f!r}", p) for f, p in (g.get("per_model") or {}).items())]:
+            vec = e.get("embedding")
+            if vec is not None and embedding is None:
+                raise ManifestError(f"golden[{i}]{where} has an embedding but the bundle's task is {obj.get('task')!r}")
+            if vec is not None and len(vec) != width:
+                raise ManifestError(f"golden[{i}]{where} has an embedding of {len(vec)} values for the embedding "
+                                    f"dim {width}")
 
     files = obj.get("files")
     if files is None:
@@ -275,7 +317,7 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
         if missing:
             raise ManifestError(f"'files' has no checksum for {missing}")
     return Manifest(raw=obj, labels=labels, tokenizer=dict(obj["tokenizer"]), models=models, golden=golden,
-                    files=dict(files))
+                    files=dict(files), embedding=embedding)
 
 
 def parse(data: bytes | str, require_files: bool = True) -> Manifest:

@@ -30,13 +30,15 @@ import numpy as np
 
 from .backends import registry
 from .bundle import Bundle
-from .errors import BackendError, BundleIntegrityError, InputTypeError, InvalidInputError, ManifestError
+from .errors import (BackendError, BundleIntegrityError, InputTypeError, InvalidInputError, ManifestError,
+                     TaskMismatchError)
 from .limits import check_threads, cpu_count, max_threads
 from .manifest import Manifest, ModelSpec
 from .postprocess import Category, ClassificationPostprocessor, softmax
 from .preprocess import TextPreprocessor, check_text, check_texts, pad_id_of
 
-__all__ = ["Category", "TextClassifier", "softmax", "golden_expectations", "SCORE_TOLERANCE"]
+__all__ = ["BundleModel", "Category", "TextClassifier", "check_task", "softmax", "golden_expectations",
+           "SCORE_TOLERANCE"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,17 @@ def _load_sample(expected: list[tuple[int, str, dict]], limit: int) -> list[tupl
     return picked[:limit]
 
 
+#: the public class of each manifest task, for the error that names the right one
+TASK_API = {"text-classification": "edgetext.TextClassifier", "text-embedding": "edgetext.TextEmbedder"}
+
+
+def check_task(manifest: Manifest, task: str, api: str) -> None:
+    """TaskMismatchError unless the bundle's task is `task` (`api` names the class that was given it)."""
+    if manifest.task != task:
+        raise TaskMismatchError(f"{manifest.name or 'this bundle'} is a {manifest.task} bundle, not {task}: "
+                                f"{api} cannot use it; load it with {TASK_API.get(manifest.task, 'another API')}")
+
+
 def _check_positive_int(value, what: str, allow_none: bool = False):
     if value is None and allow_none:
         return None
@@ -80,7 +93,158 @@ def _check_positive_int(value, what: str, allow_none: bool = False):
     return int(value)
 
 
-class TextClassifier:
+class BundleModel:
+    """What every task's predictor shares (TextClassifier, edgetext.embedder.TextEmbedder): the bundle, the
+    model the table chooses, the tokenizer and pre-processing, the backend, output checks, fork detection.
+
+    A subclass sets ``TASK`` (the manifest task it serves), ``_output_width()`` (values per text),
+    ``_setup()`` (its own state) and ``_check_output()`` / ``_check_golden_predictions()`` (the load-time
+    checks of its task). Arguments as in :class:`TextClassifier`. A bundle of another task is refused
+    (TaskMismatchError).
+    """
+
+    TASK = "text-classification"
+    _WIDTH_WHAT = "labels"  # what the output values of one text are, in error messages
+
+    def __init__(self, bundle_or_path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
+                 *, model: str | None = None, check_golden: bool = True):
+        self.threads = check_threads(threads, "threads")
+        self._owns_bundle = not isinstance(bundle_or_path, Bundle)
+        self.bundle = Bundle.open(bundle_or_path)
+        try:
+            self._load(backend, device, model, check_golden)
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self, backend: str, device: str, model: str | None, check_golden: bool) -> None:
+        self.device = device
+        manifest = self.bundle.manifest
+        check_task(manifest, self.TASK, type(self).__name__)
+        self._choice = registry.choose(manifest, backend, device, model)
+        self.spec = self._choice.spec
+        log.debug("%s: %s", self.bundle.path, self._choice.reason)
+        self.labels = manifest.labels
+        self.max_length = manifest.max_length
+        self.tokenizer = self.bundle.tokenizer(self.threads)
+        if check_golden:
+            self.bundle.check_golden_ids(self.tokenizer)
+        pad = (manifest.tokenizer.get("special_tokens") or {}).get("pad", "[PAD]")
+        self._pre = TextPreprocessor(self.tokenizer, self.max_length, pad_id_of(self.tokenizer, pad),
+                                     {i.role: _DTYPES[i.dtype] for i in self.spec.inputs}, self.threads)
+        self._setup(manifest)
+        cls = registry.backend_class(self.spec.backend)
+        self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
+        # fork detection: the process that owns the engine, and the calls in flight (list append/pop are atomic
+        # under the GIL and take no lock a fork could leave held)
+        self._pid = os.getpid()
+        self._in_flight: list[None] = []
+        self._forked_mid_call = False
+        self._check_output()
+        self.golden_checked = 0
+        if check_golden:
+            self._check_golden_predictions()
+
+    def _check_finite(self, logits: np.ndarray, what) -> None:
+        """BackendError naming the first row with a NaN or Inf logit (`what(row)` says whose row it is)."""
+        if not np.isfinite(logits).all():
+            row = int(np.argwhere(~np.isfinite(logits))[0][0])
+            raise BackendError(f"{self.spec.file} produced non-finite logits (NaN or Inf) for {what(row)}: "
+                               f"{logits[row].tolist()}: the model is broken; refused rather than classified")
+
+    def _setup(self, manifest: Manifest) -> None:
+        """The task's own state, made before the backend loads (e.g. the post-processor)."""
+
+    def _output_width(self) -> int:
+        return len(self.labels)
+
+    def _check_output(self) -> None:
+        raise NotImplementedError
+
+    def _check_golden_predictions(self) -> None:
+        raise NotImplementedError
+
+    # -- the two stages (public so that benchmarks can time them apart) --------------------------
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, truncated to the bundle's max_length."""
+        self._check_process()
+        self._in_flight.append(None)
+        try:
+            return self._pre.encode(texts)
+        finally:
+            self._in_flight.pop()
+
+    def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray:
+        """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest."""
+        batch_size = _check_positive_int(batch_size, "batch_size")
+        n_labels = self._output_width()
+        out = np.empty((len(ids), n_labels), dtype=np.float32)
+        self._check_process()
+        self._in_flight.append(None)
+        try:
+            self._run_batches(ids, batch_size, n_labels, out)
+        finally:
+            self._in_flight.pop()
+        return out
+
+    def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
+        for idx, feeds in self._pre.batches(ids, batch_size):
+            logits = self._backend.run(feeds)
+            if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
+                raise BackendError(f"{self.spec.file} returned logits of shape {logits.shape}, expected "
+                                   f"({len(idx)}, {n_labels}) for {n_labels} {self._WIDTH_WHAT}")
+            self._check_finite(logits, lambda r: f"texts[{int(idx[r])}]")  # noqa: B023 (called at once)
+            out[idx] = logits
+
+    def _check_process(self) -> None:
+        """In a child after os.fork(): go on with the inherited engine if no call was running at the fork, else
+        BackendError. A call in flight on another thread at fork time can leave its engine's locks held in the
+        child (Paddle Lite's run() lock, ONNX Runtime's intra-op pool), where the next call would hang forever;
+        re-creating the engine in the child can hang too (ONNX Runtime, once paddle is imported)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._forked_mid_call = self._forked_mid_call or bool(self._in_flight)
+            self._in_flight = []
+        if self._forked_mid_call:
+            raise BackendError(
+                f"this {type(self).__name__} ({self.spec.file}) was inside a call on another thread when the "
+                f"process forked: its engine may be locked in this child. Create a new {type(self).__name__} in the "
+                "child, or fork "
+                "only while no call is running (or use multiprocessing's 'spawn'/'forkserver' start methods)")
+
+    def describe(self) -> dict:
+        """What runs and why: backend, model file, precision, target, threads, the table's reason."""
+        info = self._backend.describe()
+        return {
+            "bundle": str(self.bundle.path), "name": self.bundle.manifest.name, "task": self.bundle.manifest.task,
+            "backend": self.spec.backend, "model": self.spec.file, "precision": self.spec.precision,
+            "target": self.spec.target, "device": self.device, "host": registry.host_arch(),
+            "threads": {"requested": self.threads, "tokenizer": self.threads or "tokenizer default",
+                        "backend": info.get("threads"), "how": info.get("threads_how"),
+                        "cpus": cpu_count(), "max": max_threads()},
+            "why": self._choice.reason, "not_chosen": list(self._choice.rejected),
+            "golden_checked_at_load": self.golden_checked,
+            "engine": info, "labels": list(self.labels), "max_length": self.max_length,
+            "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],
+        }
+
+    def close(self) -> None:
+        """Close the bundle if this classifier opened it (the loaded model keeps working)."""
+        if self._owns_bundle:
+            self.bundle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({str(self.bundle.path)!r}, backend={self.spec.backend!r}, "
+                f"model={self.spec.file!r}, threads={self.threads})")
+
+
+class TextClassifier(BundleModel):
     """Classify texts with a bundle. See the module docstring.
 
     bundle_or_path: a :class:`Bundle` or a path to a bundle folder / .etb.
@@ -97,43 +261,8 @@ class TextClassifier:
         predictions for that model. False skips both (a bundle you built and trust).
     """
 
-    def __init__(self, bundle_or_path, backend: str = "auto", device: str = "cpu", threads: int | None = None,
-                 *, model: str | None = None, check_golden: bool = True):
-        self.threads = check_threads(threads, "threads")
-        self._owns_bundle = not isinstance(bundle_or_path, Bundle)
-        self.bundle = Bundle.open(bundle_or_path)
-        try:
-            self._load(backend, device, model, check_golden)
-        except BaseException:
-            self.close()
-            raise
-
-    def _load(self, backend: str, device: str, model: str | None, check_golden: bool) -> None:
-        self.device = device
-        manifest = self.bundle.manifest
-        self._choice = registry.choose(manifest, backend, device, model)
-        self.spec = self._choice.spec
-        log.debug("%s: %s", self.bundle.path, self._choice.reason)
-        self.labels = manifest.labels
-        self.max_length = manifest.max_length
-        self.tokenizer = self.bundle.tokenizer(self.threads)
-        if check_golden:
-            self.bundle.check_golden_ids(self.tokenizer)
-        pad = (manifest.tokenizer.get("special_tokens") or {}).get("pad", "[PAD]")
-        self._pre = TextPreprocessor(self.tokenizer, self.max_length, pad_id_of(self.tokenizer, pad),
-                                     {i.role: _DTYPES[i.dtype] for i in self.spec.inputs}, self.threads)
+    def _setup(self, manifest: Manifest) -> None:
         self._post = ClassificationPostprocessor(self.labels)
-        cls = registry.backend_class(self.spec.backend)
-        self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
-        # fork detection: the process that owns the engine, and the calls in flight (list append/pop are atomic
-        # under the GIL and take no lock a fork could leave held)
-        self._pid = os.getpid()
-        self._in_flight: list[None] = []
-        self._forked_mid_call = False
-        self._check_output()
-        self.golden_checked = 0
-        if check_golden:
-            self._check_golden_predictions()
 
     def _check_output(self) -> None:
         """One tiny run at load: warms the backend up and proves the model emits one finite logit per label."""
@@ -142,13 +271,6 @@ class TextClassifier:
             raise ManifestError(f"{self.spec.file} outputs shape {tuple(out.shape)} but the bundle has "
                                 f"{len(self.labels)} labels {list(self.labels)}")
         self._check_finite(out, lambda r: "the load-time probe (an empty text)")
-
-    def _check_finite(self, logits: np.ndarray, what) -> None:
-        """BackendError naming the first row with a NaN or Inf logit (`what(row)` says whose row it is)."""
-        if not np.isfinite(logits).all():
-            row = int(np.argwhere(~np.isfinite(logits))[0][0])
-            raise BackendError(f"{self.spec.file} produced non-finite logits (NaN or Inf) for {what(row)}: "
-                               f"{logits[row].tolist()}: the model is broken; refused rather than classified")
 
     def _check_golden_predictions(self) -> None:
         expected = golden_expectations(self.bundle.manifest, self.spec)
@@ -206,81 +328,3 @@ class TextClassifier:
     def _categories(self, texts: list[str], top_k: int, batch_size: int) -> list[list[Category]]:
         top_k = _check_positive_int(top_k, "top_k")
         return self._post(self.run_ids(self.encode(texts), batch_size=batch_size), top_k)
-
-    # -- the two stages (public so that benchmarks can time them apart) --------------------------
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, truncated to the bundle's max_length."""
-        self._check_process()
-        self._in_flight.append(None)
-        try:
-            return self._pre.encode(texts)
-        finally:
-            self._in_flight.pop()
-
-    def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray:
-        """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest."""
-        batch_size = _check_positive_int(batch_size, "batch_size")
-        n_labels = len(self.labels)
-        out = np.empty((len(ids), n_labels), dtype=np.float32)
-        self._check_process()
-        self._in_flight.append(None)
-        try:
-            self._run_batches(ids, batch_size, n_labels, out)
-        finally:
-            self._in_flight.pop()
-        return out
-
-    def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
-        for idx, feeds in self._pre.batches(ids, batch_size):
-            logits = self._backend.run(feeds)
-            if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
-                raise BackendError(f"{self.spec.file} returned logits of shape {logits.shape}, expected "
-                                   f"({len(idx)}, {n_labels}) for {n_labels} labels")
-            self._check_finite(logits, lambda r: f"texts[{int(idx[r])}]")  # noqa: B023 (called at once)
-            out[idx] = logits
-
-    def _check_process(self) -> None:
-        """In a child after os.fork(): go on with the inherited engine if no call was running at the fork, else
-        BackendError. A call in flight on another thread at fork time can leave its engine's locks held in the
-        child (Paddle Lite's run() lock, ONNX Runtime's intra-op pool), where the next call would hang forever;
-        re-creating the engine in the child can hang too (ONNX Runtime, once paddle is imported)."""
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._forked_mid_call = self._forked_mid_call or bool(self._in_flight)
-            self._in_flight = []
-        if self._forked_mid_call:
-            raise BackendError(
-                f"this TextClassifier ({self.spec.file}) was inside a call on another thread when the process "
-                "forked: its engine may be locked in this child. Create a new TextClassifier in the child, or fork "
-                "only while no call is running (or use multiprocessing's 'spawn'/'forkserver' start methods)")
-
-    def describe(self) -> dict:
-        """What runs and why: backend, model file, precision, target, threads, the table's reason."""
-        info = self._backend.describe()
-        return {
-            "bundle": str(self.bundle.path), "name": self.bundle.manifest.name,
-            "backend": self.spec.backend, "model": self.spec.file, "precision": self.spec.precision,
-            "target": self.spec.target, "device": self.device, "host": registry.host_arch(),
-            "threads": {"requested": self.threads, "tokenizer": self.threads or "tokenizer default",
-                        "backend": info.get("threads"), "how": info.get("threads_how"),
-                        "cpus": cpu_count(), "max": max_threads()},
-            "why": self._choice.reason, "not_chosen": list(self._choice.rejected),
-            "golden_checked_at_load": self.golden_checked,
-            "engine": info, "labels": list(self.labels), "max_length": self.max_length,
-            "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],
-        }
-
-    def close(self) -> None:
-        """Close the bundle if this classifier opened it (the loaded model keeps working)."""
-        if self._owns_bundle:
-            self.bundle.close()
-
-    def __enter__(self) -> "TextClassifier":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return (f"TextClassifier({str(self.bundle.path)!r}, backend={self.spec.backend!r}, "
-                f"model={self.spec.file!r}, threads={self.threads})")

@@ -1,7 +1,9 @@
 """Pass ``lower_to_graph``: weights form -> a Paddle inference program (paddle_ernie's export,
 with the Lite-friendly pad mask). Graph-form descriptions pass through unchanged.
 
-May import: edgetext.errors, ..description, ..paddle_ernie, ..paddle_graph (paddle), .base.
+Embedding descriptions lower through ``paddle_embedding.ErnieForSentenceEmbedding`` (pooling in the graph).
+
+May import: edgetext.errors, ..description, ..paddle_ernie, ..paddle_embedding, ..paddle_graph (paddle), .base.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ def lower_to_graph(desc: ModelDescription, ctx: PassContext) -> ModelDescription
 
     import paddle
 
+    from ..paddle_embedding import ErnieForSentenceEmbedding
     from ..paddle_ernie import ErnieForSequenceClassification, export_inference_model
     from ..paddle_graph import find_model_files, load_graph
 
@@ -29,17 +32,20 @@ def lower_to_graph(desc: ModelDescription, ctx: PassContext) -> ModelDescription
     if was_static:
         paddle.disable_static()
     try:
-        model = ErnieForSequenceClassification(desc.config)
+        emb = desc.embedding if desc.is_embedding else None
+        model = (ErnieForSentenceEmbedding(desc.config, emb["pooling"], emb["normalize"]) if emb is not None
+                 else ErnieForSequenceClassification(desc.config))
         try:
             model.load_numpy_state_dict(desc.weights or {})
         except (KeyError, ValueError) as e:
             raise ConversionError(f"{desc.source_path}: {e}") from None
         model.eval()
         with tempfile.TemporaryDirectory(prefix="edgetext-lower-") as tmp:
-            export_inference_model(model, Path(tmp) / "model", scalar_mask=False)
+            export_inference_model(model, Path(tmp) / "model", scalar_mask=False)  # type: ignore[arg-type]
             desc.graph = load_graph(*find_model_files(tmp))
     finally:
         if was_static:
             paddle.enable_static()
-    ctx.record("lower_to_graph", "lower_to_graph: paddle_ernie export (Lite-friendly pad mask)")
+    how = f", {emb['pooling']} pooling{' + L2 norm' if emb['normalize'] else ''} in the graph" if emb else ""
+    ctx.record("lower_to_graph", f"lower_to_graph: paddle_ernie export (Lite-friendly pad mask{how})")
     return desc

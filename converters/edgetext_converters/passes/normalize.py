@@ -1,5 +1,5 @@
 """Pass ``normalize_io``: inputs checked (one input_ids, no ambiguous roles), the one output named
-``logits``.
+``logits`` (``embeddings`` for an embedding model).
 
 May import: edgetext.errors, ..description, ..paddle_graph, .base.
 """
@@ -21,9 +21,10 @@ def normalize_io(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
     if len(set(roles)) != len(roles):
         raise ConversionError(f"ambiguous model inputs {desc.graph.feed_names}")
     renamed = False
+    out_name = "embeddings" if desc.is_embedding else "logits"
     with ProgramEditor(desc.graph) as ed:
-        if ed.rename_fetch("logits"):
+        if ed.rename_fetch(out_name):
             ed.commit()
             renamed = True
-    ctx.record("normalize_io", "normalize_io: output renamed to logits" if renamed else None)
+    ctx.record("normalize_io", f"normalize_io: output renamed to {out_name}" if renamed else None)
     return desc

@@ -104,7 +104,7 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
         for method in recipes.STATIC_METHODS:
             add(f"static-{method}", lambda d, m=method: recipes.quantize_static_int8(
                 src, d, rr, static, method=m))
-    res = search(onnx.load(str(src)), bases, batches, ctx.options.gate)
+    res = search(onnx.load(str(src)), bases, batches, ctx.options.gate, task=desc.task)
     dst = ctx.path("onnx", f"{t.name}.int8.onnx")
     onnx.save(res.model, str(dst))
     q = dict(records[res.base])
@@ -116,9 +116,12 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
         "kept_higher_precision": res.kept,
         "search": {"calibration_texts": len(ids), "ranking_texts": sum(len(b["input_ids"]) for b in batches[:4]),
                    "trials": len(res.trials), "seconds": round(res.seconds, 1),
-                   "criterion": ("the gate's rules on the calibration texts vs the fp32 graph, agreement >= "
-                                 f"{search_gate(ctx.options.gate).min_agreement:.4f} (half the gate's "
-                                 "disagreement budget)"),
+                   "criterion": (("the gate's rules on the calibration texts vs the fp32 graph, mean cosine >= "
+                                  f"{search_gate(ctx.options.gate).min_cosine:.4f} (half the gate's budget)")
+                                 if desc.is_embedding else
+                                 ("the gate's rules on the calibration texts vs the fp32 graph, agreement >= "
+                                  f"{search_gate(ctx.options.gate).min_agreement:.4f} (half the gate's "
+                                  "disagreement budget)")),
                    "notes": res.notes},
         "sensitivity": {"metric": "mean squared logit diff vs the fp32 graph, node quantized alone",
                         "most_sensitive": dict(top)},

@@ -21,9 +21,9 @@ from edgetext.errors import ConversionError
 
 from ..description import ModelDescription
 from . import hf_bert, paddle_inference, paddlenlp
-from .common import Reader, apply_labels
+from .common import Reader, apply_labels, apply_task
 
-__all__ = ["READERS", "Reader", "apply_labels", "detect", "read"]
+__all__ = ["READERS", "Reader", "apply_labels", "apply_task", "detect", "read"]
 
 READERS: tuple[Reader, ...] = (paddle_inference.READER, paddlenlp.READER, hf_bert.READER)
 
@@ -50,6 +50,13 @@ def detect(src: str | os.PathLike) -> str:
     return _reader(src).kind
 
 
-def read(src: str | os.PathLike, labels: list[str] | None = None) -> ModelDescription:
-    """Read ``src`` with the first matching reader; ``labels`` (model output order) override the source's."""
-    return apply_labels(_reader(src).read(Path(src)), labels)
+def read(src: str | os.PathLike, labels: list[str] | None = None, task: str | None = None,
+         pooling: str | None = None, normalize: bool | None = None) -> ModelDescription:
+    """Read ``src`` with the first matching reader; ``labels`` (model output order) override the source's;
+    ``task``/``pooling``/``normalize`` as in :func:`apply_task` (None: what the source is)."""
+    desc = apply_task(_reader(src).read(Path(src)), task, pooling, normalize)
+    if desc.is_embedding:
+        if labels is not None:
+            raise ConversionError("--labels: an embedding model has no labels")
+        return desc
+    return apply_labels(desc, labels)

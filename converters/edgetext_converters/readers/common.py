@@ -86,8 +86,69 @@ def file_size(*paths: Path) -> int:
     return sum(p.stat().st_size for p in paths if p.is_file())
 
 
-def expected_shapes(cfg: Any) -> dict[str, tuple[int, ...]]:
-    """PaddleNLP parameter name -> shape for an ErnieConfig (what lowering expects)."""
+TASKS = ("text-classification", "text-embedding")
+POOLINGS = ("mean", "cls", "pooler")
+
+
+def sentence_transformers_settings(folder: Path) -> dict[str, Any] | None:
+    """Pooling and normalization of a sentence-transformers folder (modules.json + 1_Pooling/config.json),
+    or None when the folder has none. Unreadable or unsupported settings are a ConversionError."""
+    import json
+
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return None
+    try:
+        modules = json.loads(modules_file.read_text(encoding="utf-8"))
+        kinds = [str(m.get("type", "")) for m in modules]
+        pool = next(m for m in modules if str(m.get("type", "")).endswith("Pooling"))
+        pcfg = json.loads((folder / str(pool.get("path", "1_Pooling")) / "config.json").read_text(encoding="utf-8"))
+    except StopIteration:
+        return None
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise ConversionError(f"{modules_file}: cannot read the sentence-transformers pooling settings: {e}") from None
+    modes = [k for k in ("mean_tokens", "cls_token") if pcfg.get(f"pooling_mode_{k}")]
+    others = [k for k, v in pcfg.items() if k.startswith("pooling_mode_") and v and k[13:] not in modes]
+    if len(modes) != 1 or others:
+        raise ConversionError(f"{folder}: sentence-transformers pooling {sorted(k for k, v in pcfg.items() if v is True)}"
+                              " is not supported (one of mean_tokens, cls_token)")
+    return {"pooling": "mean" if modes[0] == "mean_tokens" else "cls",
+            "normalize": any(k.endswith("Normalize") for k in kinds)}
+
+
+def apply_task(desc: ModelDescription, task: str | None, pooling: str | None, normalize: bool | None
+               ) -> ModelDescription:
+    """Decide what the bundle does: ``task`` None keeps what the source is (a classifier, or an embedding model
+    when the reader found sentence-transformers pooling settings); ``text-embedding`` pools the encoder's
+    output (``pooling``/``normalize`` None: the source's settings, else mean and True)."""
+    hint = desc.embedding
+    if task is None:
+        task = "text-embedding" if hint is not None and not desc.has_head else "text-classification"
+    if task not in TASKS:
+        raise ConversionError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
+    if task == "text-classification":
+        if not desc.has_head:
+            raise ConversionError(f"{desc.source_path}: no classifier head (classifier.weight/bias): this is a bare "
+                                  "encoder (e.g. a sentence embedding model); convert it with --task embedding, or "
+                                  "attach a sequence-classification head first")
+        desc.task, desc.embedding = task, None
+        return desc
+    if desc.config is None:
+        raise ConversionError(f"{desc.source_path}: --task embedding needs a weights-form source (a Hugging Face or "
+                              "PaddleNLP folder), not an exported inference graph")
+    pooling = pooling or (hint or {}).get("pooling") or "mean"
+    if pooling not in POOLINGS:
+        raise ConversionError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+    if normalize is None:
+        normalize = bool((hint or {}).get("normalize", True))
+    desc.task = task
+    desc.embedding = {"pooling": pooling, "normalize": bool(normalize), "dim": int(desc.config.hidden_size)}
+    desc.labels, desc.num_labels = [], 0
+    return desc
+
+
+def expected_shapes(cfg: Any, head: bool = True) -> dict[str, tuple[int, ...]]:
+    """PaddleNLP parameter name -> shape for an ErnieConfig (what lowering expects; ``head``: the classifier)."""
     p, h, i = cfg.model_type, cfg.hidden_size, cfg.intermediate_size
     shapes: dict[str, tuple[int, ...]] = {
         f"{p}.embeddings.word_embeddings.weight": (cfg.vocab_size, h),
@@ -96,9 +157,10 @@ def expected_shapes(cfg: Any) -> dict[str, tuple[int, ...]]:
         f"{p}.embeddings.layer_norm.bias": (h,),
         f"{p}.pooler.dense.weight": (h, h),
         f"{p}.pooler.dense.bias": (h,),
-        "classifier.weight": (h, cfg.num_labels),
-        "classifier.bias": (cfg.num_labels,),
     }
+    if head:
+        shapes["classifier.weight"] = (h, cfg.num_labels)
+        shapes["classifier.bias"] = (cfg.num_labels,)
     if cfg.type_vocab_size > 0:
         shapes[f"{p}.embeddings.token_type_embeddings.weight"] = (cfg.type_vocab_size, h)
     if cfg.use_task_id:
@@ -118,9 +180,9 @@ def expected_shapes(cfg: Any) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def check_weights(weights: dict[str, np.ndarray], cfg: Any, where: str) -> None:
+def check_weights(weights: dict[str, np.ndarray], cfg: Any, where: str, head: bool = True) -> None:
     """Every expected parameter present, of the config's shape, finite floating point; no extra layers."""
-    want = expected_shapes(cfg)
+    want = expected_shapes(cfg, head)
     missing = [k for k in want if k not in weights]
     if missing:
         more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""

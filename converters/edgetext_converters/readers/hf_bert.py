@@ -1,6 +1,8 @@
 """Reader (c): a Hugging Face BERT-family folder: ``config.json`` + ``model.safetensors`` (``bert.`` or
 unprefixed names; ``LayerNorm.gamma/beta`` too) + tokenizer files, a ``*ForSequenceClassification``
-with its pooler. The description comes out in weights form (PaddleNLP names and layout) and keeps the
+with its pooler, or a bare encoder (no classifier: a sentence-embedding model such as all-MiniLM-L6-v2;
+``has_head`` False, sentence-transformers pooling settings in ``embedding`` when the folder has them,
+``readers.apply_task`` decides). The description comes out in weights form (PaddleNLP names and layout) and keeps the
 untouched HF tensors for the numpy reference (runners.NumpyBert).
 
 May import: numpy, safetensors, edgetext.errors, ..description, ..tokenizer_assets, ..paddle_ernie, .common.
@@ -16,7 +18,8 @@ from edgetext.errors import ConversionError
 
 from ..description import ModelDescription
 from ..tokenizer_assets import load_json_object
-from .common import Reader, check_vocab, check_weights, file_size, labels_from_config, tokenizer
+from .common import (Reader, check_vocab, check_weights, file_size, labels_from_config,
+                     sentence_transformers_settings, tokenizer)
 
 HF_ARCHS = ("bert", "ernie")
 HF_LINEAR_MAP = {
@@ -71,17 +74,23 @@ def read(folder: Path) -> ModelDescription:
     if prefix is None:
         raise ConversionError(f"{folder}: no embeddings.word_embeddings.weight (with or without a '{mt}.' prefix): "
                               "not a BERT-family state dict")
-    if "classifier.weight" not in hf or "classifier.bias" not in hf:
-        raise ConversionError(f"{folder}: no classifier head (classifier.weight/bias): this is a bare encoder "
-                              "(e.g. a sentence embedding model); attach a sequence-classification head first")
-    cw = hf["classifier.weight"]
-    if cw.ndim != 2 or cw.shape[1] != hf_cfg["hidden_size"]:
-        raise ConversionError(f"{folder}: classifier.weight has shape {list(cw.shape)}, expected "
-                              f"[num_labels, {hf_cfg['hidden_size']}]")
-    num_labels = int(cw.shape[0])
+    has_head = "classifier.weight" in hf and "classifier.bias" in hf
+    notes: list[str] = []
+    num_labels = 0
+    if has_head:
+        cw = hf["classifier.weight"]
+        if cw.ndim != 2 or cw.shape[1] != hf_cfg["hidden_size"]:
+            raise ConversionError(f"{folder}: classifier.weight has shape {list(cw.shape)}, expected "
+                                  f"[num_labels, {hf_cfg['hidden_size']}]")
+        num_labels = int(cw.shape[0])
     if f"{prefix}pooler.dense.weight" not in hf:
-        raise ConversionError(f"{folder}: no pooler ({prefix}pooler.dense.weight): BertForSequenceClassification "
-                              "classifies the pooled [CLS] state")
+        if has_head:
+            raise ConversionError(f"{folder}: no pooler ({prefix}pooler.dense.weight): BertForSequenceClassification "
+                                  "classifies the pooled [CLS] state")
+        h = int(hf_cfg["hidden_size"])  # a bare encoder without a pooler: zeros, never used by mean/cls pooling
+        hf = {**hf, f"{prefix}pooler.dense.weight": np.zeros((h, h), np.float32),
+              f"{prefix}pooler.dense.bias": np.zeros((h,), np.float32)}
+        notes.append("no pooler in the source: zero weights (pooling 'pooler' is meaningless for it)")
     cfg = ErnieConfig(
         vocab_size=hf_cfg["vocab_size"], hidden_size=hf_cfg["hidden_size"],
         num_hidden_layers=hf_cfg["num_hidden_layers"], num_attention_heads=hf_cfg["num_attention_heads"],
@@ -97,15 +106,16 @@ def read(folder: Path) -> ModelDescription:
         num_labels=num_labels, id2label=None, model_type="bert" if mt == "bert" else "ernie",
     )
     weights = hf_to_paddlenlp(hf, prefix, cfg, str(folder))
-    check_weights(weights, cfg, str(folder))
+    check_weights(weights, cfg, str(folder), head=has_head)
     tok = tokenizer(folder, str(folder))
-    notes = check_vocab(tok, cfg.vocab_size, str(folder))
-    labels = labels_from_config(hf_cfg, num_labels, notes)
+    notes += check_vocab(tok, cfg.vocab_size, str(folder))
+    labels = labels_from_config(hf_cfg, num_labels, notes) if has_head else []
     ref_cfg = dict(hf_cfg)
     ref_cfg["use_task_id"] = cfg.use_task_id
     return ModelDescription(source_kind="hf-bert", source_path=str(folder), tokenizer=tok, labels=labels,
                             num_labels=num_labels, config=cfg, weights=weights, hf_weights=hf, hf_config=ref_cfg,
-                            source_size=file_size(*files), notes=notes)
+                            source_size=file_size(*files), notes=notes, has_head=has_head,
+                            embedding=sentence_transformers_settings(folder))
 
 
 def hf_to_paddlenlp(hf: dict[str, np.ndarray], prefix: str, cfg: Any, where: str) -> dict[str, np.ndarray]:
@@ -126,9 +136,10 @@ def hf_to_paddlenlp(hf: dict[str, np.ndarray], prefix: str, cfg: Any, where: str
         f"{P}.embeddings.layer_norm.bias": get("embeddings.LayerNorm.bias"),
         f"{P}.pooler.dense.weight": get("pooler.dense.weight").T.copy(),
         f"{P}.pooler.dense.bias": get("pooler.dense.bias"),
-        "classifier.weight": np.asarray(hf["classifier.weight"], dtype=np.float32).T.copy(),
-        "classifier.bias": np.asarray(hf["classifier.bias"], dtype=np.float32),
     }
+    if "classifier.weight" in hf:
+        out["classifier.weight"] = np.asarray(hf["classifier.weight"], dtype=np.float32).T.copy()
+        out["classifier.bias"] = np.asarray(hf["classifier.bias"], dtype=np.float32)
     if cfg.type_vocab_size > 0:
         out[f"{P}.embeddings.token_type_embeddings.weight"] = get("embeddings.token_type_embeddings.weight")
     if cfg.use_task_id:

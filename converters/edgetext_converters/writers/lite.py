@@ -90,7 +90,7 @@ def io(desc: ModelDescription, path: str | os.PathLike, ran: bool) -> tuple[list
     from ..runners import lite_subprocess
 
     assert desc.graph is not None
-    out_name = "logits"
+    out_name = "embeddings" if desc.is_embedding else "logits"
     if ran:
         info = lite_subprocess(["info", str(path)])
         try:

@@ -109,14 +109,14 @@ def fold(src: str | os.PathLike, dst: str | os.PathLike) -> None:
 
 
 def rename_io(path: str | os.PathLike) -> None:
-    """One output named ``logits``."""
+    """One output named ``logits`` (an ``embeddings`` output, normalize_io's name for embedding models, is kept)."""
     import onnx
 
     m = onnx.load(str(path))
     if len(m.graph.output) != 1:
         raise ConversionError(f"{path}: {len(m.graph.output)} outputs, expected 1 (logits)")
     old = m.graph.output[0].name
-    if old != "logits":
+    if old not in ("logits", "embeddings"):
         for node in m.graph.node:
             for i, name in enumerate(node.output):
                 if name == old:

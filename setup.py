@@ -52,6 +52,7 @@ setup(
     extras_require={
         "lite": ["paddlelite==2.13rc0", "numpy<2"],
         "convert": ["paddlepaddle==2.6.2", "paddle2onnx==1.3.1", "onnx", "safetensors", "tqdm"],
+        "serve": ["aiohttp>=3.9"],  # edgetext serve (edgetext.serving): HTTP JSON API with dynamic batching
         "test": ["pytest", "hypothesis", "tokenizers"],
     },
     entry_points={"console_scripts": ["edgetext=edgetext.cli:main"]},

@@ -422,7 +422,7 @@ def _modules_loaded_by(code: str) -> set[str]:
 def test_import_edgetext_stays_cheap():
     loaded = _modules_loaded_by("import edgetext")
     assert not loaded & {"numpy", "edgetext.bundle", "edgetext.predictor", "edgetext.verify", "onnxruntime",
-                         "edgetext._native"}
+                         "edgetext._native", "edgetext.serving", "aiohttp"}
 
 
 def test_bundle_verification_without_predictions_loads_no_predictor_or_backend(ort_bundle):

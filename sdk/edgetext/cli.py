@@ -5,6 +5,8 @@
     edgetext verify BUNDLE [--predictions] [--threads N] [--json]
     edgetext bench BUNDLE [--backend B] [--threads N] [--batch-size B] [--texts FILE] [--json]
     edgetext eval BUNDLE --data FILE [--backend B] [--threads N] [--batch-size B] [--limit N] [--json]
+    edgetext serve BUNDLE [--host H] [--port N] [--max-batch B] [--max-wait-ms MS] [--workers K] [--threads T]
+                                    (HTTP JSON API with dynamic batching; pip install edgetext[serve])
     edgetext convert ...            (edgetext_converters.cli.main; pip install edgetext[convert])
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
@@ -15,8 +17,8 @@ edgetext.limits.max_threads() (4 x the usable CPUs).
 
 May import: the standard library, edgetext (the package root), edgetext.errors and, inside the
 commands, edgetext.bundle, edgetext.predictor, edgetext.verify, edgetext.evaluate, edgetext.backends.catalog /
-registry and edgetext_converters.cli (the one place the runtime reaches the converters, and only
-for ``edgetext convert``).
+registry, edgetext.serving.config / server (``edgetext serve``) and edgetext_converters.cli (the one
+place the runtime reaches the converters, and only for ``edgetext convert``).
 """
 from __future__ import annotations
 
@@ -124,6 +126,22 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=_positive_int, default=None, help="evaluate only the first N rows")
     e.add_argument("--json", action="store_true", help="print the report as JSON")
     runtime_opts(e, batch=True)
+
+    s = sub.add_parser("serve", help="HTTP JSON API with dynamic batching (needs edgetext[serve])",
+                       description="Serve POST /v1/classify, GET /healthz and GET /metrics; concurrent requests are "
+                                   "batched into one engine call. SIGTERM finishes the requests in flight.")
+    s.add_argument("bundle", metavar="BUNDLE")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: a free port, printed)")
+    s.add_argument("--max-batch", type=_positive_int, default=32, help="texts per engine call (default 32)")
+    s.add_argument("--max-wait-ms", type=float, default=5.0, help="wait for batch-mates at most (default 5)")
+    s.add_argument("--workers", type=_positive_int, default=1, help="engine calls at once (default 1)")
+    s.add_argument("--max-queue", type=_positive_int, default=512, help="texts waiting at most; then 503 (default 512)")
+    s.add_argument("--max-texts", type=_positive_int, default=256, help="texts per request (default 256)")
+    s.add_argument("--max-text-chars", type=_positive_int, default=8192, help="characters per text (default 8192)")
+    s.add_argument("--max-body-bytes", type=_positive_int, default=1 << 20, help="bytes per request (default 1 MiB)")
+    s.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds SIGTERM waits (default 30)")
+    runtime_opts(s)
 
     sub.add_parser("convert", help="convert a model into a bundle (needs edgetext[convert])", add_help=False)
     return p
@@ -358,6 +376,19 @@ def _cmd_eval(args) -> int:
     return EXIT_OK
 
 
+def _cmd_serve(args) -> int:
+    try:
+        from .serving.server import serve
+    except ImportError as e:
+        raise EdgeTextError(f"'serve' needs aiohttp ({getattr(e, 'name', None) or e} is not importable): "
+                            "pip install edgetext[serve]") from None
+    from .serving.config import ServeConfig
+
+    names = ("host", "port", "max_batch", "max_wait_ms", "workers", "threads", "backend", "device", "model",
+             "max_queue", "max_texts", "max_text_chars", "max_body_bytes", "shutdown_timeout")
+    return serve(ServeConfig(args.bundle, **{n: getattr(args, n) for n in names}))
+
+
 def _cmd_convert(argv: list[str]) -> int:
     try:
         from edgetext_converters.cli import main as convert_main
@@ -379,7 +410,7 @@ def _print_error(message: str) -> None:
 
 
 COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify, "bench": _cmd_bench,
-            "eval": _cmd_eval}
+            "eval": _cmd_eval, "serve": _cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,72 @@
+"""What each text endpoint runs: a :class:`Task` = how a body is read, the batched engine call, the response.
+
+    tasks, unsupported = build_tasks(classifier, config, observe)
+    tasks["classify"].batcher.submit(texts)   # -> (probabilities rows, BatchInfo)
+
+classify: the engine call is ``softmax(TextClassifier.logits(texts, batch_size=max_batch))`` over the
+whole batch, then each request's rows become its top-k ``Category`` lists: exactly what
+``TextClassifier.classify_batch(batch_texts, top_k, batch_size=max_batch)`` returns for the same batch.
+embed: served when the library has a TextEmbedder for the bundle's task; until then `unsupported`
+says why, and the endpoint answers 404 with that message. Adding it: an ``embed_task`` like
+``classify_task`` (run = the embedder's batch call, respond = ``{"embeddings": rows.tolist()}``),
+registered in ``build_tasks``.
+
+May import: the standard library, numpy, edgetext.errors, edgetext.postprocess and
+edgetext.serving.batcher / config / payload.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..postprocess import softmax, top_k_categories
+from .batcher import BatchObserver, DynamicBatcher
+from .config import ServeConfig
+from .payload import TextsRequest, classify_request
+
+Parse = Callable[[dict, ServeConfig], TextsRequest]
+Respond = Callable[[Any, TextsRequest], dict]
+
+
+@dataclass
+class Task:
+    """One text endpoint (``POST /v1/<name>``)."""
+
+    name: str
+    parse: Parse
+    batcher: DynamicBatcher
+    respond: Respond
+
+
+def _batcher(name: str, run: Callable[[list[str]], Any], config: ServeConfig,
+             observe: Callable[[str], BatchObserver]) -> DynamicBatcher:
+    return DynamicBatcher(run, max_batch=config.max_batch, max_wait_s=config.max_wait_ms / 1000.0,
+                          workers=config.workers, max_queue=config.max_queue, on_batch=observe(name), name=name)
+
+
+def classify_task(classifier, config: ServeConfig, observe: Callable[[str], BatchObserver]) -> Task:
+    labels = tuple(classifier.labels)
+
+    def run(texts: list[str]):
+        return softmax(classifier.logits(texts, batch_size=config.max_batch))
+
+    def respond(probs, req: TextsRequest) -> dict:
+        cats = top_k_categories(probs, labels, min(req.top_k, len(labels)))
+        return {"results": [[c._asdict() for c in row] for row in cats]}
+
+    return Task("classify", classify_request, _batcher("classify", run, config, observe), respond)
+
+
+def embedding_unsupported(classifier) -> str:
+    """Why POST /v1/embed is not served for this bundle."""
+    manifest = classifier.bundle.manifest
+    return (f"bundle {manifest.name!r} has task {manifest.task!r}, which does not support embedding: use "
+            "POST /v1/classify")
+
+
+def build_tasks(classifier, config: ServeConfig,
+                observe: Callable[[str], BatchObserver]) -> tuple[dict[str, Task], dict[str, str]]:
+    """The tasks this bundle serves, and for each one it does not, the reason (the 404's message)."""
+    tasks = {"classify": classify_task(classifier, config, observe)}
+    unsupported = {"embed": embedding_unsupported(classifier)}
+    return tasks, unsupported

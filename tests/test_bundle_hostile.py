@@ -395,3 +395,87 @@ def test_reading_a_closed_bundle_says_it_is_closed(good_dir, area):
         with pytest.raises(BundleError, match="is closed") as e:
             b.read("model.onnx")
         assert "corrupt" not in str(e.value)
+
+
+# -- format_version 2: the task and the embedding settings (issue 11) ------------------------------------
+def embedding_manifest(dim=4, n_out=4, **embedding) -> dict:
+    m = manifest_obj(n_out=n_out, version=2)
+    del m["labels"]
+    m["task"] = "text-embedding"
+    m["embedding"] = {"pooling": "mean", "normalize": True, "dim": dim, **embedding}
+    m["models"][0]["outputs"][0]["name"] = "embeddings"
+    return m
+
+
+def crafted(path: Path, m: dict) -> Path:
+    m["files"] = files_of(good_members())
+    return write_zip(path, list(good_members().items()), m)
+
+
+def test_an_embedding_manifest_and_a_v2_classifier_without_task_open(area):
+    with Bundle.open(crafted(area / "e.etb", embedding_manifest())) as b:
+        assert b.manifest.task == "text-embedding" and b.manifest.labels == ()
+        assert b.manifest.embedding is not None and b.manifest.embedding.as_dict() == \
+            {"pooling": "mean", "normalize": True, "dim": 4}
+        assert b.info()["embedding"] == {"pooling": "mean", "normalize": True, "dim": 4}
+    m = manifest_obj(version=2)
+    del m["task"]
+    with Bundle.open(crafted(area / "c.etb", m)) as b:
+        assert b.manifest.task == "text-classification" and b.manifest.embedding is None
+    with Bundle.open(good_zip(area / "v1.etb")) as b:  # format_version 1 reads unchanged
+        assert b.manifest.task == "text-classification" and b.info()["embedding"] is None
+
+
+def _set(m: dict, path: str, value) -> dict:
+    *keys, last = path.split("/")
+    obj = m
+    for k in keys:
+        obj = obj[int(k)] if isinstance(obj, list) else obj[k]
+    if value is _DELETE:
+        del obj[last]
+    else:
+        obj[last] = value
+    return m
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda m: _set(m, "embedding/pooling", "max"), "schema at embedding/pooling"),
+    (lambda m: _set(m, "embedding/pooling", None), "schema at embedding/pooling"),
+    (lambda m: _set(m, "embedding/normalize", "yes"), "schema at embedding/normalize"),
+    (lambda m: _set(m, "embedding/dim", 0), "schema at embedding/dim"),
+    (lambda m: _set(m, "embedding/dim", 2 ** 40), "schema at embedding/dim"),
+    (lambda m: _set(m, "embedding/dim", 4.5), "schema at embedding/dim"),
+    (lambda m: _set(m, "embedding/extra", 1), "schema at embedding"),
+    (lambda m: _set(m, "embedding", [1, 2]), "schema at embedding"),
+    (lambda m: _set(m, "embedding", _DELETE), "schema"),  # task text-embedding needs its settings
+    (lambda m: _set(m, "labels", ["a", "b", "c", "d"]), "schema"),  # an embedding bundle has no labels
+    (lambda m: _set(m, "task", "text-pairs"), "schema"),
+    (lambda m: _set(m, "task", "text-classification"), "schema"),  # then labels are missing, embedding extra
+    (lambda m: _set(m, "format_version", 1), "schema"),  # version 1 bundles are classifiers only
+    (lambda m: _set(m, "models/0/outputs/0/shape", [-1, 3]), "outputs 3 values per text but the bundle's "
+                                                              "embedding dim is 4"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "embedding": [0.1, 0.2, 0.3]}]),
+     r"golden\[0\] has an embedding of 3 values for the embedding dim 4"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "embedding": [0.5] * 4,
+                                   "per_model": {"model.onnx": {"embedding": [0.5] * 5}}}]),
+     r"golden\[0\] per_model 'model.onnx' has an embedding of 5 values"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "embedding": [1e31] * 4}]), "schema at golden"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "embedding": []}]), "schema at golden"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "embedding": ["x"] * 4}]), "schema at golden"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "label": "neg"}]), "not one of the bundle labels"),
+])
+def test_hostile_embedding_fields_are_refused(area, change, match):
+    open_refused(crafted(area / "b.etb", change(embedding_manifest())), ManifestError, match, area)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda m: _set(m, "embedding", {"pooling": "mean", "normalize": True, "dim": 2}), "schema"),
+    (lambda m: _set(m, "golden", [{"text": "hi", "input_ids": [2, 3], "embedding": [0.1, 0.2]}]),
+     "has an embedding but the bundle's task is 'text-classification'"),
+])
+@pytest.mark.parametrize("version", [1, 2])
+def test_embedding_fields_in_a_classification_bundle_are_refused(area, change, match, version):
+    open_refused(crafted(area / "b.etb", change(manifest_obj(version=version))), ManifestError, match, area)

@@ -1,8 +1,10 @@
-"""EdgeText: on-device text classification.
+"""EdgeText: on-device text classification and sentence embeddings.
 
     import edgetext
     clf = edgetext.TextClassifier("reviews.etb")
     clf.classify("这家店的菜很好吃")   # -> [Category(label='positive', score=0.97, index=1)]
+    emb = edgetext.TextEmbedder("minilm-embed.etb")
+    emb.embed(["a text", "another"])  # -> np.ndarray [2, 384] float32
 
 Data flows one way: text -> pre-processing (edgetext.preprocess, with the native
 tokenizer of edgetext.tokenizer) -> backend (edgetext.backends) -> post-processing
@@ -35,6 +37,7 @@ from .errors import (
     InvalidInputError,
     ManifestError,
     NativeLibraryError,
+    TaskMismatchError,
     TokenizerError,
     UnsafeBundleError,
     VocabError,
@@ -44,6 +47,7 @@ _LAZY = {
     "Tokenizer": "edgetext.tokenizer",
     "Bundle": "edgetext.bundle",
     "TextClassifier": "edgetext.predictor",
+    "TextEmbedder": "edgetext.embedder",
     "Category": "edgetext.postprocess",
     "verify_bundle": "edgetext.verify",
 }
@@ -71,6 +75,7 @@ __all__ = [  # tests/test_architecture.py checks that every _LAZY name is listed
     "Bundle",
     "Category",
     "TextClassifier",
+    "TextEmbedder",
     "Tokenizer",
     "verify_bundle",
     "AccuracyGateError",
@@ -85,6 +90,7 @@ __all__ = [  # tests/test_architecture.py checks that every _LAZY name is listed
     "InvalidInputError",
     "ManifestError",
     "NativeLibraryError",
+    "TaskMismatchError",
     "TokenizerError",
     "UnsafeBundleError",
     "VocabError",

@@ -1,5 +1,6 @@
 """Golden-prediction checks: every model of a bundle that this host can run must reproduce
-the bundle's golden labels, and scores within a per-precision tolerance.
+the bundle's golden labels, and scores within a per-precision tolerance (embedding bundles: the
+golden embeddings, cosine within edgetext.embedder.COSINE_TOLERANCE).
 
     edgetext.verify_bundle("reviews.etb")                      # integrity, golden ids and predictions
     edgetext.verify_bundle(bundle, predictions=False)          # integrity and golden ids (= Bundle.verify())
@@ -9,7 +10,7 @@ the prediction part needs the predictor (which imports edgetext.bundle), so it l
 and reaches ``Bundle.verify(predictions=True)`` through edgetext._hooks.
 
 May import: the standard library, edgetext.errors, edgetext.manifest, edgetext._hooks,
-edgetext.bundle, edgetext.predictor, edgetext.backends.registry. Nothing imports this module but the
+edgetext.bundle, edgetext.predictor, edgetext.embedder, edgetext.backends.registry. Nothing imports this module but the
 package root (lazily) and the CLI.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .backends import registry
 from .bundle import Bundle
 from .errors import EdgeTextError
 from .manifest import ModelSpec
+from .embedder import TextEmbedder, embedding_expectations
 from .predictor import SCORE_TOLERANCE, TextClassifier, golden_expectations
 
 __all__ = ["verify_bundle", "check_predictions", "model_problems", "SCORE_TOLERANCE"]
@@ -74,13 +76,14 @@ def check_predictions(bundle: Bundle, threads: int | None = None) -> PredictionC
 def model_problems(bundle: Bundle, spec: ModelSpec, threads: int | None = None) -> list[str]:
     """Where one model disagrees with the golden label or score of a (single-text) golden entry;
     "no golden vectors" when the bundle states none for it."""
-    if not golden_expectations(bundle.manifest, spec):
-        return [f"{spec.file}: no golden vectors (no single-text golden entry with a label for it): its "
-                "predictions cannot be checked"]
+    embedding = bundle.manifest.task == "text-embedding"
+    if not (embedding_expectations if embedding else golden_expectations)(bundle.manifest, spec):
+        return [f"{spec.file}: no golden vectors (no single-text golden entry with "
+                f"{'an embedding' if embedding else 'a label'} for it): its predictions cannot be checked"]
     try:
         # golden ids were checked by Bundle.verify; every golden text is run here, one per run
-        with TextClassifier(bundle, backend=spec.backend, model=spec.file, threads=threads,
-                            check_golden=False) as clf:
-            return clf.golden_problems()
+        cls = TextEmbedder if embedding else TextClassifier
+        with cls(bundle, backend=spec.backend, model=spec.file, threads=threads, check_golden=False) as model:
+            return model.golden_problems()
     except EdgeTextError as e:  # reported as a problem of this model, not raised: the others still get checked
         return [f"{spec.file}: cannot run: {e}"]

@@ -1,0 +1,67 @@
+"""all-MiniLM-L6-v2 (real weights, as it ships: no head) converted to text-embedding bundles, for the
+embedding tests (tests/test_convert_embedding.py, tests/test_embedder.py).
+
+``embedding_bundles()`` runs ``edgetext convert minilm --task embedding --targets onnx-x86`` twice in child
+processes (int8, the default, and ``--precision fp32``), gated on ``N_EVAL`` held-out English tweets
+(the test split of ``edgetext_converters.datasets.tweets``, evenly spaced), and keeps the bundles and
+reports in .cache/convert_tests/embedding-<key>: the key hashes the converter and manifest sources, so
+an edit there converts again, and a second session (or the second test file) reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+from .convert_helpers import ASSETS, CACHE, ROOT, convert_cli
+
+N_EVAL = 240
+VERSION = "1"  # bump when what is converted here changes
+
+
+def _key() -> str:
+    h = hashlib.sha256(VERSION.encode())
+    for folder in (ROOT / "converters" / "edgetext_converters", ROOT / "sdk" / "edgetext" / "schema"):
+        for f in sorted(folder.rglob("*")):
+            if f.suffix in (".py", ".json") and "__pycache__" not in f.parts:
+                h.update(f.relative_to(ROOT).as_posix().encode() + f.read_bytes())
+    h.update((ROOT / "sdk" / "edgetext" / "manifest.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def held_out_tweets(n: int = N_EVAL) -> list[str]:
+    """``n`` tweets of the test split, evenly spaced (the same texts the bundles were gated on)."""
+    from edgetext_converters.datasets import tweets
+    from edgetext_converters.evaluation import evenly_spaced
+
+    texts = [t for t in tweets("test", ASSETS).texts if t.strip() and "\n" not in t]
+    return [texts[i] for i in evenly_spaced(len(texts), n)]
+
+
+def embedding_bundles() -> dict:
+    """{"int8": {"bundle", "report"}, "fp32": {...}, "eval_file"}; converted once per cache key."""
+    folder = CACHE / f"embedding-{_key()}"
+    done = folder / "bundles.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    eval_file = tmp / "eval.txt"
+    eval_file.write_text("".join(t + "\n" for t in held_out_tweets()), encoding="utf-8")
+    out: dict = {}
+    for precision in ("int8", "fp32"):
+        bundle = tmp / f"minilm-embed-{precision}.etb"
+        proc = convert_cli(str(ASSETS / "minilm"), "--task", "embedding", "--targets", "onnx-x86", "--precision",
+                           precision, "--eval", str(eval_file), "--out", str(bundle), "--json", "--quiet",
+                           "--name", f"minilm-embed-{precision}")
+        if proc.returncode != 0:
+            raise RuntimeError(f"convert ({precision}) failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        out[precision] = {"bundle": str(bundle), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
+    out["eval_file"] = str(eval_file)
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    text = json.dumps(out).replace(str(tmp), str(folder))
+    done.write_text(text)
+    return json.loads(text)

@@ -50,6 +50,7 @@ test: venv assets lint typecheck native-test fuzz-smoke ## set up and run every 
 	$(PY) bench/tokenizer.py --quick
 	$(PY) bench/classifier.py --n 16 --repeat 1
 	$(PY) bench/accuracy_latency.py --quick
+	$(PY) bench/serve_load.py --quick
 
 test-slow: venv assets ## full parity corpora, long property runs, slow conversions
 	$(PY) -m pytest -q -m slow tests
@@ -111,6 +112,7 @@ bench-accuracy: venv assets ## accuracy-latency table + figure of the trained st
 bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py
 	$(PY) bench/classifier.py
+	$(PY) bench/serve_load.py
 
 clean: ## remove build outputs
 	rm -rf build *.egg-info sdk/edgetext/_native*.so

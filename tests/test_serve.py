@@ -3,7 +3,7 @@ bundle bundles/reviews-zh.etb through HTTP.
 
 Results are compared bit for bit with the library: every response names the engine call it came from
 (``batch``: id, texts, requests, this request's offset), and the texts of that call, run through
-``TextClassifier.classify_batch(..., batch_size=max_batch)`` in the test process, give exactly the
+``TextClassifier.classify_batch(..., batch_size=--engine-batch)`` in the test process, give exactly the
 labels, scores and indices the server returned. No timing thresholds: overload and SIGTERM are made
 deterministic with a long --max-wait-ms (the batcher holds accepted requests until shutdown flushes them).
 """
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "bundles" / "reviews-zh.etb"
 TEXTS = ["这家店的菜很好吃", "太难吃了，再也不来了", "物流很快，包装也很好", "书的质量很差,味道也很大.看一会就眼睛疼",
          "", "还行吧", "服务员态度非常好，环境也干净", "等了一个小时才上菜", "a\x00b", "Hello 世界 😀"]
-MAX_BATCH = 32
+ENGINE_BATCH = 8  # the server's default --engine-batch: the library's batch_size inside an engine call
 LIMITS = ["--max-texts", "8", "--max-text-chars", "200", "--max-body-bytes", "4096"]
 
 
@@ -92,11 +92,11 @@ def library():
         yield clf
 
 
-def _reference(library, texts: list[str], top_k: int, max_batch: int = MAX_BATCH) -> list[list[dict]]:
-    return [[c._asdict() for c in cats] for cats in library.classify_batch(texts, top_k=top_k, batch_size=max_batch)]
+def _reference(library, texts: list[str], top_k: int, engine_batch: int = ENGINE_BATCH) -> list[list[dict]]:
+    return [[c._asdict() for c in cats] for cats in library.classify_batch(texts, top_k=top_k, batch_size=engine_batch)]
 
 
-def _check_against_library(library, answered: list[tuple[list[str], int, dict]], max_batch: int = MAX_BATCH):
+def _check_against_library(library, answered: list[tuple[list[str], int, dict]], engine_batch: int = ENGINE_BATCH):
     """Group responses by engine call, rebuild each call's texts from the offsets, compare with the library."""
     calls: dict[int, list[tuple[list[str], int, dict]]] = defaultdict(list)
     for texts, top_k, body in answered:
@@ -108,7 +108,7 @@ def _check_against_library(library, answered: list[tuple[list[str], int, dict]],
                    for m in members), "every request of an engine call is accounted for"
         for texts, top_k, body in members:
             offset = body["batch"]["offset"]
-            expected = _reference(library, batch_texts, top_k, max_batch)[offset:offset + len(texts)]
+            expected = _reference(library, batch_texts, top_k, engine_batch)[offset:offset + len(texts)]
             assert body["results"] == expected
 
 
@@ -252,7 +252,7 @@ def test_overload_gets_503_and_sigterm_answers_the_requests_in_flight(library):
     assert code == 0, err
     assert "shutting down (4 texts accepted" in err
     assert {a[2]["batch"]["requests"] for a in answered} == {4}, "the 4 waiting requests ran as one engine call"
-    _check_against_library(library, answered, max_batch=64)
+    _check_against_library(library, answered)
 
 
 # -- the batcher and the settings, in process ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..limits import check_threads, cpu_count
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_TEXTS = 256
 MAX_WAIT_MS_LIMIT = 60_000  # a batch never waits longer than a minute for more texts
 
 
@@ -27,6 +28,7 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_batch: int = 32  # texts per engine call (requests are never split across calls)
+    engine_batch: int = 8  # texts per backend run inside an engine call (sorted by length, padded per run)
     max_wait_ms: float = 5.0  # how long a worker waits for more texts once it holds one
     workers: int = 1  # engine calls running at once (threads sharing one classifier)
     threads: int | None = None  # the classifier's threads (tokenizer + engine intra-op), per call
@@ -34,14 +36,16 @@ class ServeConfig:
     device: str = "cpu"
     model: str | None = None
     max_queue: int = 512  # texts accepted but not yet in an engine call; more: 503 + Retry-After
-    max_texts: int = 256  # texts per request
+    max_texts: int = 0  # texts per request (0: min(256, max_queue))
     max_text_chars: int = 8192  # characters per text (the model reads at most max_length tokens of it)
     max_body_bytes: int = 1 << 20  # bytes of one request body
     shutdown_timeout: float = 30.0  # seconds SIGTERM waits for requests in flight
     retry_after_s: int = 1  # the Retry-After of a 503
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "workers", "max_queue", "max_texts", "max_text_chars", "max_body_bytes",
+        if self.max_texts == 0:
+            object.__setattr__(self, "max_texts", min(DEFAULT_MAX_TEXTS, self.max_queue))
+        for name in ("max_batch", "engine_batch", "workers", "max_queue", "max_texts", "max_text_chars", "max_body_bytes",
                      "retry_after_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -51,7 +51,7 @@ def serve(config: ServeConfig, classifier: TextClassifier | None = None) -> int:
 def _ready_line(url: str, config: ServeConfig, clf: TextClassifier) -> str:
     d = clf.describe()
     return (f"{READY} {url} (bundle {d['name']}, {d['backend']} {d['precision']} {d['model']}; max-batch "
-            f"{config.max_batch}, max-wait {config.max_wait_ms:g} ms, workers {config.workers}, threads "
+            f"{config.max_batch} (runs of {config.engine_batch}), max-wait {config.max_wait_ms:g} ms, workers {config.workers}, threads "
             f"{config.threads or 'default'}, queue {config.max_queue} texts)")
 
 

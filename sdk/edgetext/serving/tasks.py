@@ -3,9 +3,10 @@
     tasks, unsupported = build_tasks(classifier, config, observe)
     tasks["classify"].batcher.submit(texts)   # -> (probabilities rows, BatchInfo)
 
-classify: the engine call is ``softmax(TextClassifier.logits(texts, batch_size=max_batch))`` over the
-whole batch, then each request's rows become its top-k ``Category`` lists: exactly what
-``TextClassifier.classify_batch(batch_texts, top_k, batch_size=max_batch)`` returns for the same batch.
+classify: the engine call is ``softmax(TextClassifier.logits(texts, batch_size=engine_batch))`` over the
+whole batch (the library sorts it by length and pads each run of `engine_batch` texts to its longest),
+then each request's rows become its top-k ``Category`` lists: exactly what
+``TextClassifier.classify_batch(batch_texts, top_k, batch_size=engine_batch)`` returns for the same batch.
 embed: served when the library has a TextEmbedder for the bundle's task; until then `unsupported`
 says why, and the endpoint answers 404 with that message. Adding it: an ``embed_task`` like
 ``classify_task`` (run = the embedder's batch call, respond = ``{"embeddings": rows.tolist()}``),
@@ -48,7 +49,7 @@ def classify_task(classifier, config: ServeConfig, observe: Callable[[str], Batc
     labels = tuple(classifier.labels)
 
     def run(texts: list[str]):
-        return softmax(classifier.logits(texts, batch_size=config.max_batch))
+        return softmax(classifier.logits(texts, batch_size=config.engine_batch))
 
     def respond(probs, req: TextsRequest) -> dict:
         cats = top_k_categories(probs, labels, min(req.top_k, len(labels)))

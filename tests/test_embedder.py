@@ -201,3 +201,20 @@ def test_cli_embed_writes_npy(bundles, int8, tmp_path):
     assert np.allclose(arr, int8.embed(["alpha", "beta gamma"]), atol=1e-5)
     proc = _cli("embed", bundles["int8"]["bundle"], "x", "--output", str(tmp_path / "e.txt"))
     assert proc.returncode == 2 and "expected a .npy" in proc.stderr
+
+
+def test_the_semantic_search_sample_finds_a_corpus_text_first(bundles, tmp_path):
+    texts = open(bundles["eval_file"], encoding="utf-8").read().splitlines()[:120]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "samples" / "semantic_search.py"), bundles["int8"]["bundle"],
+                           texts[7], "self-driving cars", "--corpus", str(corpus), "--json", "--threads", "1"],
+                          capture_output=True, text=True, env=child_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "indexed 120 texts" in proc.stderr
+    first, second = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert first["hits"][0]["text"] == texts[7] and first["hits"][0]["score"] > 0.99
+    assert len(second["hits"]) == 3 and second["hits"][0]["score"] >= second["hits"][1]["score"]
+    bad = subprocess.run([sys.executable, str(ROOT / "samples" / "semantic_search.py"), str(corpus)],
+                         capture_output=True, text=True, env=child_env(), timeout=120)
+    assert bad.returncode == 2 and "semantic_search:" in bad.stderr

@@ -42,8 +42,8 @@ LIMITS = ["--max-texts", "8", "--max-text-chars", "200", "--max-body-bytes", "40
 class Server:
     """`edgetext serve` in a subprocess on a free port of 127.0.0.1."""
 
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, "-m", "edgetext", "serve", str(BUNDLE), "--host", "127.0.0.1",
+    def __init__(self, *args: str, bundle: Path | str = BUNDLE):
+        self.proc = subprocess.Popen([sys.executable, "-m", "edgetext", "serve", str(bundle), "--host", "127.0.0.1",
                                       "--port", "0", "--threads", "1", *args],
                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._watchdog = threading.Timer(120, self.proc.kill)  # a hung server fails the test, never the run
@@ -179,7 +179,7 @@ def test_unknown_routes_methods_and_embedding(server, library):
     assert status == 404 and body["error"]["status"] == 404
     status, _, body = server.request("/v1/embed", {"texts": ["a"]})
     assert status == 404 and body["error"]["type"] == "UnsupportedTaskError"
-    assert "'text-classification', which does not support embedding" in body["error"]["message"]
+    assert "'text-classification', which does not support embedding: use POST /v1/classify" in body["error"]["message"]
     status, _, body = server.request("/v1/classify", {"text": TEXTS[1]})  # still serving after all the errors
     assert status == 200 and body["results"] == [[library.classify(TEXTS[1])[0]._asdict()]]
 
@@ -253,6 +253,41 @@ def test_overload_gets_503_and_sigterm_answers_the_requests_in_flight(library):
     assert "shutting down (4 texts accepted" in err
     assert {a[2]["batch"]["requests"] for a in answered} == {4}, "the 4 waiting requests ran as one engine call"
     _check_against_library(library, answered)
+
+
+def test_embed_returns_what_the_library_returns_for_an_embedding_bundle():
+    """all-MiniLM-L6-v2 as a text-embedding bundle (converted once per converter source and cached by
+    tests/support/embedding_bundles.py, which tests/test_embedder.py shares)."""
+    from support.embedding_bundles import embedding_bundles
+
+    bundle = embedding_bundles()["int8"]["bundle"]
+    texts = ["how do I reset my password", "the flight was delayed again", "I love this phone", "", "ok",
+             "what a wonderful day at the beach with friends"]
+    s = Server(bundle=bundle)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answered = list(pool.map(lambda i: ([texts[i]], s.request("/v1/embed", {"text": texts[i]})),
+                                     range(len(texts))))
+        status, _, many = s.request("/v1/embed", {"texts": texts})
+        wrong = s.request("/v1/classify", {"text": "a"})
+        health = s.request("/healthz")[2]
+    finally:
+        code, err = s.stop()
+    assert code == 0, err
+    assert status == 200 and many["dim"] == 384 and len(many["embeddings"]) == len(texts)
+    assert wrong[0] == 404 and "which does not support classification: use POST /v1/embed" in \
+        wrong[2]["error"]["message"]
+    assert health["task"] == "text-embedding" and health["endpoints"] == ["embed"] and health["embedding"]["dim"] == 384
+    with edgetext.TextEmbedder(bundle, threads=1) as emb:
+        assert many["embeddings"] == emb.embed(texts, batch_size=ENGINE_BATCH).tolist()
+        calls = defaultdict(list)
+        for t, (st, _, body) in answered:
+            assert st == 200, body
+            calls[body["batch"]["id"]].append((t, body))
+        for members in calls.values():
+            members.sort(key=lambda m: m[1]["batch"]["offset"])
+            rows = emb.embed([t[0] for t, _ in members], batch_size=ENGINE_BATCH).tolist()
+            assert [b["embeddings"][0] for _, b in members] == rows
 
 
 # -- the batcher and the settings, in process ---------------------------------------------------------------

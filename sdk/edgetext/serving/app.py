@@ -1,11 +1,12 @@
 """The HTTP JSON API on aiohttp: routes, JSON errors with the library's messages, metrics.
 
-    state = ServerState(config, classifier); state.start()
+    state = ServerState(config, model); state.start()     # a TextClassifier or TextEmbedder
     app = create_app(state)            # run it with aiohttp (edgetext.serving.server does)
 
     POST /v1/classify   {"texts": [...], "top_k": k} or {"text": "..."}
                         -> {"results": [[{"label", "score", "index"}, ...] per text], "batch": {...}}
-    POST /v1/embed      404 until the bundle's task supports embedding (see tasks.py)
+    POST /v1/embed      {"texts": [...]} or {"text": "..."} -> {"embeddings": [[...] per text], "dim": D, "batch"}
+                        (a text-embedding bundle; the endpoint of the other task answers 404)
     GET  /healthz       {"status": "ok", bundle, model, ...}; 503 while shutting down
     GET  /metrics       Prometheus text: requests by endpoint and status, latency, batch sizes, queue depth
 
@@ -55,11 +56,11 @@ def status_of(error: BaseException) -> int:
 
 
 class ServerState:
-    """A classifier's tasks, their batchers and the server's metrics: what the handlers share."""
+    """A model's tasks, their batchers and the server's metrics: what the handlers share."""
 
-    def __init__(self, config: ServeConfig, classifier: Any):
+    def __init__(self, config: ServeConfig, model: Any):
         self.config = config
-        self.classifier = classifier
+        self.model = model
         self.shutting_down = False
         reg = self.metrics = Registry()
         self.requests = reg.counter("edgetext_requests_total", "HTTP requests by endpoint and status code",
@@ -72,7 +73,7 @@ class ServerState:
                                             ("task",))
         self.engine_seconds = reg.histogram("edgetext_engine_duration_seconds", "seconds per engine call",
                                             LATENCY_BUCKETS, ("task",))
-        self.tasks, self.unsupported = build_tasks(classifier, config, self._observer)
+        self.tasks, self.unsupported = build_tasks(model, config, self._observer)
         reg.gauge("edgetext_queue_texts", "texts accepted and waiting for an engine call",
                   lambda: sum(t.batcher.pending for t in self.tasks.values()))
         reg.gauge("edgetext_queue_capacity_texts", "the queue's bound (--max-queue), per task",
@@ -103,10 +104,14 @@ class ServerState:
         return all([task.batcher.close(timeout) for task in self.tasks.values()])
 
     def health(self) -> dict:
-        d = self.classifier.describe()
-        return {"status": "shutting_down" if self.shutting_down else "ok", "bundle": d["name"],
-                "task": self.classifier.bundle.manifest.task, "backend": d["backend"], "model": d["model"],
-                "precision": d["precision"], "labels": d["labels"], "endpoints": sorted(self.tasks)}
+        d = self.model.describe()
+        health = {"status": "shutting_down" if self.shutting_down else "ok", "bundle": d["name"],
+                  "task": self.model.bundle.manifest.task, "backend": d["backend"], "model": d["model"],
+                  "precision": d["precision"], "endpoints": sorted(self.tasks)}
+        for key in ("labels", "embedding"):
+            if key in d:
+                health[key] = d[key]
+        return health
 
 
 def _json(body: dict, status: int = 200, headers: dict | None = None) -> web.Response:

@@ -1,15 +1,16 @@
-"""The ``edgetext serve`` process: load the classifier, listen, shut down gracefully.
+"""The ``edgetext serve`` process: load the model, listen, shut down gracefully.
 
     serve(ServeConfig("reviews-zh.etb", port=8080, max_batch=32, max_wait_ms=5))   # returns the exit status
 
-One process, one verified ``TextClassifier`` shared by ``workers`` batcher threads, one aiohttp
-event loop. When it listens it prints one line to stdout,
+One process, one verified ``TextClassifier`` (or ``TextEmbedder``, for a text-embedding bundle) shared by
+``workers`` batcher threads, one aiohttp event loop. When it listens it prints one line to stdout,
 ``edgetext serve: listening on http://HOST:PORT (...)`` (with ``port=0`` the port the OS chose).
 SIGTERM or SIGINT: /healthz turns 503, new requests get 503, the listening socket closes, accepted
 requests run at once (no more waiting for batch-mates) and are answered, then the process exits 0
 (1 if requests were still running after ``shutdown_timeout``).
 
-May import: the standard library, aiohttp, edgetext.errors, edgetext.predictor and edgetext.serving.*.
+May import: the standard library, aiohttp, edgetext.errors, edgetext.bundle, edgetext.predictor,
+edgetext.embedder and edgetext.serving.*.
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ import time
 
 from aiohttp import web
 
+from ..bundle import Bundle
+from ..embedder import TextEmbedder
+from ..errors import InvalidInputError
 from ..predictor import TextClassifier
 from .app import ServerState, create_app
 from .config import ServeConfig
@@ -30,32 +34,45 @@ log = logging.getLogger(__name__)
 READY = "edgetext serve: listening on"
 
 
-def load_classifier(config: ServeConfig) -> TextClassifier:
-    return TextClassifier(config.bundle, backend=config.backend, device=config.device, threads=config.threads,
-                          model=config.model)
+MODELS: dict[str, type[TextClassifier] | type[TextEmbedder]] = {
+    "text-classification": TextClassifier, "text-embedding": TextEmbedder}
+
+Model = TextClassifier | TextEmbedder
 
 
-def serve(config: ServeConfig, classifier: TextClassifier | None = None) -> int:
+def load_model(config: ServeConfig) -> Model:
+    """The TextClassifier or TextEmbedder of the bundle's task, verified as the library loads it."""
+    with Bundle.open(config.bundle) as b:
+        task = b.manifest.task
+    cls = MODELS.get(task)
+    if cls is None:
+        raise InvalidInputError(f"{config.bundle}: task {task!r} is not served (edgetext serve serves "
+                                f"{', '.join(MODELS)})")
+    return cls(config.bundle, backend=config.backend, device=config.device, threads=config.threads,
+               model=config.model)
+
+
+def serve(config: ServeConfig, model: Model | None = None) -> int:
     """Run the server until SIGTERM/SIGINT; the exit status (0: every accepted request was answered)."""
     warning = config.oversubscribed()
     if warning:
         log.warning("%s", warning)
-    clf = classifier if classifier is not None else load_classifier(config)
+    loaded = model if model is not None else load_model(config)
     try:
-        return asyncio.run(_run(config, clf))
+        return asyncio.run(_run(config, loaded))
     finally:
-        if classifier is None:
-            clf.close()
+        if model is None:
+            loaded.close()
 
 
-def _ready_line(url: str, config: ServeConfig, clf: TextClassifier) -> str:
+def _ready_line(url: str, config: ServeConfig, clf: Model) -> str:
     d = clf.describe()
     return (f"{READY} {url} (bundle {d['name']}, {d['backend']} {d['precision']} {d['model']}; max-batch "
             f"{config.max_batch} (runs of {config.engine_batch}), max-wait {config.max_wait_ms:g} ms, workers {config.workers}, threads "
             f"{config.threads or 'default'}, queue {config.max_queue} texts)")
 
 
-async def _run(config: ServeConfig, clf: TextClassifier) -> int:
+async def _run(config: ServeConfig, clf: Model) -> int:
     state = ServerState(config, clf)
     state.start()
     runner = web.AppRunner(create_app(state), handle_signals=False, access_log=None,

@@ -7,10 +7,9 @@ classify: the engine call is ``softmax(TextClassifier.logits(texts, batch_size=e
 whole batch (the library sorts it by length and pads each run of `engine_batch` texts to its longest),
 then each request's rows become its top-k ``Category`` lists: exactly what
 ``TextClassifier.classify_batch(batch_texts, top_k, batch_size=engine_batch)`` returns for the same batch.
-embed: served when the library has a TextEmbedder for the bundle's task; until then `unsupported`
-says why, and the endpoint answers 404 with that message. Adding it: an ``embed_task`` like
-``classify_task`` (run = the embedder's batch call, respond = ``{"embeddings": rows.tolist()}``),
-registered in ``build_tasks``.
+embed (a text-embedding bundle): ``TextEmbedder.embed(texts, batch_size=engine_batch)``, each request's
+rows as ``{"embeddings": [[...], ...], "dim": D}``. A bundle serves the endpoint of its manifest task
+(``BUILDERS``); the other answers 404 with the reason from ``build_tasks``.
 
 May import: the standard library, numpy, edgetext.errors, edgetext.postprocess and
 edgetext.serving.batcher / config / payload.
@@ -23,7 +22,7 @@ from typing import Any, Callable
 from ..postprocess import softmax, top_k_categories
 from .batcher import BatchObserver, DynamicBatcher
 from .config import ServeConfig
-from .payload import TextsRequest, classify_request
+from .payload import TextsRequest, classify_request, embed_request
 
 Parse = Callable[[dict, ServeConfig], TextsRequest]
 Respond = Callable[[Any, TextsRequest], dict]
@@ -58,16 +57,27 @@ def classify_task(classifier, config: ServeConfig, observe: Callable[[str], Batc
     return Task("classify", classify_request, _batcher("classify", run, config, observe), respond)
 
 
-def embedding_unsupported(classifier) -> str:
-    """Why POST /v1/embed is not served for this bundle."""
-    manifest = classifier.bundle.manifest
-    return (f"bundle {manifest.name!r} has task {manifest.task!r}, which does not support embedding: use "
-            "POST /v1/classify")
+def embed_task(embedder, config: ServeConfig, observe: Callable[[str], BatchObserver]) -> Task:
+    def run(texts: list[str]):
+        return embedder.embed(texts, batch_size=config.engine_batch)
+
+    def respond(rows, req: TextsRequest) -> dict:
+        return {"embeddings": rows.tolist(), "dim": int(rows.shape[1])}
+
+    return Task("embed", embed_request, _batcher("embed", run, config, observe), respond)
 
 
-def build_tasks(classifier, config: ServeConfig,
+# manifest task -> (the endpoint it serves, its Task builder); the other endpoints answer 404
+BUILDERS = {"text-classification": ("classify", classify_task), "text-embedding": ("embed", embed_task)}
+WHAT = {"classify": "classification", "embed": "embedding"}
+
+
+def build_tasks(model, config: ServeConfig,
                 observe: Callable[[str], BatchObserver]) -> tuple[dict[str, Task], dict[str, str]]:
-    """The tasks this bundle serves, and for each one it does not, the reason (the 404's message)."""
-    tasks = {"classify": classify_task(classifier, config, observe)}
-    unsupported = {"embed": embedding_unsupported(classifier)}
-    return tasks, unsupported
+    """The tasks this bundle serves (`model` is the TextClassifier or TextEmbedder of its task), and for
+    each endpoint it does not serve, the reason (the 404's message)."""
+    manifest = model.bundle.manifest
+    name, build = BUILDERS[manifest.task]
+    unsupported = {other: f"bundle {manifest.name!r} has task {manifest.task!r}, which does not support {what}: "
+                          f"use POST /v1/{name}" for other, what in WHAT.items() if other != name}
+    return {name: build(model, config, observe)}, unsupported

@@ -1,6 +1,7 @@
 """The ``edgetext`` command (also ``python -m edgetext``). A contract other tools call:
 
     edgetext classify BUNDLE [TEXT ...] [--top-k K] [--backend B] [--device D] [--threads N] [--json]
+    edgetext embed BUNDLE [TEXT ...] [--output FILE.npy] [--backend B] [--threads N]   (text-embedding bundles)
     edgetext info BUNDLE [--json]
     edgetext verify BUNDLE [--predictions] [--threads N] [--json]
     edgetext bench BUNDLE [--backend B] [--threads N] [--batch-size B] [--texts FILE] [--json]
@@ -11,12 +12,14 @@
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
 JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1).
+embed likewise reads stdin and prints one {"text", "embedding"} JSON line per text, or with --output
+saves one float32 [N, D] .npy (rows in input order).
 Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else
 (an unexpected internal error too: its traceback only with EDGETEXT_DEBUG=1). --threads is capped at
 edgetext.limits.max_threads() (4 x the usable CPUs).
 
 May import: the standard library, edgetext (the package root), edgetext.errors and, inside the
-commands, edgetext.bundle, edgetext.predictor, edgetext.verify, edgetext.evaluate, edgetext.backends.catalog /
+commands, edgetext.bundle, edgetext.predictor, edgetext.embedder, edgetext.verify, edgetext.evaluate, edgetext.backends.catalog /
 registry, edgetext.serving.config / server (``edgetext serve``) and edgetext_converters.cli (the one
 place the runtime reaches the converters, and only for ``edgetext convert``).
 """
@@ -93,6 +96,14 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--top-k", type=_positive_int, default=1, help="categories per text (default 1)")
     c.add_argument("--json", action="store_true", help="one JSON object per line per text")
     runtime_opts(c, batch=True)
+
+    m = sub.add_parser("embed", help="sentence embeddings of texts (a text-embedding bundle)",
+                       description="Embed each TEXT (or each stdin line when no TEXT is given): one JSON line "
+                                   '{"text", "embedding"} per text, or one [N, D] float32 .npy with --output.')
+    m.add_argument("bundle", metavar="BUNDLE", help="bundle folder or .etb file (task text-embedding)")
+    m.add_argument("texts", metavar="TEXT", nargs="*", default=[], help="texts (default: stdin, one per line)")
+    m.add_argument("--output", metavar="FILE.npy", default=None, help="save the embeddings as one .npy array")
+    runtime_opts(m, batch=True)
 
     i = sub.add_parser("info", help="describe a bundle", description="Describe a bundle: labels, tokenizer, models.")
     i.add_argument("bundle", metavar="BUNDLE")
@@ -185,6 +196,42 @@ def _cmd_classify(args) -> int:
     return EXIT_OK
 
 
+def _cmd_embed(args) -> int:
+    from .embedder import TextEmbedder
+
+    if args.output is not None and not args.output.endswith(".npy"):
+        raise _UsageError(f"--output {args.output}: expected a .npy file name")
+    if args.texts:
+        chunks = [args.texts]
+    elif sys.stdin is None or sys.stdin.isatty():
+        raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
+    else:
+        chunks = _stdin_chunks(sys.stdin, STDIN_CHUNK)
+    out = sys.stdout
+    if out is None and args.output is None:
+        raise EdgeTextError("stdout is closed: there is nowhere to print the results (use --output FILE.npy)")
+    emb = TextEmbedder(args.bundle, backend=args.backend, device=args.device, threads=args.threads,
+                       model=args.model)
+    parts = []
+    for texts in chunks:
+        vectors = emb.embed(texts, batch_size=args.batch_size)
+        if args.output is not None:
+            parts.append(vectors)
+            continue
+        for text, vec in zip(texts, vectors):
+            out.write(json.dumps({"text": text, "embedding": [round(float(x), 7) for x in vec]},
+                                 ensure_ascii=False) + "\n")
+        out.flush()
+    if args.output is not None:
+        import numpy as np
+
+        arr = np.concatenate(parts) if parts else np.zeros((0, emb.dim), np.float32)
+        np.save(args.output, arr)
+        if out is not None:
+            out.write(f"wrote {arr.shape[0]} x {arr.shape[1]} float32 embeddings to {args.output}\n")
+    return EXIT_OK
+
+
 def _stdin_lines(stream):
     """Lines as str; raw bytes are decoded strictly so a bad line is named, not mangled."""
     raw = getattr(stream, "buffer", None)
@@ -249,7 +296,11 @@ def _cmd_info(args) -> int:
         return EXIT_OK
     print(f"bundle     {info['path']} ({info['kind']}, {info['size']:,} bytes, {info['files']} files)")
     print(f"name       {info['name']}  task {info['task']}  format v{info['format_version']}")
-    print(f"labels     {', '.join(info['labels'])}")
+    if info.get("embedding"):
+        e = info["embedding"]
+        print(f"embedding  dim {e['dim']}, {e['pooling']} pooling, normalize {e['normalize']} (in the model)")
+    else:
+        print(f"labels     {', '.join(info['labels'])}")
     tok = info["tokenizer"]
     print(f"tokenizer  vocab {tok['vocab']}, max_length {tok['max_length']}, lowercase {tok.get('lowercase')}, "
           f"strip_accents {tok.get('strip_accents')}, chinese chars {tok.get('tokenize_chinese_chars')}")
@@ -411,6 +462,7 @@ def _print_error(message: str) -> None:
 
 COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify, "bench": _cmd_bench,
             "eval": _cmd_eval, "serve": _cmd_serve}
+COMMANDS["embed"] = _cmd_embed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -421,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = _build_parser()
         # Texts may come before or after options (`classify B --json TEXT`), as users type them.
         args, extra = parser.parse_known_args(argv)
-        if extra and args.command == "classify" and not any(x.startswith("-") for x in extra):
+        if extra and args.command in ("classify", "embed") and not any(x.startswith("-") for x in extra):
             args.texts = list(args.texts) + extra
         elif extra:
             parser.parse_args(argv)  # reports the unrecognized arguments (exit 2)

@@ -142,6 +142,7 @@ BAD = [
     (b'{"te', 400, "MalformedRequestError", "not valid JSON"),
     (b"", 400, "MalformedRequestError", "body is empty"),
     (b"[1, 2]", 400, "MalformedRequestError", "not a JSON array"),
+    (b"[" * 2000 + b"]" * 2000, 400, "MalformedRequestError", "nested too deeply"),
     (b'{"texts": ["\xff"]}', 400, "MalformedRequestError", "not valid UTF-8"),
     ({"texts": "abc"}, 422, "InputTypeError", 'for one text use "text"'),
     ({"texts": ["ok", 3]}, 422, "InputTypeError", "texts[1] must be a str, not int"),
@@ -170,6 +171,22 @@ def test_bad_requests_get_a_4xx_with_the_reason(server, body, status, kind, mess
     assert headers["Content-Type"].startswith("application/json")
     assert answer["error"]["status"] == status and answer["error"]["type"] == kind
     assert message in answer["error"]["message"], answer
+
+
+def test_a_chunked_body_over_the_limit_gets_413(server):
+    import http.client
+
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request("POST", "/v1/classify", body=iter([b'{"text": "', b"x" * 5000, b'"}']),
+                     encode_chunked=True, headers={"Transfer-Encoding": "chunked"})
+        r = conn.getresponse()
+        answer = json.loads(r.read())
+    finally:
+        conn.close()
+    assert r.status == 413 and answer["error"]["type"] == "PayloadTooLargeError"
+    assert "--max-body-bytes" in answer["error"]["message"]
 
 
 def test_unknown_routes_methods_and_embedding(server, library):
@@ -257,7 +274,7 @@ def test_overload_gets_503_and_sigterm_answers_the_requests_in_flight(library):
 
 def test_embed_returns_what_the_library_returns_for_an_embedding_bundle():
     """all-MiniLM-L6-v2 as a text-embedding bundle (converted once per converter source and cached by
-    tests/support/embedding_bundles.py, which tests/test_embedder.py shares)."""
+    tests/support/embedding_bundles.py, which tests/test_embedder.py shares: ~1 min when the cache is cold)."""
     from support.embedding_bundles import embedding_bundles
 
     bundle = embedding_bundles()["int8"]["bundle"]

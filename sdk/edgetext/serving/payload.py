@@ -48,6 +48,8 @@ def parse_json(body: bytes) -> dict:
     except json.JSONDecodeError as e:
         raise MalformedRequestError(f"the request body is not valid JSON: {e.msg} at line {e.lineno} column "
                                     f"{e.colno}") from None
+    except RecursionError:
+        raise MalformedRequestError("the request body is JSON nested too deeply") from None
     if not isinstance(obj, dict):
         raise MalformedRequestError(f"the request body must be a JSON object such as {{\"texts\": [\"...\"]}}, "
                                     f"not a JSON {_json_type(obj)}")

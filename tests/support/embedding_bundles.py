@@ -41,7 +41,16 @@ def held_out_tweets(n: int = N_EVAL) -> list[str]:
 
 def embedding_bundles() -> dict:
     """{"int8": {"bundle", "report"}, "fp32": {...}, "eval_file"}; converted once per cache key."""
-    folder = CACHE / f"embedding-{_key()}"
+    return _converted("embedding", {"int8": ("onnx-x86", "int8"), "fp32": ("onnx-x86", "fp32")})
+
+
+def arm_embedding_bundle() -> dict:
+    """{"arm": {"bundle", "report"}, "eval_file"}: int8 for onnx-x86 and onnx-arm64 in one bundle (the ARM suite)."""
+    return _converted("embedding-arm", {"arm": ("onnx-x86,onnx-arm64", "int8")})
+
+
+def _converted(kind: str, variants: dict[str, tuple[str, str]]) -> dict:
+    folder = CACHE / f"{kind}-{_key()}"
     done = folder / "bundles.json"
     if done.is_file():
         return json.loads(done.read_text())
@@ -51,14 +60,14 @@ def embedding_bundles() -> dict:
     eval_file = tmp / "eval.txt"
     eval_file.write_text("".join(t + "\n" for t in held_out_tweets()), encoding="utf-8")
     out: dict = {}
-    for precision in ("int8", "fp32"):
-        bundle = tmp / f"minilm-embed-{precision}.etb"
-        proc = convert_cli(str(ASSETS / "minilm"), "--task", "embedding", "--targets", "onnx-x86", "--precision",
+    for name, (targets, precision) in variants.items():
+        bundle = tmp / f"minilm-embed-{name}.etb"
+        proc = convert_cli(str(ASSETS / "minilm"), "--task", "embedding", "--targets", targets, "--precision",
                            precision, "--eval", str(eval_file), "--out", str(bundle), "--json", "--quiet",
-                           "--name", f"minilm-embed-{precision}")
+                           "--name", f"minilm-embed-{name}")
         if proc.returncode != 0:
-            raise RuntimeError(f"convert ({precision}) failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        out[precision] = {"bundle": str(bundle), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
+            raise RuntimeError(f"convert ({name}) failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        out[name] = {"bundle": str(bundle), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
     out["eval_file"] = str(eval_file)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)

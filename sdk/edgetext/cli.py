@@ -166,6 +166,19 @@ def _classifier(args):
                           model=args.model)
 
 
+def _bench_model(args):
+    """What `bench` times: the TextClassifier, or for a text-embedding bundle the TextEmbedder (same stages)."""
+    from .errors import TaskMismatchError
+
+    try:
+        return _classifier(args)
+    except TaskMismatchError:
+        from .embedder import TextEmbedder
+
+        return TextEmbedder(args.bundle, backend=args.backend, device=args.device, threads=args.threads,
+                            model=args.model)
+
+
 STDIN_CHUNK = 4096  # stdin texts are classified and printed in chunks: a long stream never sits in memory
 
 
@@ -346,7 +359,7 @@ def _cmd_bench(args) -> int:
         texts = _read_text_lines(args.texts, "--texts")
         if not texts:
             raise _UsageError(f"{args.texts} has no non-empty lines")
-    clf = _classifier(args)
+    clf = _bench_model(args)
     if not args.texts:
         texts = [g["text"] for g in clf.bundle.manifest.golden if g["text"]] or ["edgetext"]
     repeat = args.repeat or max(1, -(-256 // len(texts)))

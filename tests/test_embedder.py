@@ -218,3 +218,10 @@ def test_the_semantic_search_sample_finds_a_corpus_text_first(bundles, tmp_path)
     bad = subprocess.run([sys.executable, str(ROOT / "samples" / "semantic_search.py"), str(corpus)],
                          capture_output=True, text=True, env=child_env(), timeout=120)
     assert bad.returncode == 2 and "semantic_search:" in bad.stderr
+
+
+def test_cli_bench_times_an_embedding_bundle(bundles):
+    proc = _cli("bench", bundles["int8"]["bundle"], "--json", "--threads", "1", "--repeat", "1", "--batch-size", "2")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["model"] == "model.x86_64.int8.onnx" and report["texts"] >= 4 and report["latency_ms"]["p50"] > 0

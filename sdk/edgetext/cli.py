@@ -145,10 +145,13 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: a free port, printed)")
     s.add_argument("--max-batch", type=_positive_int, default=32, help="texts per engine call (default 32)")
+    s.add_argument("--engine-batch", type=_positive_int, default=8,
+                   help="texts per backend run inside an engine call, sorted by length (default 8)")
     s.add_argument("--max-wait-ms", type=float, default=5.0, help="wait for batch-mates at most (default 5)")
     s.add_argument("--workers", type=_positive_int, default=1, help="engine calls at once (default 1)")
     s.add_argument("--max-queue", type=_positive_int, default=512, help="texts waiting at most; then 503 (default 512)")
-    s.add_argument("--max-texts", type=_positive_int, default=256, help="texts per request (default 256)")
+    s.add_argument("--max-texts", type=_positive_int, default=0, help="texts per request (default 256, at most "
+                                                                         "--max-queue)")
     s.add_argument("--max-text-chars", type=_positive_int, default=8192, help="characters per text (default 8192)")
     s.add_argument("--max-body-bytes", type=_positive_int, default=1 << 20, help="bytes per request (default 1 MiB)")
     s.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds SIGTERM waits (default 30)")
@@ -448,8 +451,8 @@ def _cmd_serve(args) -> int:
                             "pip install edgetext[serve]") from None
     from .serving.config import ServeConfig
 
-    names = ("host", "port", "max_batch", "max_wait_ms", "workers", "threads", "backend", "device", "model",
-             "max_queue", "max_texts", "max_text_chars", "max_body_bytes", "shutdown_timeout")
+    names = ("host", "port", "max_batch", "engine_batch", "max_wait_ms", "workers", "threads", "backend", "device",
+             "model", "max_queue", "max_texts", "max_text_chars", "max_body_bytes", "shutdown_timeout")
     return serve(ServeConfig(args.bundle, **{n: getattr(args, n) for n in names}))
 
 

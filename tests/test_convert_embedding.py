@@ -196,3 +196,23 @@ def test_the_cosine_gate_and_retrieval_agreement():
     assert "non_finite" in [p.kind for p in problems(compare(ref, bad, task="text-embedding"), "int8",
                                                      GateConfig(allow_accuracy_drop=True))]
     assert problems(compare(ref, ref[:, :8], task="text-embedding"), "fp32", GateConfig())[0].kind == "shape"
+
+
+def test_paddle_lite_x86_embeds_like_the_reference(converted, tmp_path):
+    """lite-x86 (fp32 .nb) runs the same pooling graph: its manifest width is the embedding dim (not 0 labels)."""
+    eval_file = tmp_path / "eval.txt"
+    eval_file.write_text("".join(t + "\n" for t in open(converted["eval_file"], encoding="utf-8")
+                                 .read().splitlines()[:48]), encoding="utf-8")
+    out = tmp_path / "lite.etb"
+    proc = convert_cli(str(ASSETS / "minilm"), "--task", "embedding", "--targets", "lite-x86", "--eval",
+                       str(eval_file), "--out", str(out), "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads(proc.stdout.strip().splitlines()[-1])["targets"]["lite-x86"]
+    assert row["precision"] == "fp32" and row["mean_cosine"] >= 0.9999
+    with Bundle.open(out) as b:
+        spec = b.manifest.models[0]
+        assert spec.backend == "paddlelite" and spec.output.shape == (-1, 384)
+    from support.convert_helpers import run
+
+    emb = run(["-m", "edgetext", "embed", str(out), "--backend", "paddlelite", "--threads", "1", "hello world"])
+    assert len(json.loads(emb.stdout.splitlines()[-1])["embedding"]) == 384

@@ -101,7 +101,8 @@ def io(desc: ModelDescription, path: str | os.PathLike, ran: bool) -> tuple[list
                               "'logits' assumed")
     inputs = [{"name": n, "role": feed_role(n), "dtype": desc.graph.feed_dtypes.get(n, "int64"), "shape": [-1, -1]}
               for n in desc.graph.feed_names]
-    return inputs, [{"name": out_name, "dtype": "float32", "shape": [-1, desc.num_labels]}]
+    width = int(desc.embedding["dim"]) if desc.is_embedding and desc.embedding else desc.num_labels
+    return inputs, [{"name": out_name, "dtype": "float32", "shape": [-1, width]}]
 
 
 def _arch_name(arch: str) -> str:

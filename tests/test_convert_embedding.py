@@ -216,3 +216,20 @@ def test_paddle_lite_x86_embeds_like_the_reference(converted, tmp_path):
 
     emb = run(["-m", "edgetext", "embed", str(out), "--backend", "paddlelite", "--threads", "1", "hello world"])
     assert len(json.loads(emb.stdout.splitlines()[-1])["embedding"]) == 384
+
+
+def test_without_eval_texts_a_refused_dynamic_int8_falls_back_to_weight_only(tmp_path):
+    """The built-in sample texts (mixed languages, very short) are where dynamic int8 misses 0.99: the default
+    conversion then writes weight-only int8 (MatMulNBits) and says why, instead of failing."""
+    out = tmp_path / "b.etb"
+    proc = convert_cli(str(ASSETS / "minilm"), "--task", "embedding", "--targets", "onnx-x86", "--out", str(out),
+                       "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads(proc.stdout.strip().splitlines()[-1])["targets"]["onnx-x86"]
+    q = row["quantization"]
+    assert row["mean_cosine"] >= 0.99
+    if q["method"] == "weight-only-int8":  # dynamic int8 was refused on these texts (measured: 0.9858)
+        assert q["fallback_from"]["method"] == "dynamic" and q["fallback_from"]["mean_cosine"] < 0.99
+    with Bundle.open(out) as b:
+        assert b.manifest.models[0].quantization == q
+        b.verify()

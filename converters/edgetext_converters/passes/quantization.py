@@ -8,14 +8,19 @@ fp32: unchanged. fp16: ``quantize.to_fp16``. int8:
   graph and, when the best misses the gate there, keeps the most sensitive nodes in higher precision
   until it holds; the chosen model is then measured once on the held-out evaluation texts (the gate
   in the pipeline decides);
-- without: dynamic QInt8 per-channel, unsearched (the refusal then says to pass ``--calib``).
+- without: dynamic QInt8 per-channel, unsearched (the refusal then says to pass ``--calib``). An embedding
+  model whose dynamic int8 misses the cosine gate on the evaluation texts gets the more precise recipe
+  instead, weight-only int8 (``quantize_weight_only_int8``: MatMulNBits, 8-bit blocks of 32, accuracy level 4),
+  which the gate then measures the same way; nothing is tuned on those texts (two fixed recipes, the cheaper
+  first), and the record says why (``fallback_from``).
 
 ``reduce_range`` comes from the target (``targets.py``): an x86 file must be safe on CPUs without VNNI,
 whose U8S8 kernel saturates with 8-bit weights (docs/environment.md, CPU); measured on this VNNI host it
 costs no agreement (bench/quantization.py). The artifact's quantization record keeps the recipe, what
 was kept in higher precision and why (per-node sensitivities), and every candidate tried.
 
-May import: ..description, ..evaluation, ..quant_search, ..quantize, ..report, ..writers.onnx, ..targets, .base.
+May import: ..description, ..evaluation, ..gate, ..quant_search, ..quantize, ..report, ..writers.onnx, ..targets,
+.base.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from edgetext.preprocess import pad_rows
 
 from ..description import Artifact, ModelDescription
 from ..evaluation import measure, padded_batches
+from ..gate import problems
 from ..quant_search import search, search_gate
 from ..targets import Target
 from ..writers import onnx as onnx_writer
@@ -54,6 +60,8 @@ def quantize(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
     art = _searched(desc, ctx, t, src) if ctx.calib_texts else _unsearched(ctx, t, src)
     if ctx.eval is not None:  # without evaluation texts (direct use) the pipeline measures nothing either
         art.logits, art.metrics = measure(ctx.eval, onnx_writer.runner(desc, art.path, p))
+        if desc.is_embedding and not ctx.calib_texts and problems(art.metrics, p, ctx.options.gate):
+            art = _embedding_fallback(desc, ctx, t, src, art)
     desc.artifact = art
     q = art.quantization or {}
     kept = q.get("kept_higher_precision") or []  # report["passes"] names the search's change, if it made one
@@ -68,6 +76,24 @@ def _unsearched(ctx: PassContext, t: Target, src: Path) -> Artifact:
     q = recipes.quantize_dynamic_int8(src, dst, reduce_range=_reduce_range(t))
     q["search"] = "none: no calibration texts (pass --calib to let the converter search when the gate refuses)"
     return Artifact(dst, "int8", q)
+
+
+def _embedding_fallback(desc: ModelDescription, ctx: PassContext, t: Target, src: Path, dynamic: Artifact
+                        ) -> Artifact:
+    """Weight-only int8 for an embedding model whose dynamic int8 the cosine gate refuses (module docstring)."""
+    assert ctx.eval is not None and dynamic.metrics is not None
+    dst = ctx.path("onnx", f"{t.name}.weight-only.onnx")
+    q = recipes.quantize_weight_only_int8(src, dst, accuracy_level=4)
+    q["search"] = "none: no calibration texts"
+    cos = dynamic.metrics.get("mean_cosine")
+    q["fallback_from"] = {"method": "dynamic", "mean_cosine": cos,
+                          "why": "refused by the cosine gate on the evaluation texts"}
+    art = Artifact(dst, "int8", q)
+    art.logits, art.metrics = measure(ctx.eval, onnx_writer.runner(desc, dst, "int8"))
+    desc.notes.append(f"{t.name}: dynamic int8 mean cosine {cos:.5f} missed the gate: weight-only int8 written "
+                      f"(mean cosine {art.metrics.get('mean_cosine', float('nan')):.5f})")
+    log.info("%s: dynamic int8 refused (mean cosine %.5f): weight-only int8", t.name, cos)
+    return art
 
 
 def _reduce_range(t: Target) -> bool:

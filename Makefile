@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND := noninteractive
 
 NATIVE_SRC := $(wildcard native/src/*.c native/src/*.h native/include/*.h native/*.py native/*.json)
 
-.PHONY: help venv assets native native-test native-valgrind native-valgrind-python native-tsan soak lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench bench-accuracy demo bundles clean
+.PHONY: help venv assets native native-test native-valgrind native-valgrind-python native-tsan soak lint typecheck test test-slow test-arm fuzz fuzz-smoke clang bench bench-accuracy bench-e2e demo bundles clean
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-zA-Z0-9_-]+):.*## (.*)/  make \1|\2/' | column -t -s '|'
@@ -51,6 +51,7 @@ test: venv assets lint typecheck native-test fuzz-smoke ## set up and run every 
 	$(PY) bench/classifier.py --n 16 --repeat 1
 	$(PY) bench/accuracy_latency.py --quick
 	$(PY) bench/serve_load.py --quick
+	$(PY) bench/e2e.py --quick
 
 test-slow: venv assets ## full parity corpora, long property runs, slow conversions
 	$(PY) -m pytest -q -m slow tests
@@ -113,6 +114,19 @@ bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py
 	$(PY) bench/classifier.py
 	$(PY) bench/serve_load.py
+
+# bench/e2e.py's Hugging Face side exports with torch: a Python 3.11 venv with the CPU torch wheel (this
+# machine keeps torch 2.13.0 for Python 3.11 on disk; elsewhere pip fetches it), used for that export only.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.stamp: requirements/bench.txt
+	rm -rf $(BENCH_VENV)
+	python3.11 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q torch==2.13.0
+	$(BENCH_VENV)/bin/pip install -q -r requirements/bench.txt
+	touch $@
+
+bench-e2e: venv assets $(BENCH_VENV)/.stamp ## end to end vs a careful user's ORT pipeline, OpenVINO+NNCF, naive (issue 9; ~30 min)
+	$(PY) bench/e2e.py
 
 clean: ## remove build outputs
 	rm -rf build *.egg-info sdk/edgetext/_native*.so

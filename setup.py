@@ -52,7 +52,9 @@ setup(
     extras_require={
         "lite": ["paddlelite==2.13rc0", "numpy<2"],
         "convert": ["paddlepaddle==2.6.2", "paddle2onnx==1.3.1", "onnx", "safetensors", "tqdm"],
-        "serve": ["aiohttp>=3.9"],  # edgetext serve (edgetext.serving): HTTP JSON API with dynamic batching
+        "serve": ["aiohttp>=3.9"],
+        # the OpenVINO backend (edgetext.backends.openvino) and, to convert for it, NNCF static int8
+        "openvino": ["openvino>=2025.0", "nncf>=2.16"],  # edgetext serve (edgetext.serving): HTTP JSON API with dynamic batching
         "test": ["pytest", "hypothesis", "tokenizers"],
     },
     entry_points={"console_scripts": ["edgetext=edgetext.cli:main"]},

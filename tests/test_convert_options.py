@@ -80,12 +80,14 @@ def test_cli_help_lists_the_derived_targets():
 # ----------------------------------------------------------------------------- targets
 def test_targets_offer_what_the_writer_writes_and_the_table_runs():
     want = {"onnx-x86": ("int8", "fp32", "fp16"), "onnx-arm64": ("int8", "fp32", "fp16"),
-            "onnx-cuda": ("fp16", "fp32"), "lite-x86": ("fp32",), "lite-arm": ("int8", "fp32")}
+            "onnx-cuda": ("fp16", "fp32"), "lite-x86": ("fp32",), "lite-arm": ("int8", "fp32"),
+            "openvino-x86": ("int8", "fp32")}
     assert {n: t.precisions for n, t in TARGETS.items()} == want
     for t in TARGETS.values():  # every offered precision is a row of the runtime's table
         assert all(registry.lookup(_spec(t, p), "cuda" if t.device == "cuda" else "cpu") for p in t.precisions)
     assert TARGETS["onnx-x86"].file_name("int8") == "model.x86_64.int8.onnx"
     assert TARGETS["lite-arm"].file_name("fp32") == "model.aarch64.fp32.nb"
+    assert TARGETS["openvino-x86"].file_name("int8") == "model.x86_64.int8.openvino.onnx"  # beside the ORT file
     assert parse_targets(None) == DEFAULT_TARGETS
 
 

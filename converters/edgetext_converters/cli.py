@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f" fp32 must reach {GateConfig.fp32_min_cosine:g})")
     p.add_argument("--name", default=None, help="bundle name (default: the source folder's name)")
     p.add_argument("--no-static-quant", action="store_true", help="with --calib: do not try static QDQ int8")
+    p.add_argument("--onnx-graph", choices=("auto", "direct", "paddle2onnx"), default="auto",
+                   help="how ONNX files are written: direct = from the weights, shaped for inference (the last "
+                        "layer computes the [CLS] row only); paddle2onnx = traced; auto (default) = direct where "
+                        "the source has weights (PaddleNLP checkpoint, Hugging Face folder)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -106,7 +110,8 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           eval_file=args.eval_file, trim_vocab=args.trim_vocab, min_freq=args.min_freq,
                           max_length=args.max_length, max_accuracy_drop=args.max_accuracy_drop,
                           min_agreement=args.min_agreement, allow_accuracy_drop=args.allow_accuracy_drop,
-                          name=args.name, static_quant=False if args.no_static_quant else None, progress=progress,
+                          name=args.name, static_quant=False if args.no_static_quant else None,
+                          onnx_graph=args.onnx_graph, progress=progress,
                           force=args.force, task=args.task, pooling=args.pooling, normalize=args.normalize,
                           min_cosine=args.min_cosine)
 

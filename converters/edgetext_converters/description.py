@@ -28,12 +28,15 @@ class GraphModel:
     feed_names: list[str]
     fetch_names: list[str]
     feed_dtypes: dict[str, str] = field(default_factory=dict)  # name -> "int64" | "int32"
+    # PaddleNLP state-dict name -> program parameter name, when lowered from weights form (else empty):
+    # lets a writer read the current (trimmed) arrays by their meaning (onnx_graph)
+    state_names: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> "GraphModel":
         """Same program, own parameter dict and name lists (arrays shared: passes replace, never mutate)."""
         return GraphModel(program_bytes=self.program_bytes, params=dict(self.params),
                           feed_names=list(self.feed_names), fetch_names=list(self.fetch_names),
-                          feed_dtypes=dict(self.feed_dtypes))
+                          feed_dtypes=dict(self.feed_dtypes), state_names=dict(self.state_names))
 
 
 @dataclass

@@ -51,6 +51,8 @@ class ConvertOptions:
     allow_accuracy_drop: bool = False
     name: str | None = None
     static_quant: bool | None = None  # False: never try static QDQ int8
+    #: how the ONNX file is written: "auto" | "direct" (from the weights, inference-shaped) | "paddle2onnx"
+    onnx_graph: str = "auto"
     max_eval: int = 2000
     progress: bool = True
     workdir: str | os.PathLike | None = None
@@ -73,6 +75,8 @@ class ConvertOptions:
         ml = self.max_length
         if ml is not None and (not isinstance(ml, int) or ml < 2):
             raise ConversionError(f"max_length must be an integer >= 2, got {ml!r}")
+        if self.onnx_graph not in ("auto", "direct", "paddle2onnx"):
+            raise ConversionError(f"onnx_graph must be auto, direct or paddle2onnx, got {self.onnx_graph!r}")
         if not (0 <= self.min_agreement <= 1):
             raise ConversionError(f"min_agreement must be within [0, 1], got {self.min_agreement}")
         if self.max_accuracy_drop < 0:

@@ -56,6 +56,7 @@ SHRINK: tuple[passes.Pass, ...] = (passes.trim_vocab, passes.trim_positions)
 TARGET_PASSES: dict[str, tuple[passes.Pass, ...]] = {
     "onnx": (writers.onnx.export, passes.quantize),
     "lite": (passes.repair_for_lite, writers.lite.export),
+    "openvino": (writers.openvino.export, passes.quantize_openvino),
 }
 
 

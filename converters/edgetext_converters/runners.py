@@ -8,12 +8,13 @@
 - :class:`PaddleInferenceRunner`: Paddle Inference on a ``.pdmodel`` (the reference for
   Paddle inputs).
 - :class:`OrtRunner`: ONNX Runtime CPU. :class:`LiteRunner`: Paddle Lite x86 in a child process.
+  :class:`OpenVinoRunner`: OpenVINO CPU.
 
 All take ``{"input_ids", "token_type_ids", "attention_mask"}`` int64 [B, L] batches and return
 float32 logits [B, C]. :func:`reference_runner` picks the reference for a description.
 
-May import: numpy, edgetext.errors, .io_names, .description, .paddle_graph; paddle and
-onnxruntime lazily (Paddle Lite only in child processes, via lite_tool.py).
+May import: numpy, edgetext.errors, .io_names, .description, .paddle_graph; paddle,
+onnxruntime and openvino lazily (Paddle Lite only in child processes, via lite_tool.py).
 """
 from __future__ import annotations
 
@@ -283,3 +284,29 @@ class LiteRunner:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self.run_many([batch])[0]
+
+
+# ----------------------------------------------------------------------------- OpenVINO
+class OpenVinoRunner:
+    """OpenVINO CPU, one thread, f32 inference precision (what edgetext.backends.openvino sets)."""
+
+    name = "openvino"
+
+    def __init__(self, path: str | os.PathLike, threads: int = 1):
+        import openvino as ov
+
+        try:
+            core = ov.Core()
+            self.compiled = core.compile_model(core.read_model(str(path)), "CPU",
+                                               {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32",
+                                                "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"})
+        except Exception as e:  # noqa: BLE001  (OpenVINO raises its own error types: one clear error)
+            raise ConversionError(f"OpenVINO cannot load {path}: {str(e).splitlines()[0][:300]}") from None
+        self.inputs = [(p.get_any_name(), p.get_element_type().get_type_name()) for p in self.compiled.inputs]
+        self.request = self.compiled.create_infer_request()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        feeds = {name: batch[feed_role(name)].astype(np.int32 if kind == "i32" else np.int64)
+                 for name, kind in self.inputs}
+        self.request.infer(feeds)
+        return np.array(self.request.get_output_tensor(0).data, dtype=np.float32)

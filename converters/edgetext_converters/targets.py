@@ -11,6 +11,7 @@ refused" is said once, in the SDK, and this module only repeats it::
     onnx-cuda   onnxruntime cuda     fp16 | fp32
     lite-x86    paddlelite  x86_64   fp32 (int8/fp16: REFUSED)
     lite-arm    paddlelite  aarch64  int8 (weight-only) | fp32
+    openvino-x86 openvino   x86_64   int8 (NNCF static QDQ, needs --calib) | fp32
 
 Adding a target of an existing writer is one line in ``_DECLARED``.
 
@@ -30,6 +31,7 @@ PRECISIONS = ("int8", "fp16", "fp32")
 WRITABLE: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "onnx": ("int8", "fp32", "fp16"),
     "lite": ("int8", "fp32"),  # opt writes fp32 or weight-only int8; no fp16 .nb from here
+    "openvino": ("int8", "fp32"),  # NNCF static int8 (QDQ ONNX) or the fp32 ONNX file
 })
 #: name, writer, backend, model target (manifest), writer options
 _DECLARED: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
@@ -38,10 +40,11 @@ _DECLARED: tuple[tuple[str, str, str, str, dict[str, Any]], ...] = (
     ("onnx-cuda", "onnx", "onnxruntime", "cuda", {}),
     ("lite-x86", "lite", "paddlelite", "x86_64", {"place": "x86"}),
     ("lite-arm", "lite", "paddlelite", "aarch64", {"place": "arm"}),
+    ("openvino-x86", "openvino", "openvino", "x86_64", {}),
 )
 DEFAULT_TARGETS = ("onnx-x86", "onnx-arm64", "lite-x86", "lite-arm")
-_EXTENSIONS = {"onnx": "onnx", "lite": "nb"}
-_FORMATS = {"onnx": "ONNX", "lite": "Paddle Lite"}
+_EXTENSIONS = {"onnx": "onnx", "lite": "nb", "openvino": "onnx"}
+_FORMATS = {"onnx": "ONNX", "lite": "Paddle Lite", "openvino": "OpenVINO"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class Target:
         return p
 
     def file_name(self, precision: str) -> str:
-        return f"model.{self.arch}.{precision}.{_EXTENSIONS[self.writer]}"
+        engine = ".openvino" if self.writer == "openvino" else ""  # beside the ONNX Runtime file of a bundle
+        return f"model.{self.arch}.{precision}{engine}.{_EXTENSIONS[self.writer]}"
 
 
 def build_targets(table: Iterable[registry.Row], refused: Mapping[tuple[str, str, str], str],

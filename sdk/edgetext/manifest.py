@@ -23,7 +23,7 @@ MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # golden vectors included; anything bigger is refused unread
 SCHEMA_PATH = Path(__file__).with_name("schema") / "manifest.schema.json"
 
-BACKENDS = ("onnxruntime", "paddlelite")
+BACKENDS = ("onnxruntime", "paddlelite", "openvino")
 TARGETS = ("x86_64", "aarch64", "armv7", "cuda")
 PRECISIONS = ("fp32", "fp16", "int8")
 ROLES = ("input_ids", "token_type_ids", "attention_mask")

@@ -135,6 +135,7 @@ class BundleModel:
         self._setup(manifest)
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
+        self._pre.pad_multiple = int(getattr(self._backend, "pad_multiple", 1))
         # fork detection: the process that owns the engine, and the calls in flight (list append/pop are atomic
         # under the GIL and take no lock a fork could leave held)
         self._pid = os.getpid()

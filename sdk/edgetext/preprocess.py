@@ -34,15 +34,20 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, *,
              type_rows: Sequence[Sequence[int]] | None = None,
-             dtypes: Mapping[str, type | np.dtype | str] | None = None) -> dict[str, np.ndarray]:
-    """Right-pad token-id rows to the longest one (at least 1 column).
+             dtypes: Mapping[str, type | np.dtype | str] | None = None,
+             multiple: int = 1, max_width: int | None = None) -> dict[str, np.ndarray]:
+    """Right-pad token-id rows to the longest one (at least 1 column), rounded up to a ``multiple`` of
+    columns (never past ``max_width``): engines that re-plan on every new shape see a few shapes only.
 
     Returns ``{role: array [B, L]}`` for ``input_ids`` (padded with ``pad_id``),
     ``token_type_ids`` (``type_rows`` or zeros, padded with 0) and
     ``attention_mask`` (1 on tokens, 0 on padding). ``dtypes`` (role -> dtype)
     selects and casts the roles a model declares; without it every role is int64.
     """
-    width = max(1, max((len(r) for r in rows), default=0))
+    longest = max(1, max((len(r) for r in rows), default=0))
+    width = -(-longest // multiple) * multiple if multiple > 1 else longest
+    if max_width is not None:
+        width = max(longest, min(width, max_width))
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
     types = np.zeros((len(rows), width), dtype=np.int64)
@@ -111,12 +116,13 @@ class TextPreprocessor:
     """
 
     def __init__(self, tokenizer: Encoder, max_length: int, pad_id: int,
-                 dtypes: Mapping[str, type | np.dtype | str], threads: int | None = None):
+                 dtypes: Mapping[str, type | np.dtype | str], threads: int | None = None, pad_multiple: int = 1):
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.pad_id = pad_id
         self.dtypes = dict(dtypes)
         self.threads = threads
+        self.pad_multiple = pad_multiple  # the backend's wish (Backend.pad_multiple); 1: pad to the longest
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids of each text, truncated to max_length."""
@@ -142,7 +148,7 @@ class TextPreprocessor:
 
     def feeds(self, rows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
         """The model's declared inputs for `rows`, padded to the longest and cast."""
-        return pad_rows(rows, self.pad_id, dtypes=self.dtypes)
+        return pad_rows(rows, self.pad_id, dtypes=self.dtypes, multiple=self.pad_multiple, max_width=self.max_length)
 
     def batches(self, rows: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[np.ndarray, dict]]:
         """(row indices, feeds) per length bucket: similar lengths together, each padded to its longest."""

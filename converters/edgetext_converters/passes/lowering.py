@@ -40,9 +40,12 @@ def lower_to_graph(desc: ModelDescription, ctx: PassContext) -> ModelDescription
         except (KeyError, ValueError) as e:
             raise ConversionError(f"{desc.source_path}: {e}") from None
         model.eval()
+        names = {k: v.name for k, v in model.state_dict().items()}
         with tempfile.TemporaryDirectory(prefix="edgetext-lower-") as tmp:
             export_inference_model(model, Path(tmp) / "model", scalar_mask=False)  # type: ignore[arg-type]
             desc.graph = load_graph(*find_model_files(tmp))
+        if set(names.values()) <= set(desc.graph.params):  # the onnx_graph writer reads arrays by meaning
+            desc.graph.state_names = names
     finally:
         if was_static:
             paddle.enable_static()

@@ -11,14 +11,14 @@ Each writer module offers the same functions (:class:`Writer`), used by the pipe
 
 Adding a writer is one module and one line here (plus its targets in targets.py).
 
-May import: .onnx, .lite (each lazily imports its engine).
+May import: .onnx, .lite, .openvino (each lazily imports its engine).
 """
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Protocol
 
-from . import lite, onnx
+from . import lite, onnx, openvino
 
 if TYPE_CHECKING:
     from ..description import ModelDescription
@@ -39,4 +39,4 @@ class Writer(Protocol):
     def engine_version(self) -> str | None: ...
 
 
-WRITERS: dict[str, Writer] = {"onnx": onnx, "lite": lite}
+WRITERS: dict[str, Writer] = {"onnx": onnx, "lite": lite, "openvino": openvino}

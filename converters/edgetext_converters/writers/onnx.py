@@ -1,9 +1,17 @@
-"""ONNX writer: Paddle program -> ONNX fp32 (paddle2onnx 1.3.1, opset 14), folded by an ONNX Runtime
-basic-optimization session (paddle2onnx 1.3.1 keeps every weight as a Constant node and leaves the
-pad-mask arithmetic unfolded), the one output renamed ``logits``. The fp32 file is written once per
-conversion and shared by every ONNX target; the quantize pass then makes the target's precision.
+"""ONNX writer: the fp32 ONNX file of a description, written once per conversion and shared by every ONNX
+target; the quantize pass then makes the target's precision.
 
-May import: onnx, onnxruntime, paddle2onnx, edgetext.errors, ..description, ..io_names,
+Two ways, chosen by ``--onnx-graph`` (default ``auto``):
+
+- ``direct``: :mod:`..onnx_graph` writes the classifier from its weights, shaped for inference (the last layer
+  computes the [CLS] row only; measured by bench/e2e.py). Sources read in weights form (PaddleNLP
+  checkpoints, Hugging Face folders) take it under ``auto``.
+- ``paddle2onnx``: Paddle program -> ONNX (paddle2onnx 1.3.1, opset 14), folded by an ONNX Runtime
+  basic-optimization session (paddle2onnx 1.3.1 keeps every weight as a Constant node and leaves the pad-mask
+  arithmetic unfolded), the one output renamed ``logits``. Paddle inference models (graph form, no weight
+  names) and what ``onnx_graph.why_not`` refuses take it under ``auto``.
+
+May import: onnx, onnxruntime, paddle2onnx, edgetext.errors, ..description, ..io_names, ..onnx_graph,
 ..paddle_graph, ..runners, ..targets, ..verification, ..passes.base.
 """
 from __future__ import annotations
@@ -17,6 +25,7 @@ from edgetext.errors import ConversionError
 
 from ..description import Artifact, ModelDescription
 from ..io_names import feed_role
+from .. import onnx_graph
 
 if TYPE_CHECKING:
     from ..passes.base import PassContext
@@ -33,11 +42,44 @@ def export(desc: ModelDescription, ctx: "PassContext") -> ModelDescription:
     assert desc.graph is not None, "the ONNX writer needs graph form"
     cached = ctx.shared.get(_SHARED)
     if cached is None or cached[0] is not desc.graph:
-        model_file, params_file = ctx.graph_files(desc.graph)
-        cached = ctx.shared[_SHARED] = (desc.graph, paddle_to_onnx(model_file, params_file,
-                                                                   ctx.path("onnx", "model.fp32.onnx")))
+        out = ctx.path("onnx", "model.fp32.onnx")
+        how = graph_mode(desc, getattr(ctx.options, "onnx_graph", "auto"))
+        if how == "direct":
+            write_direct(desc, out)
+            ctx.record("export_onnx", onnx_graph.NOTE)
+        else:
+            model_file, params_file = ctx.graph_files(desc.graph)
+            paddle_to_onnx(model_file, params_file, out)
+        cached = ctx.shared[_SHARED] = (desc.graph, out)
     desc.artifact = Artifact(cached[1], "fp32")
     return desc
+
+
+GRAPH_MODES = ("auto", "direct", "paddle2onnx")
+
+
+def graph_mode(desc: ModelDescription, asked: str) -> str:
+    """``direct`` or ``paddle2onnx`` for ``asked`` (see the module docstring); ``direct`` where it cannot be
+    written is a ConversionError with the reason."""
+    if asked not in GRAPH_MODES:
+        raise ConversionError(f"unknown --onnx-graph {asked!r}; choose {', '.join(GRAPH_MODES)}")
+    if asked == "paddle2onnx":
+        return asked
+    why = onnx_graph.why_not(desc)
+    if why is None:
+        return "direct"
+    if asked == "direct":
+        raise ConversionError(f"--onnx-graph direct cannot write this model: {why}")
+    return "paddle2onnx"
+
+
+def write_direct(desc: ModelDescription, out: str | os.PathLike) -> Path:
+    import onnx
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(onnx_graph.build(desc), str(out))
+    return out
 
 
 def why_not_run(target: "Target") -> str | None:

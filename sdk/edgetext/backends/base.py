@@ -33,6 +33,8 @@ def model_bytes(model: bytes | bytearray | str) -> bytes:
 @runtime_checkable
 class Backend(Protocol):
     name: str  # a key of catalog.BACKENDS
+    # optional: sequence lengths the predictor pads batches to a multiple of (engines that re-plan per shape)
+    # pad_multiple: int
 
     def __init__(self, model: bytes | str, spec: ModelSpec, threads: int | None, device: str) -> None:
         """`model` is the model file's bytes (bundles hand verified bytes) or a path."""

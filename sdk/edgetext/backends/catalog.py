@@ -33,6 +33,8 @@ BACKENDS: dict[str, BackendInfo] = {b.name: b for b in (
                 "pip install onnxruntime"),
     BackendInfo("paddlelite", "edgetext.backends.paddlelite", "PaddleLiteBackend", "paddlelite",
                 "pip install edgetext[lite] (Python 3.10 x86_64 only)"),
+    BackendInfo("openvino", "edgetext.backends.openvino", "OpenVinoBackend", "openvino",
+                "pip install edgetext[openvino]"),
 )}
 AUTO = "auto"
 BACKEND_CHOICES: tuple[str, ...] = (AUTO, *BACKENDS)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """End to end (tokenize + infer + post-process), same weights, same texts, side by side in one run (issue 9):
 
-- **edgetext-ort** / **edgetext-ov**: ``TextClassifier`` on the bundle ``edgetext convert`` makes from the source
-  (``--targets onnx-x86,openvino-x86 --calib``), ``backend="onnxruntime"`` / ``"openvino"``; ``auto`` picks the
-  OpenVINO model where openvino is installed;
+- **edgetext-ort** / **edgetext-ov** / **edgetext-auto**: ``TextClassifier`` on the bundle ``edgetext convert`` makes
+  from the source (``--targets onnx-x86,openvino-x86 --calib``), ``backend="onnxruntime"`` / ``"openvino"`` /
+  ``"auto"`` (the default: the OpenVINO model for batches, the ONNX Runtime one for fewer than 4 texts);
 - **user-ort**: what a careful user builds without EdgeText from the same weights: their own ONNX export
   (PaddleNLP checkpoint: ``jit.save`` + ``paddle2onnx``; Hugging Face folder: ``torch.onnx.export``), ONNX
   Runtime ``quantize_dynamic`` QInt8 per channel, ``ORT_ENABLE_ALL``, Hugging Face ``tokenizers`` with the same
@@ -49,7 +49,7 @@ BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 SIDE = str(ROOT / "bench" / "e2e_side.py")
 MAX_LENGTH = 128
 BATCH = 32
-PIPELINES = ("user-ort", "user-ov", "naive", "edgetext-ort", "edgetext-ov")
+PIPELINES = ("user-ort", "user-ov", "naive", "edgetext-ort", "edgetext-ov", "edgetext-auto")
 
 
 # ------------------------------------------------------------------------------------------- sources
@@ -265,7 +265,7 @@ def make(kind: str, prep: dict, threads: int):
         return UserPipeline(prep, "ov", threads)
     if kind == "naive":
         return UserPipeline(prep, "ort", threads, naive=True)
-    return EdgeTextPipeline(prep, "onnxruntime" if kind == "edgetext-ort" else "openvino", threads)
+    return EdgeTextPipeline(prep, {"edgetext-ort": "onnxruntime", "edgetext-ov": "openvino"}.get(kind, "auto"), threads)
 
 
 def available(prep: dict) -> dict[str, str | None]:
@@ -280,7 +280,8 @@ def available(prep: dict) -> dict[str, str | None]:
             has_ov_model = any(m.backend == "openvino" for m in b.manifest.models)
     return {"user-ort": no_user, "naive": no_user,
             "user-ov": no_user or (None if ov else "openvino/nncf not installed"),
-            "edgetext-ort": None, "edgetext-ov": None if has_ov_model else "no OpenVINO model in the bundle"}
+            "edgetext-ort": None, "edgetext-ov": None if has_ov_model else "no OpenVINO model in the bundle",
+            "edgetext-auto": None}
 
 
 # ------------------------------------------------------------------------------------------- measuring

@@ -62,6 +62,20 @@ def test_runtime_openvino_matches_onnxruntime_and_is_auto(ov_bundle):
         np.testing.assert_allclose(one, a[:12], atol=0.08)  # batch 1 vs batched (padded to 16 either way)
 
 
+def test_auto_sends_small_batches_to_the_latency_model(ov_bundle):
+    """backend="auto": batches go to OpenVINO, fewer than 4 texts to ONNX Runtime (registry latency_rank)."""
+    path, _, texts = ov_bundle
+    with edgetext.TextClassifier(path, threads=1) as auto, \
+            edgetext.TextClassifier(path, backend="onnxruntime", threads=1) as ort, \
+            edgetext.TextClassifier(path, backend="openvino", threads=1) as ov:
+        small = auto.describe()["small_batches"]
+        assert small["backend"] == "onnxruntime" and small["model"] == "model.x86_64.int8.onnx"
+        assert ov.describe()["small_batches"] is None and ort.describe()["small_batches"] is None
+        np.testing.assert_array_equal(auto.logits([texts[0]]), ort.logits([texts[0]]))
+        np.testing.assert_array_equal(auto.logits(texts[:8]), ov.logits(texts[:8]))
+        assert auto.classify(texts[1]) == ort.classify(texts[1])
+
+
 def test_padding_to_the_shape_multiple_keeps_logits(ov_bundle):
     path, _, texts = ov_bundle
     with edgetext.TextClassifier(path, backend="openvino", threads=1) as clf:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -35,7 +36,7 @@ from .errors import (BackendError, BundleIntegrityError, InputTypeError, Invalid
 from .limits import check_threads, cpu_count, max_threads
 from .manifest import Manifest, ModelSpec
 from .postprocess import Category, ClassificationPostprocessor, softmax
-from .preprocess import TextPreprocessor, check_text, check_texts, pad_id_of
+from .preprocess import TextPreprocessor, check_text, check_texts, length_buckets, pad_id_of
 
 __all__ = ["BundleModel", "Category", "TextClassifier", "check_task", "softmax", "golden_expectations",
            "SCORE_TOLERANCE"]
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 _DTYPES = {"int64": np.int64, "int32": np.int32}
 # golden score tolerance per precision (labels must match exactly); edgetext.verify uses the same
 SCORE_TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "int8": 5e-2}
+SMALL_BATCH = 4  # backend="auto": batches under this many texts may go to the table's best model for latency
 LOAD_GOLDEN_TEXTS = 8  # at most this many golden texts are run at load: one per distinct expected label
 
 
@@ -136,6 +138,16 @@ class BundleModel:
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
         self._pre.pad_multiple = int(getattr(self._backend, "pad_multiple", 1))
+        # backend="auto": batches of fewer than SMALL_BATCH texts go to the table's best model for latency when
+        # that is another file of the bundle (OpenVINO's int8 is fastest on batches, ONNX Runtime's on one text);
+        # loaded on first use
+        self._small_choice: registry.Choice | None = None
+        self._small: tuple | None = None
+        self._small_lock = threading.Lock()
+        if backend == registry.AUTO and model is None:
+            small = registry.choose(manifest, backend, device, latency=True)
+            if small.spec.file != self.spec.file and small.spec.inputs == self.spec.inputs:
+                self._small_choice = small
         # fork detection: the process that owns the engine, and the calls in flight (list append/pop are atomic
         # under the GIL and take no lock a fork could leave held)
         self._pid = os.getpid()
@@ -188,11 +200,27 @@ class BundleModel:
             self._in_flight.pop()
         return out
 
+    def _engine_for(self, rows: int) -> tuple:
+        """(backend, spec, pad multiple) for a batch of `rows` texts (see ``_small_choice``)."""
+        if self._small_choice is None or rows >= SMALL_BATCH:
+            return self._backend, self.spec, self._pre.pad_multiple
+        if self._small is None:
+            with self._small_lock:
+                if self._small is None:
+                    spec = self._small_choice.spec
+                    engine = registry.backend_class(spec.backend)(self.bundle.read(spec.file), spec, self.threads,
+                                                                 self.device)
+                    self._small = (engine, spec, int(getattr(engine, "pad_multiple", 1)))
+                    log.debug("%s: batches under %d texts: %s", self.bundle.path, SMALL_BATCH,
+                              self._small_choice.reason)
+        return self._small
+
     def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
-        for idx, feeds in self._pre.batches(ids, batch_size):
-            logits = self._backend.run(feeds)
+        for idx in length_buckets([len(r) for r in ids], batch_size):
+            backend, spec, multiple = self._engine_for(len(idx))
+            logits = backend.run(self._pre.feeds([ids[i] for i in idx], multiple))
             if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
-                raise BackendError(f"{self.spec.file} returned logits of shape {logits.shape}, expected "
+                raise BackendError(f"{spec.file} returned logits of shape {logits.shape}, expected "
                                    f"({len(idx)}, {n_labels}) for {n_labels} {self._WIDTH_WHAT}")
             self._check_finite(logits, lambda r: f"texts[{int(idx[r])}]")  # noqa: B023 (called at once)
             out[idx] = logits
@@ -224,6 +252,10 @@ class BundleModel:
                         "backend": info.get("threads"), "how": info.get("threads_how"),
                         "cpus": cpu_count(), "max": max_threads()},
             "why": self._choice.reason, "not_chosen": list(self._choice.rejected),
+            "small_batches": None if self._small_choice is None else {
+                "under_texts": SMALL_BATCH, "backend": self._small_choice.spec.backend,
+                "model": self._small_choice.spec.file, "why": self._small_choice.reason,
+                "loaded": self._small is not None},
             "golden_checked_at_load": self.golden_checked,
             "engine": info, "labels": list(self.labels), "max_length": self.max_length,
             "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],

@@ -35,6 +35,10 @@ class Row:
     device: str
     rank: int  # lower is preferred by backend="auto"
     why: str
+    latency_rank: int | None = None  # the rank for batches of one or a few texts, where it differs (None: rank)
+
+    def rank_for(self, latency: bool) -> int:
+        return self.latency_rank if latency and self.latency_rank is not None else self.rank
 
 
 # fmt: off
@@ -44,7 +48,7 @@ TABLE: tuple[Row, ...] = (
     Row("onnxruntime", "cuda",    "fp32", "cuda", 11, "ONNX Runtime CUDAExecutionProvider, fp32 GPU model"),
     Row("onnxruntime", "x86_64",  "fp32", "cuda", 12, "ONNX Runtime CUDAExecutionProvider running the portable fp32 model"),
     Row("onnxruntime", "aarch64", "fp32", "cuda", 12, "ONNX Runtime CUDAExecutionProvider running the portable fp32 model"),
-    Row("openvino",    "x86_64",  "int8", "cpu",  15, "OpenVINO static int8 (NNCF) on x86_64: the fastest measured CPU path (bench/e2e.py)"),
+    Row("openvino",    "x86_64",  "int8", "cpu",  15, "OpenVINO static int8 (NNCF) on x86_64: the fastest measured CPU path on batches (bench/e2e.py)", 25),
     Row("onnxruntime", "x86_64",  "int8", "cpu",  20, "ONNX Runtime int8 (dynamic quantization) on x86_64: smallest and fastest CPU path (VNNI where present)"),
     Row("onnxruntime", "x86_64",  "fp32", "cpu",  30, "ONNX Runtime fp32 on x86_64"),
     Row("openvino",    "x86_64",  "fp32", "cpu",  32, "OpenVINO fp32 on x86_64 (f32 inference precision)"),
@@ -103,8 +107,10 @@ class Choice:
     rejected: tuple[str, ...]  # "file: why" for every model not taken
 
 
-def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model: str | None = None) -> Choice:
-    """Pick the model to run: explicit `model` file, else the best table row for `backend`/`device`."""
+def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model: str | None = None,
+           latency: bool = False) -> Choice:
+    """Pick the model to run: explicit `model` file, else the best table row for `backend`/`device`
+    (``latency``: ranked for batches of one or a few texts, ``Row.latency_rank``)."""
     kind, _ = parse_device(device)
     if backend not in BACKEND_CHOICES:
         raise InvalidInputError(f"unknown backend {backend!r}: use {spoken_choices()}")
@@ -135,9 +141,9 @@ def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model
             available += f" (on device='cpu': {servable('cpu')})"
         raise BackendUnavailableError(f"nothing in this bundle can run with {asked} on this {host_arch()} host. "
                                       f"{available}. Why not: {'; '.join(rejected)}")
-    viable.sort(key=lambda rs: rs[0].rank)
+    viable.sort(key=lambda rs: rs[0].rank_for(latency))
     row, spec = viable[0]
     how = "requested model" if model else ("backend=auto" if backend == AUTO else f"backend={backend}")
     reason = f"{how}, device={kind}, host {host_arch()}: {spec.file} — {row.why}"
-    others = [f"{s.file}: ranked lower ({r.rank} vs {row.rank})" for r, s in viable[1:]]
+    others = [f"{s.file}: ranked lower ({r.rank_for(latency)} vs {row.rank_for(latency)})" for r, s in viable[1:]]
     return Choice(spec, row, reason, tuple(others + rejected))

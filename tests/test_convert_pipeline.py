@@ -415,8 +415,10 @@ def test_minilm_fitted_head(tmp_path, assets):
 
 @pytest.mark.slow
 def test_minilm_fitted_head_default_gate_with_calibration(tmp_path, assets):
-    """Issue 8's proof case: default gate + calibration texts; the int8 search keeps the sensitive nodes
-    as fp16 weights until held-out tweets agree >= 0.99 (measured: 0.990 on 600, 31.7 MB; see README)."""
+    """Issue 8's proof case: default gate + calibration texts; the int8 search keeps the sensitive nodes in
+    higher precision until held-out tweets agree >= 0.99. Since the search aims at half the gate's disagreement
+    budget on the calibration texts (0.995), this fragile head (full int8: 0.89 on them) also keeps the word
+    table fp32 (measured: 0.998 on 600 held-out tweets, 68.9 MB of the 90.9 MB source, both ONNX graphs)."""
     from edgetext_converters.datasets import Corpus, tweets
 
     model = H.build_cached("minilm", "--head", "fitted")["folder"]
@@ -428,6 +430,8 @@ def test_minilm_fitted_head_default_gate_with_calibration(tmp_path, assets):
     t = report["targets"]["onnx-x86"]
     assert t["top1_agreement"] >= 0.99 and t["accuracy_drop_points"] <= 0.5 and not t["waived"]
     q = t["quantization"]
-    assert q["kept_higher_precision"] and all(k["kept_as"] == "fp16-weights" for k in q["kept_higher_precision"])
+    kept = q["kept_higher_precision"]
+    assert kept and all(k["kept_as"] in ("fp16-weights", "fp32") and k["sensitivity_mse"] > 0 for k in kept)
+    assert all(k["kept_as"] == "fp32" for k in kept if k["node"] in ("word", "Gather.0"))  # tables: no fp16 form
     assert q["candidates"][0]["name"] == "dynamic-per-channel" and not q["candidates"][0]["passes_on_calib"]
-    assert t["size_bytes"] < 0.36 * report["source"]["size_bytes"]
+    assert t["size_bytes"] < 0.8 * report["source"]["size_bytes"]

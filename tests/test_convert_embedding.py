@@ -152,6 +152,8 @@ def test_apply_task_decides_from_the_source_and_the_flags():
         apply_task(_desc(False), None, None, None)  # headless, no sentence-transformers files: say what to do
     with pytest.raises(ConversionError, match="pooling must be one of"):
         apply_task(_desc(False), "text-embedding", "max", None)
+    with pytest.raises(ConversionError, match="settings of --task embedding"):
+        apply_task(_desc(True), None, "mean", None)  # a classifier source with embedding flags
 
 
 def test_sentence_transformers_folders_are_detected(tmp_path):

@@ -127,6 +127,9 @@ def apply_task(desc: ModelDescription, task: str | None, pooling: str | None, no
     if task not in TASKS:
         raise ConversionError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
     if task == "text-classification":
+        if pooling is not None or normalize is not None:
+            raise ConversionError(f"{desc.source_path} is converted as a classifier: --pooling/--normalize are "
+                                  "settings of --task embedding")
         if not desc.has_head:
             raise ConversionError(f"{desc.source_path}: no classifier head (classifier.weight/bias): this is a bare "
                                   "encoder (e.g. a sentence embedding model); convert it with --task embedding, or "

@@ -43,7 +43,11 @@ def test_openvino_target_is_gated_with_openvino(ov_bundle):
     t = report["targets"]["openvino-x86"]
     assert t["file"] == "model.x86_64.int8.openvino.onnx" and t["precision"] == "int8"
     assert t["verified"] and t["top1_agreement"] >= 0.99 and not t["waived"]
-    assert t["quantization"]["method"] == "static-nncf" and t["quantization"]["calibration_texts"] == 300
+    q = t["quantization"]
+    assert q["method"] == "static-nncf" and q["calibration_texts"] == 300
+    # the [CLS]-row path (one row per text) stays fp32 in the first candidate: pooler, classifier, last layer's q/o/ffn
+    assert {"pooler.mm", "logits.mm", "l1.q.mm", "l1.ffn2.mm"} <= set(q["kept_fp32"]) and "l0.q.mm" not in q["kept_fp32"]
+    assert q["candidates"][0]["name"] == "cls-path-fp32" and q["candidates"][-1]["passes_on_calib"]
     assert any("NNCF static int8" in p for p in report["passes"])
     assert any("[CLS] row only" in p for p in report["passes"])  # the direct graph, shared with onnx-x86
 

@@ -203,11 +203,12 @@ def quantize_static_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_
 
 
 def quantize_nncf_int8(src: str | os.PathLike, dst: str | os.PathLike,
-                       samples: Sequence[dict[str, np.ndarray]]) -> dict:
+                       samples: Sequence[dict[str, np.ndarray]], ignored: Sequence[str] = ()) -> dict:
     """Static int8 for OpenVINO: NNCF post-training quantization (transformer preset: symmetric int8 weights
     per channel, activations with calibrated ranges, fast bias correction) on ``samples`` (``{role: int64
     [1, L]}``, one text each: NNCF collects statistics per sample, lengths may differ), written as standard
-    QDQ ONNX that OpenVINO compiles into int8 kernels; embedding tables row-wise int8 first."""
+    QDQ ONNX that OpenVINO compiles into int8 kernels; embedding tables row-wise int8 first. ``ignored``: node
+    names left in fp32."""
     import nncf
     import onnx
 
@@ -220,12 +221,14 @@ def quantize_nncf_int8(src: str | os.PathLike, dst: str | os.PathLike,
         names = [i.name for i in model.graph.input]
         feeds = [{name: s[feed_role(name)].astype(np.int64) for name in names} for s in samples]
         with _nncf_quiet():
+            present = {node.name for node in model.graph.node}
+            scope = nncf.IgnoredScope(names=[x for x in ignored if x in present])
             q = nncf.quantize(model, nncf.Dataset(feeds), model_type=nncf.ModelType.TRANSFORMER,
-                              subset_size=len(feeds))
+                              subset_size=len(feeds), ignored_scope=scope)
     onnx.save(q, str(dst))
     return {"method": "static-nncf", "engine": "openvino", "tool": f"nncf {nncf.__version__}",
             "preset": "transformer (nncf.ModelType.TRANSFORMER)", "calibration_texts": len(feeds),
-            "embeddings": f"{n} table(s) int8 row-wise"}
+            "embeddings": f"{n} table(s) int8 row-wise", "kept_fp32": sorted(scope.names)}
 
 
 @contextlib.contextmanager

@@ -2,25 +2,61 @@
 
 fp32: unchanged (OpenVINO compiles the ONNX file as it is, f32 inference precision). int8: NNCF static
 post-training quantization (``quantize.quantize_nncf_int8``) calibrated on up to CALIB_TEXTS of the
-calibration texts (``--calib``, required: static int8 has no run-time activation ranges), then measured once
-with OpenVINO on the held-out evaluation texts (the pipeline's gate decides). Unlike the ONNX Runtime
-targets there is no mixed-precision search yet: a model that misses the gate is refused with the numbers.
+calibration texts (``--calib``, required: static int8 has no run-time activation ranges). Candidates, tried in
+order until one passes the search gate (``quant_search.search_gate``: half the gate's disagreement budget) on the
+calibration texts against the fp32 file, both run by OpenVINO:
 
-May import: edgetext.errors, edgetext.preprocess, ..description, ..evaluation, ..quantize, ..writers.openvino,
-.base.
+1. every MatMul int8 except the [CLS]-row path (the direct graph's last-layer query, output and feed-forward
+   MatMuls, pooler and classifier: one row per text, so int8 there saves no time and costs accuracy);
+2. also every layer's second feed-forward MatMul fp32 (the outlier-heavy one in BERT-family models);
+3. also the first feed-forward MatMul.
+
+The chosen one is then measured once with OpenVINO on the held-out evaluation texts (the pipeline's gate decides);
+the record lists every candidate and what stayed fp32.
+
+May import: numpy, onnx, edgetext.errors, edgetext.preprocess, ..description, ..evaluation, ..gate, ..quant_search,
+..quantize, ..writers.openvino, .base.
 """
 from __future__ import annotations
 
+import re
+
+import numpy as np
+
 from edgetext.errors import ConversionError
-from edgetext.preprocess import pad_rows
+from edgetext.preprocess import length_buckets, pad_rows
 
 from .. import quantize as recipes
 from ..description import Artifact, ModelDescription
 from ..evaluation import measure
+from ..gate import compare, problems
+from ..quant_search import search_gate
 from ..writers import openvino as openvino_writer
 from .base import PassContext
 
 CALIB_TEXTS = 300  # NNCF's default subset size
+SCORE_BATCH = 16
+
+
+def _candidates(model_path) -> list[tuple[str, list[str]]]:
+    """(name, node names kept fp32) in the order tried (module docstring)."""
+    import onnx
+
+    names = [n.name for n in onnx.load(str(model_path), load_external_data=False).graph.node if n.op_type == "MatMul"]
+    layers = sorted({int(m.group(1)) for n in names if (m := re.match(r"l(\d+)\.", n))})
+    last = layers[-1] if layers else None
+    cls_path = [n for n in names if n in ("pooler.mm", "logits.mm")
+                or (last is not None and re.fullmatch(rf"l{last}\.(q|o|ffn1|ffn2)\.mm", n))]
+    ffn2 = [n for n in names if re.fullmatch(r"l\d+\.ffn2\.mm", n)]
+    ffn1 = [n for n in names if re.fullmatch(r"l\d+\.ffn1\.mm", n)]
+    out = [("cls-path-fp32", cls_path), ("cls-path+ffn2-fp32", sorted(set(cls_path + ffn2))),
+           ("cls-path+ffn-fp32", sorted(set(cls_path + ffn2 + ffn1)))]
+    seen, unique = set(), []
+    for name, kept in out:
+        if tuple(kept) not in seen:
+            seen.add(tuple(kept))
+            unique.append((name, kept))
+    return unique
 
 
 def quantize_openvino(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
@@ -36,12 +72,37 @@ def quantize_openvino(desc: ModelDescription, ctx: PassContext) -> ModelDescript
                               "(a few hundred texts like the ones the model will see), or --precision fp32")
     ids = desc.tokenizer.encoder().encode_batch(ctx.calib_texts[:CALIB_TEXTS], ctx.max_length)
     samples = [pad_rows([row], desc.tokenizer.pad_id) for row in ids]
-    dst = ctx.path("openvino", f"{t.name}.int8.onnx")
-    q = recipes.quantize_nncf_int8(src, dst, samples)
+    batches = [pad_rows([ids[i] for i in idx], desc.tokenizer.pad_id) for idx in length_buckets(
+        [len(x) for x in ids], SCORE_BATCH)]
+
+    def logits(path) -> np.ndarray:
+        run = openvino_writer.runner(desc, path, p)
+        return np.concatenate([run(b) for b in batches])
+
+    ref = logits(src)
+    gate = search_gate(ctx.options.gate)
+    tried, chosen = [], None
+    for name, kept in _candidates(src):
+        dst = ctx.path("openvino", f"{t.name}.{name}.onnx")
+        q = recipes.quantize_nncf_int8(src, dst, samples, ignored=kept)
+        m = compare(ref, logits(dst), task=desc.task)
+        ok = not problems(m, "int8", gate)
+        tried.append({"name": name, "kept_fp32": len(q["kept_fp32"]), "passes_on_calib": ok,
+                      "calib_top1_agreement": m.get("top1_agreement"), "calib_mean_cosine": m.get("mean_cosine"),
+                      "calib_max_abs_logit_diff": m.get("max_abs_logit_diff")})
+        chosen = (name, dst, q)
+        if ok:
+            break
+    assert chosen is not None
+    name, dst, q = chosen
+    q = dict(q, chosen=name, candidates=tried,
+             search={"calibration_texts": len(ids), "criterion": "the gate's rules on the calibration texts vs the "
+                     "fp32 file, both run by OpenVINO, half the gate's disagreement budget"})
     art = Artifact(dst, "int8", q)
     if ctx.eval is not None:
         art.logits, art.metrics = measure(ctx.eval, openvino_writer.runner(desc, dst, p))
     desc.artifact = art
-    ctx.record("quantize_openvino", f"quantize {t.name}: NNCF static int8 on {len(samples)} calibration texts",
-               **{k: v for k, v in q.items()})
+    ctx.record("quantize_openvino", f"quantize {t.name}: NNCF static int8 ({name}, {len(q['kept_fp32'])} MatMul(s) "
+               f"fp32) on {len(samples)} calibration texts",
+               **{k: v for k, v in q.items() if k != "candidates"})
     return desc

@@ -71,7 +71,7 @@ def test_writers_offer_the_same_functions():
     for kind, w in writers.WRITERS.items():
         for name in ("export", "why_not_run", "runner", "io", "measured_with", "report_metrics", "engine_version"):
             assert callable(getattr(w, name)), (kind, name)
-        assert w.ENGINE in ("onnxruntime", "paddlelite")
+        assert w.ENGINE in ("onnxruntime", "paddlelite", "openvino")
     assert {t.writer for t in TARGETS.values()} <= set(writers.WRITERS)
     assert writers.WRITERS["onnx"].why_not_run(TARGETS["onnx-arm64"]) is None  # ORT's CPU provider runs any ONNX
 

@@ -61,6 +61,20 @@ def _roles(desc: "ModelDescription") -> dict[str, str]:
     return {feed_role(n): n for n in desc.graph.feed_names}
 
 
+def cls_path_nodes(model: "onnx.ModelProto") -> list[str]:
+    """The MatMuls of a graph written here that see one row per text (the last layer's query, output and
+    feed-forward MatMuls, pooler, classifier): int8 there saves no time and costs accuracy, so the quantizers
+    try keeping them in higher precision first. Empty for other graphs (names are this module's)."""
+    import re
+
+    names = [n.name for n in model.graph.node if n.op_type == "MatMul"]
+    layers = sorted({int(m.group(1)) for n in names if (m := re.match(r"l(\d+)\.", n))})
+    if not layers or "pooler.mm" not in names:
+        return []
+    last = layers[-1]
+    return [n for n in names if n in ("pooler.mm", "logits.mm") or re.fullmatch(rf"l{last}\.(q|o|ffn1|ffn2)\.mm", n)]
+
+
 def weights_of(desc: "ModelDescription") -> dict[str, np.ndarray]:
     """PaddleNLP name -> the graph's current array (after vocabulary / position trimming)."""
     assert desc.graph is not None

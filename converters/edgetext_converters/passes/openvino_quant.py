@@ -14,8 +14,8 @@ calibration texts against the fp32 file, both run by OpenVINO:
 The chosen one is then measured once with OpenVINO on the held-out evaluation texts (the pipeline's gate decides);
 the record lists every candidate and what stayed fp32.
 
-May import: numpy, onnx, edgetext.errors, edgetext.preprocess, ..description, ..evaluation, ..gate, ..quant_search,
-..quantize, ..writers.openvino, .base.
+May import: numpy, onnx, edgetext.errors, edgetext.preprocess, ..description, ..evaluation, ..gate, ..onnx_graph,
+..quant_search, ..quantize, ..writers.openvino, .base.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ import numpy as np
 from edgetext.errors import ConversionError
 from edgetext.preprocess import length_buckets, pad_rows
 
+from .. import onnx_graph
 from .. import quantize as recipes
 from ..description import Artifact, ModelDescription
 from ..evaluation import measure
@@ -42,11 +43,9 @@ def _candidates(model_path) -> list[tuple[str, list[str]]]:
     """(name, node names kept fp32) in the order tried (module docstring)."""
     import onnx
 
-    names = [n.name for n in onnx.load(str(model_path), load_external_data=False).graph.node if n.op_type == "MatMul"]
-    layers = sorted({int(m.group(1)) for n in names if (m := re.match(r"l(\d+)\.", n))})
-    last = layers[-1] if layers else None
-    cls_path = [n for n in names if n in ("pooler.mm", "logits.mm")
-                or (last is not None and re.fullmatch(rf"l{last}\.(q|o|ffn1|ffn2)\.mm", n))]
+    model = onnx.load(str(model_path), load_external_data=False)
+    names = [n.name for n in model.graph.node if n.op_type == "MatMul"]
+    cls_path = onnx_graph.cls_path_nodes(model)
     ffn2 = [n for n in names if re.fullmatch(r"l\d+\.ffn2\.mm", n)]
     ffn1 = [n for n in names if re.fullmatch(r"l\d+\.ffn1\.mm", n)]
     out = [("cls-path-fp32", cls_path), ("cls-path+ffn2-fp32", sorted(set(cls_path + ffn2))),

@@ -3,7 +3,7 @@
 
 - **edgetext-ort** / **edgetext-ov** / **edgetext-auto**: ``TextClassifier`` on the bundle ``edgetext convert`` makes
   from the source (``--targets onnx-x86,openvino-x86 --calib``), ``backend="onnxruntime"`` / ``"openvino"`` /
-  ``"auto"`` (the default: the OpenVINO model for batches, the ONNX Runtime one for fewer than 4 texts);
+  ``"auto"`` (the default: the OpenVINO model for engine calls of >= 1,024 tokens, the ONNX Runtime one below);
 - **user-ort**: what a careful user builds without EdgeText from the same weights: their own ONNX export
   (PaddleNLP checkpoint: ``jit.save`` + ``paddle2onnx``; Hugging Face folder: ``torch.onnx.export``), ONNX
   Runtime ``quantize_dynamic`` QInt8 per channel, ``ORT_ENABLE_ALL``, Hugging Face ``tokenizers`` with the same

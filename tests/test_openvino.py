@@ -67,7 +67,7 @@ def test_runtime_openvino_matches_onnxruntime_and_is_auto(ov_bundle):
 
 
 def test_auto_sends_small_batches_to_the_latency_model(ov_bundle):
-    """backend="auto": batches go to OpenVINO, fewer than 4 texts to ONNX Runtime (registry latency_rank)."""
+    """backend="auto": large engine calls go to OpenVINO, calls under 1,024 tokens to ONNX Runtime (latency_rank)."""
     path, _, texts = ov_bundle
     with edgetext.TextClassifier(path, threads=1) as auto, \
             edgetext.TextClassifier(path, backend="onnxruntime", threads=1) as ort, \
@@ -76,7 +76,10 @@ def test_auto_sends_small_batches_to_the_latency_model(ov_bundle):
         assert small["backend"] == "onnxruntime" and small["model"] == "model.x86_64.int8.onnx"
         assert ov.describe()["small_batches"] is None and ort.describe()["small_batches"] is None
         np.testing.assert_array_equal(auto.logits([texts[0]]), ort.logits([texts[0]]))
-        np.testing.assert_array_equal(auto.logits(texts[:8]), ov.logits(texts[:8]))
+        long = sorted(texts, key=len)[-32:]  # 32 of the longest reviews: well over 1,024 tokens in one call
+        np.testing.assert_array_equal(auto.logits(long), ov.logits(long))
+        short = sorted(texts, key=len)[:8]
+        np.testing.assert_array_equal(auto.logits(short), ort.logits(short))
         assert auto.classify(texts[1]) == ort.classify(texts[1])
 
 

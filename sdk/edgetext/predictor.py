@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 _DTYPES = {"int64": np.int64, "int32": np.int32}
 # golden score tolerance per precision (labels must match exactly); edgetext.verify uses the same
 SCORE_TOLERANCE = {"fp32": 1e-3, "fp16": 2e-2, "int8": 5e-2}
-SMALL_BATCH = 4  # backend="auto": batches under this many texts may go to the table's best model for latency
+# backend="auto": engine calls with fewer tokens than this (rows x longest row) may go to the table's best model
+# for latency: on this host OpenVINO's int8 overtakes ONNX Runtime's from about 1,000 tokens per call (bench/e2e.py:
+# reviews at batch 32, ~1,900 tokens, 1.2x faster; TNEWS titles at batch 32, ~640 tokens, and single texts slower)
+SMALL_TOKENS = 1024
 LOAD_GOLDEN_TEXTS = 8  # at most this many golden texts are run at load: one per distinct expected label
 
 
@@ -138,9 +141,9 @@ class BundleModel:
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
         self._pre.pad_multiple = int(getattr(self._backend, "pad_multiple", 1))
-        # backend="auto": batches of fewer than SMALL_BATCH texts go to the table's best model for latency when
-        # that is another file of the bundle (OpenVINO's int8 is fastest on batches, ONNX Runtime's on one text);
-        # loaded on first use
+        # backend="auto": engine calls of fewer than SMALL_TOKENS tokens go to the table's best model for latency
+        # when that is another file of the bundle (OpenVINO's int8 is fastest on large batches, ONNX Runtime's on
+        # single texts and short batches); loaded on first use
         self._small_choice: registry.Choice | None = None
         self._small: tuple | None = None
         self._small_lock = threading.Lock()
@@ -200,9 +203,9 @@ class BundleModel:
             self._in_flight.pop()
         return out
 
-    def _engine_for(self, rows: int) -> tuple:
-        """(backend, spec, pad multiple) for a batch of `rows` texts (see ``_small_choice``)."""
-        if self._small_choice is None or rows >= SMALL_BATCH:
+    def _engine_for(self, tokens: int) -> tuple:
+        """(backend, spec, pad multiple) for an engine call of `tokens` = rows x longest row (``_small_choice``)."""
+        if self._small_choice is None or tokens >= SMALL_TOKENS:
             return self._backend, self.spec, self._pre.pad_multiple
         if self._small is None:
             with self._small_lock:
@@ -211,13 +214,13 @@ class BundleModel:
                     engine = registry.backend_class(spec.backend)(self.bundle.read(spec.file), spec, self.threads,
                                                                  self.device)
                     self._small = (engine, spec, int(getattr(engine, "pad_multiple", 1)))
-                    log.debug("%s: batches under %d texts: %s", self.bundle.path, SMALL_BATCH,
+                    log.debug("%s: engine calls under %d tokens: %s", self.bundle.path, SMALL_TOKENS,
                               self._small_choice.reason)
         return self._small
 
     def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
         for idx in length_buckets([len(r) for r in ids], batch_size):
-            backend, spec, multiple = self._engine_for(len(idx))
+            backend, spec, multiple = self._engine_for(len(idx) * max(len(ids[i]) for i in idx))
             logits = backend.run(self._pre.feeds([ids[i] for i in idx], multiple))
             if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
                 raise BackendError(f"{spec.file} returned logits of shape {logits.shape}, expected "
@@ -253,7 +256,7 @@ class BundleModel:
                         "cpus": cpu_count(), "max": max_threads()},
             "why": self._choice.reason, "not_chosen": list(self._choice.rejected),
             "small_batches": None if self._small_choice is None else {
-                "under_texts": SMALL_BATCH, "backend": self._small_choice.spec.backend,
+                "under_tokens": SMALL_TOKENS, "backend": self._small_choice.spec.backend,
                 "model": self._small_choice.spec.file, "why": self._small_choice.reason,
                 "loaded": self._small is not None},
             "golden_checked_at_load": self.golden_checked,

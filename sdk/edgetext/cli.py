@@ -185,13 +185,18 @@ def _bench_model(args):
 STDIN_CHUNK = 4096  # stdin texts are classified and printed in chunks: a long stream never sits in memory
 
 
-def _cmd_classify(args) -> int:
+def _text_chunks(args):
+    """The texts to process: the TEXT arguments as one chunk, else stdin lines in chunks (a usage error when
+    there are neither)."""
     if args.texts:
-        chunks = [args.texts]
-    elif sys.stdin is None or sys.stdin.isatty():
+        return [args.texts]
+    if sys.stdin is None or sys.stdin.isatty():
         raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
-    else:
-        chunks = _stdin_chunks(sys.stdin, STDIN_CHUNK)
+    return _stdin_chunks(sys.stdin, STDIN_CHUNK)
+
+
+def _cmd_classify(args) -> int:
+    chunks = _text_chunks(args)
     out = sys.stdout
     if out is None:  # started with stdout closed (`edgetext classify ... >&-`)
         raise EdgeTextError("stdout is closed: there is nowhere to print the results (redirect it to a file)")
@@ -217,12 +222,7 @@ def _cmd_embed(args) -> int:
 
     if args.output is not None and not args.output.endswith(".npy"):
         raise _UsageError(f"--output {args.output}: expected a .npy file name")
-    if args.texts:
-        chunks = [args.texts]
-    elif sys.stdin is None or sys.stdin.isatty():
-        raise _UsageError("no TEXT given and stdin is a terminal: pass texts or pipe them, one per line")
-    else:
-        chunks = _stdin_chunks(sys.stdin, STDIN_CHUNK)
+    chunks = _text_chunks(args)
     out = sys.stdout
     if out is None and args.output is None:
         raise EdgeTextError("stdout is closed: there is nowhere to print the results (use --output FILE.npy)")

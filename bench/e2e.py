@@ -364,6 +364,31 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def summary(results: list[dict]) -> str:
+    """The README's condensed table: EdgeText (auto) and the peers against the careful user's ORT pipeline."""
+    lines = ["| model / texts | threads | user-ort b32 texts/s | **EdgeText auto** b32 | OpenVINO+NNCF peer b32 | "
+             "naive b32 | user-ort b1 p50 ms | **EdgeText auto** b1 | peer b1 | agreement user / EdgeText |",
+             "|" + "---|" * 10]
+    for r in results:
+        p = r["pipelines"]
+        u, e = p.get("user-ort"), p.get("edgetext-auto")
+        if not u or not e:
+            continue
+
+        def b32(k: str, p: dict = p, u: dict = u) -> str:
+            m = p.get(k)
+            return f"{m['texts_per_s_b32']:.0f} ({m['texts_per_s_b32'] / u['texts_per_s_b32']:.2f}x)" if m else "-"
+
+        def b1(k: str, p: dict = p, u: dict = u) -> str:
+            m = p.get(k)
+            return f"{m['b1_p50_ms']:.2f} ({u['b1_p50_ms'] / m['b1_p50_ms']:.2f}x)" if m else "-"
+
+        lines.append(f"| {r['model']} / {r['texts']} | {r['threads']} | {u['texts_per_s_b32']:.0f} | **{b32('edgetext-auto')}** | "
+                     f"{b32('user-ov')} | {b32('naive')} | {u['b1_p50_ms']:.2f} | **{b1('edgetext-auto')}** | "
+                     f"{b1('user-ov')} | {u['agreement_vs_source']:.3f} / {e['agreement_vs_source']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", help="comma-separated subset of nano-zh, minilm-en, pico-zh")
@@ -373,8 +398,12 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="smoke: the 2-layer test model, 32 texts, 1 round, 1 thread")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start / RSS child processes")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "e2e.json")
+    ap.add_argument("--summary", type=Path, metavar="JSON", help="print the condensed table of an earlier run")
     ap.add_argument("--cold-child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.summary:
+        print(summary(json.loads(a.summary.read_text())["results"]))
+        return 0
     if a.cold_child:
         _cold_child(a.cold_child[0], a.cold_child[1], int(a.cold_child[2]), a.quick)
         return 0
@@ -409,6 +438,7 @@ def main() -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"cpu": _cpu(), "results": results}, indent=1), encoding="utf-8")
     print("\n" + table(results))
+    print("\n" + summary(results))
     print(f"\nwritten {a.out}")
     return 0
 

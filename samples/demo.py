@@ -47,7 +47,7 @@ def show(name: str, sample_size: int) -> None:
 
     path = BUNDLES / f"{name}.etb"
     loaded: dict[str, object] = {}  # backend -> TextClassifier, or the reason it cannot run here
-    for backend in ("onnxruntime", "paddlelite"):
+    for backend in ("onnxruntime", "openvino", "paddlelite"):
         try:
             loaded[backend] = et.TextClassifier(path, backend=backend, threads=1)
         except et.BackendUnavailableError as err:

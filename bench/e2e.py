@@ -325,13 +325,25 @@ def _cold_child(kind: str, model: str, threads: int, quick: bool) -> None:
     info = _sources(quick)[model]
     prep = prepare(model, info, 8, quick)
     text = prep["sets"][info["texts"][0]][0]
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_rss_kb()
     t0 = time.perf_counter()
     make(kind, prep, threads).one(text)
     dt = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = _peak_rss_kb()
     print(json.dumps({"cold_s": round(dt, 3), "peak_rss_mb": round(rss / 1024, 1),
                       "rss_added_mb": round((rss - before) / 1024, 1)}))
+
+
+def _peak_rss_kb() -> int:
+    """This process's peak RSS (VmHWM: per address space, reset at exec; getrusage's ru_maxrss survives exec on
+    Linux and would report the forking parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def model_sizes(prep: dict) -> dict:

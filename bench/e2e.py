@@ -411,6 +411,7 @@ def main() -> int:
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start / RSS child processes")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "e2e.json")
     ap.add_argument("--summary", type=Path, metavar="JSON", help="print the condensed table of an earlier run")
+    ap.add_argument("--cold-only", action="store_true", help="re-measure cold start and peak RSS into --out's JSON")
     ap.add_argument("--cold-child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.summary:
@@ -418,6 +419,17 @@ def main() -> int:
         return 0
     if a.cold_child:
         _cold_child(a.cold_child[0], a.cold_child[1], int(a.cold_child[2]), a.quick)
+        return 0
+    if a.cold_only:
+        data = json.loads(a.out.read_text())
+        done: dict = {}
+        for r in data["results"]:
+            key = (r["model"], r["threads"])
+            if key not in done:
+                done[key] = {k: cold(k, r["model"], r["threads"], a.quick) for k in r["pipelines"]}
+            r["cold"] = done[key]
+        a.out.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        print(table(data["results"]))
         return 0
     if a.quick:
         a.n, a.rounds, a.threads, a.no_cold = 32, 1, "1", True

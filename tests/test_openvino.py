@@ -74,6 +74,8 @@ def test_auto_sends_small_batches_to_the_latency_model(ov_bundle):
             edgetext.TextClassifier(path, backend="openvino", threads=1) as ov:
         small = auto.describe()["small_batches"]
         assert small["backend"] == "onnxruntime" and small["model"] == "model.x86_64.int8.onnx"
+        # each model is checked against its own golden vectors at load, on its own engine
+        assert auto.golden_checked > 0 and small["golden_checked_at_load"] > 0
         assert ov.describe()["small_batches"] is None and ort.describe()["small_batches"] is None
         np.testing.assert_array_equal(auto.logits([texts[0]]), ort.logits([texts[0]]))
         long = sorted(texts, key=len)[-32:]  # 32 of the longest reviews: well over 1,024 tokens in one call

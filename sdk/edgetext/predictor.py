@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import Sequence
 
 import numpy as np
@@ -141,16 +140,8 @@ class BundleModel:
         cls = registry.backend_class(self.spec.backend)
         self._backend = cls(self.bundle.read(self.spec.file), self.spec, self.threads, device)
         self._pre.pad_multiple = int(getattr(self._backend, "pad_multiple", 1))
-        # backend="auto": engine calls of fewer than SMALL_TOKENS tokens go to the table's best model for latency
-        # when that is another file of the bundle (OpenVINO's int8 is fastest on large batches, ONNX Runtime's on
-        # single texts and short batches); loaded on first use
-        self._small_choice: registry.Choice | None = None
-        self._small: tuple | None = None
-        self._small_lock = threading.Lock()
-        if backend == registry.AUTO and model is None:
-            small = registry.choose(manifest, backend, device, latency=True)
-            if small.spec.file != self.spec.file and small.spec.inputs == self.spec.inputs:
-                self._small_choice = small
+        self._small: BundleModel | None = None  # set below, after this model's own golden check
+        self._small_why = ""
         # fork detection: the process that owns the engine, and the calls in flight (list append/pop are atomic
         # under the GIL and take no lock a fork could leave held)
         self._pid = os.getpid()
@@ -160,6 +151,15 @@ class BundleModel:
         self.golden_checked = 0
         if check_golden:
             self._check_golden_predictions()
+        # backend="auto": engine calls of fewer than SMALL_TOKENS tokens go to the table's best model for latency
+        # when that is another file of the bundle (OpenVINO's int8 is fastest on large batches, ONNX Runtime's on
+        # single texts and short batches): a sibling of this task's class on that file, with its own checks
+        if backend == registry.AUTO and model is None:
+            small = registry.choose(manifest, backend, device, latency=True)
+            if small.spec.file != self.spec.file:
+                self._small = type(self)(self.bundle, backend=small.spec.backend, device=device,
+                                         threads=self.threads, model=small.spec.file, check_golden=check_golden)
+                self._small_why = small.reason
 
     def _check_finite(self, logits: np.ndarray, what) -> None:
         """BackendError naming the first row with a NaN or Inf logit (`what(row)` says whose row it is)."""
@@ -203,27 +203,15 @@ class BundleModel:
             self._in_flight.pop()
         return out
 
-    def _engine_for(self, tokens: int) -> tuple:
-        """(backend, spec, pad multiple) for an engine call of `tokens` = rows x longest row (``_small_choice``)."""
-        if self._small_choice is None or tokens >= SMALL_TOKENS:
-            return self._backend, self.spec, self._pre.pad_multiple
-        if self._small is None:
-            with self._small_lock:
-                if self._small is None:
-                    spec = self._small_choice.spec
-                    engine = registry.backend_class(spec.backend)(self.bundle.read(spec.file), spec, self.threads,
-                                                                 self.device)
-                    self._small = (engine, spec, int(getattr(engine, "pad_multiple", 1)))
-                    log.debug("%s: engine calls under %d tokens: %s", self.bundle.path, SMALL_TOKENS,
-                              self._small_choice.reason)
-        return self._small
-
     def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
         for idx in length_buckets([len(r) for r in ids], batch_size):
-            backend, spec, multiple = self._engine_for(len(idx) * max(len(ids[i]) for i in idx))
-            logits = backend.run(self._pre.feeds([ids[i] for i in idx], multiple))
+            rows = [ids[i] for i in idx]
+            if self._small is not None and len(rows) * max(map(len, rows)) < SMALL_TOKENS:
+                out[idx] = self._small.run_ids(rows, batch_size=len(rows))
+                continue
+            logits = self._backend.run(self._pre.feeds(rows))
             if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
-                raise BackendError(f"{spec.file} returned logits of shape {logits.shape}, expected "
+                raise BackendError(f"{self.spec.file} returned logits of shape {logits.shape}, expected "
                                    f"({len(idx)}, {n_labels}) for {n_labels} {self._WIDTH_WHAT}")
             self._check_finite(logits, lambda r: f"texts[{int(idx[r])}]")  # noqa: B023 (called at once)
             out[idx] = logits
@@ -255,10 +243,9 @@ class BundleModel:
                         "backend": info.get("threads"), "how": info.get("threads_how"),
                         "cpus": cpu_count(), "max": max_threads()},
             "why": self._choice.reason, "not_chosen": list(self._choice.rejected),
-            "small_batches": None if self._small_choice is None else {
-                "under_tokens": SMALL_TOKENS, "backend": self._small_choice.spec.backend,
-                "model": self._small_choice.spec.file, "why": self._small_choice.reason,
-                "loaded": self._small is not None},
+            "small_batches": None if self._small is None else {
+                "under_tokens": SMALL_TOKENS, "backend": self._small.spec.backend, "model": self._small.spec.file,
+                "why": self._small_why, "golden_checked_at_load": self._small.golden_checked},
             "golden_checked_at_load": self.golden_checked,
             "engine": info, "labels": list(self.labels), "max_length": self.max_length,
             "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],

@@ -146,11 +146,9 @@ class TextPreprocessor:
         """One row, the empty text's ids: what the classifier runs at load to warm up and check widths."""
         return [self.tokenizer.encode("", max_length=self.max_length, truncation=True)]
 
-    def feeds(self, rows: Sequence[Sequence[int]], multiple: int | None = None) -> dict[str, np.ndarray]:
-        """The model's declared inputs for `rows`, padded to the longest (rounded up to `multiple`, default
-        ``pad_multiple``) and cast."""
-        return pad_rows(rows, self.pad_id, dtypes=self.dtypes, max_width=self.max_length,
-                        multiple=self.pad_multiple if multiple is None else multiple)
+    def feeds(self, rows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+        """The model's declared inputs for `rows`, padded to the longest (rounded up to ``pad_multiple``) and cast."""
+        return pad_rows(rows, self.pad_id, dtypes=self.dtypes, multiple=self.pad_multiple, max_width=self.max_length)
 
     def batches(self, rows: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[np.ndarray, dict]]:
         """(row indices, feeds) per length bucket: similar lengths together, each padded to its longest."""

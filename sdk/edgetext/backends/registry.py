@@ -35,7 +35,7 @@ class Row:
     device: str
     rank: int  # lower is preferred by backend="auto"
     why: str
-    latency_rank: int | None = None  # the rank for batches of one or a few texts, where it differs (None: rank)
+    latency_rank: int | None = None  # the rank for small engine calls (predictor.SMALL_TOKENS), where it differs
 
     def rank_for(self, latency: bool) -> int:
         return self.latency_rank if latency and self.latency_rank is not None else self.rank
@@ -110,7 +110,7 @@ class Choice:
 def choose(manifest: Manifest, backend: str = "auto", device: str = "cpu", model: str | None = None,
            latency: bool = False) -> Choice:
     """Pick the model to run: explicit `model` file, else the best table row for `backend`/`device`
-    (``latency``: ranked for batches of one or a few texts, ``Row.latency_rank``)."""
+    (``latency``: ranked for small engine calls, ``Row.latency_rank``)."""
     kind, _ = parse_device(device)
     if backend not in BACKEND_CHOICES:
         raise InvalidInputError(f"unknown backend {backend!r}: use {spoken_choices()}")

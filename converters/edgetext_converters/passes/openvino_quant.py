@@ -24,12 +24,12 @@ import re
 import numpy as np
 
 from edgetext.errors import ConversionError
-from edgetext.preprocess import length_buckets, pad_rows
+from edgetext.preprocess import pad_rows
 
 from .. import onnx_graph
 from .. import quantize as recipes
 from ..description import Artifact, ModelDescription
-from ..evaluation import measure
+from ..evaluation import measure, padded_batches
 from ..gate import compare, problems
 from ..quant_search import search_gate
 from ..writers import openvino as openvino_writer
@@ -64,15 +64,13 @@ def quantize_openvino(desc: ModelDescription, ctx: PassContext) -> ModelDescript
     if p == "fp32":
         ctx.record("quantize_openvino", None, method="none")
         return desc
-    if p != "int8":
-        raise ConversionError(f"{t.name} writes int8 or fp32, not {p}")
+    assert p == "int8", p  # targets.WRITABLE["openvino"]: the target refuses any other precision up front
     if not ctx.calib_texts:
         raise ConversionError(f"{t.name} int8 is static (NNCF) and needs calibration texts: pass --calib FILE "
                               "(a few hundred texts like the ones the model will see), or --precision fp32")
     ids = desc.tokenizer.encoder().encode_batch(ctx.calib_texts[:CALIB_TEXTS], ctx.max_length)
     samples = [pad_rows([row], desc.tokenizer.pad_id) for row in ids]
-    batches = [pad_rows([ids[i] for i in idx], desc.tokenizer.pad_id) for idx in length_buckets(
-        [len(x) for x in ids], SCORE_BATCH)]
+    batches = padded_batches(ids, desc.tokenizer.pad_id, SCORE_BATCH)
 
     def logits(path) -> np.ndarray:
         run = openvino_writer.runner(desc, path, p)

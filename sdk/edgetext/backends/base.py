@@ -30,6 +30,14 @@ def model_bytes(model: bytes | bytearray | str) -> bytes:
         raise BackendError(f"cannot read {path}: {e.strerror or e}") from None
 
 
+def float32_logits(out, file: str) -> np.ndarray:
+    """An engine's output as float32 logits; integer outputs are refused, not cast (BackendError)."""
+    out = np.asarray(out)
+    if out.dtype.kind != "f":
+        raise BackendError(f"{file} returned {out.dtype} values, not floating-point logits: refused")
+    return out.astype(np.float32, copy=False)
+
+
 @runtime_checkable
 class Backend(Protocol):
     name: str  # a key of catalog.BACKENDS

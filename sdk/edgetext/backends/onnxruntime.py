@@ -21,7 +21,7 @@ from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
 from ..modelcheck import check_onnx_self_contained
 from . import host
-from .base import model_bytes
+from .base import float32_logits, model_bytes
 
 FLOAT_OUTPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)")
 
@@ -88,10 +88,7 @@ class OnnxRuntimeBackend:
             out = self.session.run(self._out, feeds)[0]
         except Exception as e:  # noqa: BLE001 (any engine failure becomes BackendError)
             raise BackendError(f"ONNX Runtime failed on {self.spec.file}: {str(e).strip()[:500]}") from None
-        out = np.asarray(out)
-        if out.dtype.kind != "f":
-            raise BackendError(f"{self.spec.file} returned {out.dtype} values, not floating-point logits: refused")
-        return out.astype(np.float32, copy=False)
+        return float32_logits(out, self.spec.file)
 
     def describe(self) -> dict:
         return {

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import BackendError, BackendUnavailableError
 from ..manifest import ModelSpec
 from ..modelcheck import check_onnx_self_contained
-from .base import model_bytes
+from .base import float32_logits, model_bytes
 
 MAX_REQUESTS = 32  # shapes kept planned at once (each request holds its own activation buffers)
 PAD_MULTIPLE = 16  # the predictor pads sequence lengths to a multiple of this: few shapes, requests reused
@@ -107,9 +107,7 @@ class OpenVinoBackend:
                 out = np.array(request.get_tensor(self.spec.output.name).data, copy=True)
         except Exception as e:  # noqa: BLE001 (any engine failure becomes BackendError)
             raise BackendError(f"OpenVINO failed on {self.spec.file}: {str(e).strip()[:500]}") from None
-        if out.dtype.kind != "f":
-            raise BackendError(f"{self.spec.file} returned {out.dtype} values, not floating-point logits: refused")
-        return out.astype(np.float32, copy=False)
+        return float32_logits(out, self.spec.file)
 
     def describe(self) -> dict:
         return {

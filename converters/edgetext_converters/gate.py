@@ -83,18 +83,27 @@ def nearest_neighbours(x: np.ndarray) -> np.ndarray:
     return sim.argmax(1)
 
 
-def compare_embeddings(ref: np.ndarray, out: np.ndarray, graph: np.ndarray | None = None) -> dict:
-    """Metrics of embeddings ``out`` [N, D] against the reference's: mean / min cosine, retrieval top-1
-    agreement (each text's nearest other text identical), max |diff|, NaN/Inf count."""
+def _common(ref: np.ndarray, out: np.ndarray, extra: dict) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray | None]:
+    """(ref, out as float64, metrics with n_texts / shape_ok / non_finite, the finite mask); the mask is None when
+    the shapes differ (the metrics then say so and nothing else can be compared)."""
     ref = np.asarray(ref, dtype=np.float64)
     out = np.asarray(out, dtype=np.float64)
-    m: dict = {"n_texts": int(ref.shape[0]), "task": "text-embedding"}
+    m: dict = {"n_texts": int(ref.shape[0]), **extra}
     if out.shape != ref.shape:
         m.update({"shape_ok": False, "shape": list(out.shape), "expected_shape": list(ref.shape)})
-        return m
+        return ref, out, m, None
     finite = np.isfinite(out)
     m["shape_ok"] = True
     m["non_finite"] = int((~finite).sum())
+    return ref, out, m, finite
+
+
+def compare_embeddings(ref: np.ndarray, out: np.ndarray, graph: np.ndarray | None = None) -> dict:
+    """Metrics of embeddings ``out`` [N, D] against the reference's: mean / min cosine, retrieval top-1
+    agreement (each text's nearest other text identical), max |diff|, NaN/Inf count."""
+    ref, out, m, finite = _common(ref, out, {"task": "text-embedding"})
+    if finite is None:
+        return m
     clean = np.where(finite, out, 0.0)
     cos = cosines(ref, clean) if ref.size else np.ones(0)
     m["mean_cosine"] = float(cos.mean()) if cos.size else 1.0
@@ -120,15 +129,9 @@ def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
     :func:`compare_embeddings`."""
     if task == "text-embedding":
         return compare_embeddings(ref, out, graph)
-    ref = np.asarray(ref, dtype=np.float64)
-    out = np.asarray(out, dtype=np.float64)
-    m: dict = {"n_texts": int(ref.shape[0])}
-    if out.shape != ref.shape:
-        m.update({"shape_ok": False, "shape": list(out.shape), "expected_shape": list(ref.shape)})
+    ref, out, m, finite = _common(ref, out, {})
+    if finite is None:
         return m
-    finite = np.isfinite(out)
-    m["shape_ok"] = True
-    m["non_finite"] = int((~finite).sum())
     diff = np.abs(np.where(finite, out, 0.0) - ref)
     m["max_abs_logit_diff"] = float(diff.max()) if diff.size else 0.0
     m["mean_abs_logit_diff"] = float(diff.mean()) if diff.size else 0.0

@@ -101,9 +101,9 @@ class BundleModel:
     """What every task's predictor shares (TextClassifier, edgetext.embedder.TextEmbedder): the bundle, the
     model the table chooses, the tokenizer and pre-processing, the backend, output checks, fork detection.
 
-    A subclass sets ``TASK`` (the manifest task it serves), ``_output_width()`` (values per text),
-    ``_setup()`` (its own state) and ``_check_output()`` / ``_check_golden_predictions()`` (the load-time
-    checks of its task). Arguments as in :class:`TextClassifier`. A bundle of another task is refused
+    A subclass sets ``TASK`` (the manifest task it serves), ``_output_width()`` (values per text) and
+    ``_width_says()`` (how the bundle states it, for errors), ``_setup()`` (its own state) and
+    ``_check_golden_predictions()`` (the load-time golden check of its task). Arguments as in :class:`TextClassifier`. A bundle of another task is refused
     (TaskMismatchError).
     """
 
@@ -174,8 +174,17 @@ class BundleModel:
     def _output_width(self) -> int:
         return len(self.labels)
 
-    def _check_output(self) -> None:
+    def _width_says(self) -> str:
+        """What the bundle says the output width is, for the load-time probe's error."""
         raise NotImplementedError
+
+    def _check_output(self) -> None:
+        """One tiny run at load: warms the backend up and proves the model emits ``_output_width()`` finite
+        values per text."""
+        out = self._backend.run(self._pre.feeds(self._pre.probe()))
+        if out.ndim != 2 or out.shape[1] != self._output_width():
+            raise ManifestError(f"{self.spec.file} outputs shape {tuple(out.shape)} but {self._width_says()}")
+        self._check_finite(out, lambda r: "the load-time probe (an empty text)")
 
     def _check_golden_predictions(self) -> None:
         raise NotImplementedError
@@ -287,13 +296,8 @@ class TextClassifier(BundleModel):
     def _setup(self, manifest: Manifest) -> None:
         self._post = ClassificationPostprocessor(self.labels)
 
-    def _check_output(self) -> None:
-        """One tiny run at load: warms the backend up and proves the model emits one finite logit per label."""
-        out = self._backend.run(self._pre.feeds(self._pre.probe()))
-        if out.ndim != 2 or out.shape[1] != len(self.labels):
-            raise ManifestError(f"{self.spec.file} outputs shape {tuple(out.shape)} but the bundle has "
-                                f"{len(self.labels)} labels {list(self.labels)}")
-        self._check_finite(out, lambda r: "the load-time probe (an empty text)")
+    def _width_says(self) -> str:
+        return f"the bundle has {len(self.labels)} labels {list(self.labels)}"
 
     def _check_golden_predictions(self) -> None:
         expected = golden_expectations(self.bundle.manifest, self.spec)

@@ -71,18 +71,24 @@ def build_cached(kind: str, *opts: str) -> dict:
 
     h = hashlib.sha256(" ".join([BUILD_VERSION, kind, *opts]).encode())
     h.update((ROOT / "converters" / "edgetext_converters" / "paddle_ernie.py").read_bytes())
-    folder = CACHE / f"{kind}-{h.hexdigest()[:16]}"
-    done = folder / "build.json"
+    return cached_folder(CACHE / f"{kind}-{h.hexdigest()[:16]}", "build.json", lambda tmp: build(kind, tmp, *opts))
+
+
+def cached_folder(folder: Path, record: str, make) -> dict:
+    """``make(tmp) -> dict`` once per machine: built in a sibling temporary folder, renamed to ``folder`` when
+    done (an interrupted build leaves no half folder), its JSON result (paths rewritten to ``folder``) kept
+    in ``folder/record`` and returned on later calls."""
+    done = folder / record
     if done.is_file():
         return json.loads(done.read_text())
     tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    info = build(kind, tmp, *opts)
+    info = make(tmp)
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    info = json.loads(json.dumps(info).replace(str(tmp), str(folder)))
-    done.write_text(json.dumps(info))
-    return info
+    text = json.dumps(info).replace(str(tmp), str(folder))
+    done.write_text(text)
+    return json.loads(text)
 
 
 def convert_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:

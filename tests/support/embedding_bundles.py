@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
+from pathlib import Path
 
-from .convert_helpers import ASSETS, CACHE, ROOT, convert_cli
+from .convert_helpers import ASSETS, CACHE, ROOT, cached_folder, convert_cli
 
 N_EVAL = 240
 VERSION = "1"  # bump when what is converted here changes
@@ -50,12 +49,10 @@ def arm_embedding_bundle() -> dict:
 
 
 def _converted(kind: str, variants: dict[str, tuple[str, str]]) -> dict:
-    folder = CACHE / f"{kind}-{_key()}"
-    done = folder / "bundles.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    return cached_folder(CACHE / f"{kind}-{_key()}", "bundles.json", lambda tmp: _convert(tmp, variants))
+
+
+def _convert(tmp: Path, variants: dict[str, tuple[str, str]]) -> dict:
     tmp.mkdir(parents=True)
     eval_file = tmp / "eval.txt"
     eval_file.write_text("".join(t + "\n" for t in held_out_tweets()), encoding="utf-8")
@@ -69,8 +66,4 @@ def _converted(kind: str, variants: dict[str, tuple[str, str]]) -> dict:
             raise RuntimeError(f"convert ({name}) failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         out[name] = {"bundle": str(bundle), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
     out["eval_file"] = str(eval_file)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
-    text = json.dumps(out).replace(str(tmp), str(folder))
-    done.write_text(text)
-    return json.loads(text)
+    return out

@@ -149,6 +149,12 @@ typedef struct {
    * "[mask]" is text) and the text between them is tokenized as usual.
    * 1: they are ordinary text (transformers' split_special_tokens=True). */
   int split_special_tokens;
+  /* Seed of the keyed hashes of the vocabulary's lookup map and the trie's
+   * edges (native/README.md, "Hash flooding"): a vocabulary crafted to
+   * collide cannot know it.  0 (default): drawn from the OS (getrandom, else
+   * /dev/urandom) at every creation.  Tokenization and saved models do not
+   * depend on it; set it only to reproduce a table layout (tests). */
+  uint64_t hash_seed;
 } EtTokenizerOptions;
 
 /* Sets struct_size and Hugging Face's BertWordPiece defaults. */

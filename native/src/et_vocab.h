@@ -1,7 +1,9 @@
 /* vocab.c: vocab.txt parsed into token strings + the exact-lookup hash map
  * the runtime probes for every word (whole-word hits, special tokens,
  * token_to_id).  Depends on status.  The hash helpers are inline: the
- * pre-tokenizer builds a short word's key while it collects the word. */
+ * pre-tokenizer builds a short word's key while it collects the word.  The
+ * map's hash is keyed per tokenizer (et_hash.h: a vocabulary crafted to
+ * collide under a fixed function made building quadratic). */
 #ifndef EDGETEXT_ET_VOCAB_H_
 #define EDGETEXT_ET_VOCAB_H_
 
@@ -10,12 +12,19 @@
 #include <string.h>
 
 #include "edgetext.h"
+#include "et_hash.h"
 
 typedef struct {
   uint64_t inl; /* the token's bytes, zero-padded, when it has at most 8 */
   uint32_t tag; /* 24 bits of the token's hash << 8 | min(length, 255) */
   uint32_t id1; /* id + 1; 0 = empty slot */
 } EtMapSlot;
+
+/* The map's hash keys, derived from the tokenizer's seed (et_hash.h). */
+typedef struct {
+  uint64_t k0, k1;      /* SipHash-1-3 key: tokens of more than 8 bytes */
+  uint64_t tab[9][256]; /* simple tabulation, at most 8 bytes: tab[i][byte i] for i < 8, tab[8][length] */
+} EtVocabHash;
 
 typedef struct {
   char *bytes; /* all token strings, concatenated */
@@ -27,6 +36,7 @@ typedef struct {
   /* exact lookup: open addressing over ids */
   EtMapSlot *map;
   size_t map_mask;
+  EtVocabHash hash;
 } EtVocab;
 
 /* The bytes of a string of at most 8 bytes as one little-endian-ordered
@@ -38,36 +48,29 @@ static inline uint64_t et_inline_bytes(const char *s, size_t n) {
   return x;
 }
 
-static inline uint64_t et_fmix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 /* Hash of a string of at most 8 bytes from its et_inline_bytes value: the
  * tokenizer builds that value while it collects a word, so a whole-word
  * lookup of a short word needs no second pass over its bytes. */
-static inline uint64_t et_hash_inline(uint64_t inl, size_t n) {
-  return et_fmix64(inl ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL));
+static inline uint64_t et_hash_inline(const EtVocabHash *k, uint64_t inl, size_t n) {
+  return k->tab[8][n & 255] ^ k->tab[0][inl & 255] ^ k->tab[1][(inl >> 8) & 255] ^
+         k->tab[2][(inl >> 16) & 255] ^ k->tab[3][(inl >> 24) & 255] ^ k->tab[4][(inl >> 32) & 255] ^
+         k->tab[5][(inl >> 40) & 255] ^ k->tab[6][(inl >> 48) & 255] ^ k->tab[7][inl >> 56];
 }
 
-/* 8 bytes of s as an integer in the platform's byte order (hashing only) */
-static inline uint64_t et_load64(const char *s) {
-  uint64_t x;
-  memcpy(&x, s, 8);
-  return x;
+/* Hash of any string: et_hash_inline for n <= 8, else SipHash-1-3. */
+static inline uint64_t et_hash_bytes(const EtVocabHash *k, const char *s, size_t n) {
+  if (n <= 8) return et_hash_inline(k, et_inline_bytes(s, n), n);
+  return et_siphash13(k->k0, k->k1, (const unsigned char *)s, n);
 }
 
-/* Hash of any string: et_hash_inline for n <= 8, else 8 bytes a step. */
-uint64_t et_hash_bytes(const char *s, size_t n);
+/* The keys of seed (any value; the same seed gives the same keys). */
+void et_vocab_hash_init(EtVocabHash *k, uint64_t seed);
 
 /* One token per line, HF's rules (trailing White_Space trimmed, the last of
- * duplicate lines wins, the id is the line number).  ET_ERR_VOCAB for an
- * empty or too large file or a line that is not UTF-8. */
-EtStatus et_vocab_parse(EtVocab *vocab, const char *data, size_t size, EtError *err);
+ * duplicate lines wins, the id is the line number), the map hashed with the
+ * keys of seed.  ET_ERR_VOCAB for an empty or too large file or a line that
+ * is not UTF-8. */
+EtStatus et_vocab_parse(EtVocab *vocab, const char *data, size_t size, uint64_t seed, EtError *err);
 void et_vocab_free(EtVocab *vocab);
 /* Id of the token s[0..n) or -1. */
 int32_t et_vocab_find(const EtVocab *vocab, const char *s, size_t n);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "edgetext.h"
+#include "et_hash.h"
 #include "et_tokens.h"
 
 #define ET_NO_NODE UINT32_MAX
@@ -54,9 +55,14 @@ typedef struct {
   uint32_t n_nodes;
   uint32_t root;        /* word-start tokens */
   uint32_t suffix_root; /* continuation tokens, prefix stripped */
-  /* transitions: open addressing on key = node * 256 + byte + 1 (nodes < 2^24) */
+  /* transitions: open addressing (linear probing) on key = node * 256 +
+   * byte + 1 (nodes < 2^24), hashed by simple tabulation over the key's 4
+   * bytes with tables drawn from the tokenizer's seed (et_hash.h): with the
+   * former fixed hash, a crafted vocabulary put every edge in one cluster */
   EtEdge *edges;
   uint64_t edge_mask;
+  uint32_t n_edges;
+  uint32_t edge_tab[4][256];
   uint32_t root_next[256]; /* dense transitions of the two roots */
   uint32_t suffix_next[256];
   EtNode *nodes; /* per node: f(v) and F(v) */
@@ -64,12 +70,25 @@ typedef struct {
   uint32_t n_pops;
 } EtWordPieceModel;
 
-#define ET_EDGE_HASH(key) ((uint64_t)(key) * 0x9E3779B97F4A7C15ULL >> 24)
+/* The edge tables of seed (the same seed gives the same tables). */
+static inline void et_wp_hash_init(EtWordPieceModel *m, uint64_t seed) {
+  uint64_t state = seed ^ 0x6564676573ULL; /* not the vocabulary map's keys */
+  for (int i = 0; i < 4; i++)
+    for (int b = 0; b < 256; b++) {
+      uint64_t r = et_splitmix64(&state);
+      m->edge_tab[i][b] = (uint32_t)(r ^ (r >> 32));
+    }
+}
+
+static inline uint64_t et_wp_edge_hash(const EtWordPieceModel *m, uint32_t key) {
+  return m->edge_tab[0][key & 255] ^ m->edge_tab[1][(key >> 8) & 255] ^ m->edge_tab[2][(key >> 16) & 255] ^
+         m->edge_tab[3][key >> 24];
+}
 
 /* Trie transition (node, byte) -> child, or ET_NO_NODE. */
 static inline uint32_t et_wp_goto(const EtWordPieceModel *m, uint32_t node, unsigned char b) {
   uint32_t key = (node << 8 | b) + 1;
-  uint64_t i = ET_EDGE_HASH(key) & m->edge_mask;
+  uint64_t i = et_wp_edge_hash(m, key) & m->edge_mask;
   for (;;) {
     EtEdge e = m->edges[i];
     if (e.key == key) return e.child;

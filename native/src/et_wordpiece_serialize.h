@@ -25,10 +25,11 @@ void et_wordpiece_save(const EtWordPieceModel *m, const EtVocab *vocab, const ch
  * prefix (fingerprint), intact (checksum), and structurally sound: every
  * index in range, the edges a tree, the failure pops of every node as long as
  * the bytes they consume, so that even a forged blob cannot make the runtime
- * read or write out of bounds.  ET_ERR_VOCAB (message says what is wrong) or
+ * read or write out of bounds.  The edges are hashed into a table of m's
+ * own with the tables of seed (et_wp_hash_init).  ET_ERR_VOCAB (message says what is wrong) or
  * ET_ERR_NO_MEMORY; on failure *m is left empty. */
 EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
-                           size_t prefix_len, const void *data, size_t size, EtError *err);
+                           size_t prefix_len, const void *data, size_t size, uint64_t seed, EtError *err);
 
 /* The checksum stored in the last 8 bytes of a blob of `size` bytes (over
  * the bytes before it); exposed for tests that forge blobs. */

@@ -6,6 +6,9 @@
  * (wordpiece_builder) or, when the options carry a compiled model, read
  * (wordpiece_serialize).  Depends on status, vocab, wordpiece_builder and
  * wordpiece_serialize. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* syscall(): getrandom without needing glibc 2.25's wrapper */
+#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,12 @@
 #include "et_wordpiece_builder.h"
 #include "et_wordpiece_serialize.h"
 #include "unicode_tables.h"
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#include <time.h>
 
 /* The oldest EtTokenizerOptions layout this library reads (ABI 2's first
  * layout, up to compiled_model_size; mask_token and split_special_tokens
@@ -34,6 +43,30 @@ void et_tokenizer_options_init(EtTokenizerOptions *o) {
   o->tokenize_chinese_chars = 1;
   o->clean_text = 1;
   o->max_input_chars_per_word = 100;
+}
+
+/* A fresh seed for the keyed hashes (et_hash.h), from the OS: getrandom(2)
+ * through syscall() (the glibc wrapper needs 2.25; manylinux2014 wheels may
+ * only use 2.17), else /dev/urandom.  Where neither answers (a chroot
+ * without /dev, seccomp), addresses (ASLR) and clocks: weaker, but still
+ * unknown to whoever wrote the vocabulary in advance. */
+static uint64_t draw_seed(const void *handle) {
+  uint64_t seed = 0;
+#if defined(__linux__) && defined(SYS_getrandom)
+  if (syscall(SYS_getrandom, &seed, sizeof seed, 1 /* GRND_NONBLOCK */) == (long)sizeof seed && seed) return seed;
+#endif
+  FILE *f = fopen("/dev/urandom", "rb");
+  if (f) {
+    size_t got = fread(&seed, 1, sizeof seed, f);
+    fclose(f);
+    if (got == sizeof seed && seed) return seed;
+  }
+  struct timespec ts = {0, 0};
+  timespec_get(&ts, TIME_UTC);
+  uint64_t state = (uint64_t)(uintptr_t)handle ^ (uint64_t)(uintptr_t)&ts ^ (uint64_t)ts.tv_sec << 32 ^
+                   (uint64_t)ts.tv_nsec ^ (uint64_t)clock();
+  seed = et_splitmix64(&state);
+  return seed ? seed : 1;
 }
 
 static int32_t special_id(const EtVocab *v, const char *tok) {
@@ -108,7 +141,8 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
     et_set_error(err, ET_ERR_NO_MEMORY, "out of memory");
     return ET_ERR_NO_MEMORY;
   }
-  EtStatus st = et_vocab_parse(&t->vocab, data, size, err);
+  uint64_t seed = o.hash_seed ? o.hash_seed : draw_seed(t);
+  EtStatus st = et_vocab_parse(&t->vocab, data, size, seed, err);
   if (st != ET_OK) {
     free(t);
     return st;
@@ -136,9 +170,9 @@ EtStatus et_tokenizer_create_from_buffer(const char *data, size_t size,
   memcpy(t->prefix, prefix, t->prefix_len + 1);
   if (o.compiled_model)
     st = et_wordpiece_load(&t->wp, &t->vocab, prefix, t->prefix_len, o.compiled_model,
-                           o.compiled_model_size, err);
+                           o.compiled_model_size, seed, err);
   else
-    st = et_wordpiece_build(&t->wp, &t->vocab, prefix, t->prefix_len, err);
+    st = et_wordpiece_build(&t->wp, &t->vocab, prefix, t->prefix_len, seed, err);
   if (st != ET_OK) {
     et_tokenizer_delete(t);
     return st;

@@ -1,6 +1,6 @@
 /* The vocabulary: vocab.txt parsed with HF's rules into token strings, and
- * the exact-lookup hash map (et_vocab.h) the runtime probes for every word.
- * Depends on status. */
+ * the exact-lookup hash map (et_vocab.h) the runtime probes for every word,
+ * hashed with the tokenizer's keys (et_hash.h).  Depends on status. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,16 +9,12 @@
 #include "et_vocab.h"
 #include "unicode_tables.h"
 
-uint64_t et_hash_bytes(const char *s, size_t n) {
-  if (n <= 8) return et_hash_inline(et_inline_bytes(s, n), n);
-  uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    h = (h ^ et_load64(s + i)) * 0xFF51AFD7ED558CCDULL;
-    h ^= h >> 32;
-  }
-  if (i < n) h ^= et_load64(s + n - 8) * 0xC4CEB9FE1A85EC53ULL; /* the last 8 bytes (n > 8) */
-  return et_fmix64(h);
+void et_vocab_hash_init(EtVocabHash *k, uint64_t seed) {
+  uint64_t state = seed;
+  k->k0 = et_splitmix64(&state);
+  k->k1 = et_splitmix64(&state);
+  for (int i = 0; i < 9; i++)
+    for (int b = 0; b < 256; b++) k->tab[i][b] = et_splitmix64(&state);
 }
 
 static inline uint32_t map_tag(uint64_t h, size_t n) {
@@ -48,7 +44,7 @@ static inline int32_t map_find_h(const EtVocab *v, const char *s, size_t n, uint
 }
 
 static int32_t map_find(const EtVocab *v, const char *s, size_t n, size_t *slot) {
-  return map_find_h(v, s, n, et_hash_bytes(s, n), et_inline_bytes(s, n), slot);
+  return map_find_h(v, s, n, et_hash_bytes(&v->hash, s, n), et_inline_bytes(s, n), slot);
 }
 
 int32_t et_vocab_find(const EtVocab *vocab, const char *s, size_t n) {
@@ -59,7 +55,7 @@ int32_t et_vocab_find(const EtVocab *vocab, const char *s, size_t n) {
 int32_t et_vocab_find_inl(const EtVocab *vocab, const char *s, size_t n, uint64_t inl) {
   if (vocab->map == NULL) return -1;
   if (n > 8) return map_find(vocab, s, n, NULL);
-  return map_find_h(vocab, s, n, et_hash_inline(inl, n), inl, NULL);
+  return map_find_h(vocab, s, n, et_hash_inline(&vocab->hash, inl, n), inl, NULL);
 }
 
 void et_vocab_free(EtVocab *vocab) {
@@ -82,8 +78,9 @@ static long trimmed_length(const unsigned char *s, size_t n) {
   return (long)keep;
 }
 
-EtStatus et_vocab_parse(EtVocab *v, const char *data, size_t size, EtError *err) {
+EtStatus et_vocab_parse(EtVocab *v, const char *data, size_t size, uint64_t seed, EtError *err) {
   memset(v, 0, sizeof(*v));
+  et_vocab_hash_init(&v->hash, seed);
   if (size >= UINT32_MAX) {
     et_set_error(err, ET_ERR_VOCAB, "vocabulary too large (%zu bytes)", size);
     return ET_ERR_VOCAB;
@@ -133,7 +130,7 @@ EtStatus et_vocab_parse(EtVocab *v, const char *data, size_t size, EtError *err)
     } else {
       v->n_unique++;
     }
-    v->map[slot].tag = map_tag(et_hash_bytes(v->bytes + out, (size_t)len), (size_t)len);
+    v->map[slot].tag = map_tag(et_hash_bytes(&v->hash, v->bytes + out, (size_t)len), (size_t)len);
     v->map[slot].inl = et_inline_bytes(v->bytes + out, (size_t)len);
     v->map[slot].id1 = (uint32_t)id + 1;
     out += (size_t)len;

@@ -61,7 +61,7 @@ static void build_free(Build *b) {
 }
 
 static void edge_put_raw(EtWordPieceModel *m, uint32_t key, uint32_t child) {
-  uint64_t i = ET_EDGE_HASH(key) & m->edge_mask;
+  uint64_t i = et_wp_edge_hash(m, key) & m->edge_mask;
   while (m->edges[i].key != 0) i = (i + 1) & m->edge_mask;
   m->edges[i].key = key;
   m->edges[i].child = child;
@@ -253,8 +253,9 @@ static int failure_links(Build *b) {
 }
 
 EtStatus et_wordpiece_build(EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
-                            size_t prefix_len, EtError *err) {
+                            size_t prefix_len, uint64_t seed, EtError *err) {
   memset(m, 0, sizeof(*m));
+  et_wp_hash_init(m, seed);
   Build b;
   memset(&b, 0, sizeof b);
   b.m = m;
@@ -280,6 +281,7 @@ EtStatus et_wordpiece_build(EtWordPieceModel *m, const EtVocab *vocab, const cha
       return fail(m, &b, err);
   }
   uint32_t nn = m->n_nodes;
+  m->n_edges = (uint32_t)b.n_edges; /* nn - 2: one edge into every node but the roots */
   b.fail_link = malloc(nn * sizeof(uint32_t));
   b.pops_last = calloc(nn, sizeof(uint32_t));
   b.pops_len = calloc(nn, sizeof(uint32_t));

@@ -3,19 +3,23 @@
  * the device instead of compiling the vocabulary again.
  *
  * Layout (little-endian, no pointers, no padding; offsets in bytes):
- *    0  "EtWpMdl\2"          magic (the last byte is the format version)
+ *    0  "EtWpMdl\3"          magic (the last byte is the format version)
  *    8  u32 n_nodes          nodes 0 (root) and 1 (suffix root) first
  *   12  u32 n_pops
- *   16  u32 edge_log2        the edge table has 2^edge_log2 slots
+ *   16  u32 n_edges          n_nodes - 2 (one edge into every other node)
  *   20  u32 reserved (0)
  *   24  u64 fingerprint      of the vocabulary and the continuation prefix
- *   32  edges[2^edge_log2]   u32 key, u32 child (EtEdge, same hashing)
+ *   32  edges[n_edges]       u32 key, u32 child (EtEdge), keys strictly increasing
  *       nodes[n_nodes]       u32 fail, u32 pops_last, u32 pops_len (EtNode)
  *       pops[n_pops]         i32 id, u32 end, u32 prev (EtPop: chains, et_wordpiece.h)
  *  end-8  u64 checksum       of everything before it
- * The dense root transitions are recomputed from the edges.  Format 1 (flat
- * copies of every F(v), O(L^2) for hostile vocabularies) is refused as an
- * unknown version: recompile from the vocabulary.  Depends on status. */
+ * The edges are a sorted list, not the hash table: the loader hashes them
+ * into a table of its own with its tokenizer's seed (et_hash.h), so the blob
+ * does not depend on the seed and a forged blob cannot lay out a table whose
+ * probes are long.  The dense root transitions are recomputed from the edges.
+ * Formats 1 (flat copies of every F(v), O(L^2) for hostile vocabularies) and
+ * 2 (the edge hash table as laid out by a fixed hash function) are refused as
+ * unknown versions: recompile from the vocabulary.  Depends on status. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +27,7 @@
 #include "et_wordpiece_serialize.h"
 
 #define HEADER 32u
-static const unsigned char MAGIC[8] = {'E', 't', 'W', 'p', 'M', 'd', 'l', 2};
+static const unsigned char MAGIC[8] = {'E', 't', 'W', 'p', 'M', 'd', 'l', 3};
 
 static inline void put32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)v;
@@ -77,28 +81,32 @@ static uint64_t fingerprint(const EtVocab *v, const char *prefix, size_t prefix_
   return hash_le((const unsigned char *)prefix, prefix_len, h ^ v->n_ids);
 }
 
-static uint64_t edge_cap(const EtWordPieceModel *m) { return m->edge_mask + 1; }
-
 size_t et_wordpiece_saved_size(const EtWordPieceModel *m) {
-  return HEADER + (size_t)edge_cap(m) * 8 + (size_t)m->n_nodes * 12 + (size_t)m->n_pops * 12 + 8;
+  return HEADER + (size_t)m->n_edges * 8 + (size_t)m->n_nodes * 12 + (size_t)m->n_pops * 12 + 8;
+}
+
+static int edge_order(const void *a, const void *b) {
+  uint32_t x = get32(a), y = get32(b);
+  return (x > y) - (x < y);
 }
 
 void et_wordpiece_save(const EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
                        size_t prefix_len, unsigned char *out) {
-  uint64_t cap = edge_cap(m);
-  uint32_t log2 = 0;
-  while (((uint64_t)1 << log2) < cap) log2++;
   memcpy(out, MAGIC, 8);
   put32(out + 8, m->n_nodes);
   put32(out + 12, m->n_pops);
-  put32(out + 16, log2);
+  put32(out + 16, m->n_edges);
   put32(out + 20, 0);
   put64(out + 24, fingerprint(vocab, prefix, prefix_len));
   unsigned char *p = out + HEADER;
-  for (uint64_t i = 0; i < cap; i++, p += 8) {
+  for (uint64_t i = 0; i <= m->edge_mask; i++) {
+    if (m->edges[i].key == 0) continue;
     put32(p, m->edges[i].key);
     put32(p + 4, m->edges[i].child);
+    p += 8;
   }
+  /* table order depends on the seed; key order does not */
+  qsort(out + HEADER, m->n_edges, 8, edge_order);
   for (uint32_t v = 0; v < m->n_nodes; v++, p += 12) {
     put32(p, m->nodes[v].fail);
     put32(p + 4, m->nodes[v].pops_last);
@@ -130,18 +138,18 @@ static EtStatus no_memory(EtWordPieceModel *m, uint32_t *aux, EtError *err) {
 }
 
 EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char *prefix,
-                           size_t prefix_len, const void *data, size_t size, EtError *err) {
+                           size_t prefix_len, const void *data, size_t size, uint64_t seed, EtError *err) {
   const unsigned char *b = data;
   memset(m, 0, sizeof(*m));
+  et_wp_hash_init(m, seed);
   if (!b || size < HEADER + 8 || memcmp(b, MAGIC, 7) != 0)
     return bad(m, NULL, err, "not a compiled model (magic)");
   if (b[7] != MAGIC[7]) return bad(m, NULL, err, "unknown format version");
-  uint32_t n_nodes = get32(b + 8), n_pops = get32(b + 12), log2 = get32(b + 16);
-  if (n_nodes < 2 || n_nodes > ET_MAX_NODES || log2 < 1 || log2 > 31 || get32(b + 20) != 0 ||
+  uint32_t n_nodes = get32(b + 8), n_pops = get32(b + 12), n_edges = get32(b + 16);
+  if (n_nodes < 2 || n_nodes > ET_MAX_NODES || n_edges != n_nodes - 2 || get32(b + 20) != 0 ||
       n_pops > ET_MAX_POPS)
     return bad(m, NULL, err, "header out of range");
-  uint64_t cap = (uint64_t)1 << log2;
-  uint64_t need = (uint64_t)HEADER + cap * 8 + (uint64_t)n_nodes * 12 + (uint64_t)n_pops * 12 + 8;
+  uint64_t need = (uint64_t)HEADER + (uint64_t)n_edges * 8 + (uint64_t)n_nodes * 12 + (uint64_t)n_pops * 12 + 8;
   if (need != (uint64_t)size) return bad(m, NULL, err, "size does not match its header (truncated?)");
   if (get64(b + size - 8) != et_wordpiece_blob_checksum(b, size))
     return bad(m, NULL, err, "checksum mismatch (damaged)");
@@ -149,10 +157,13 @@ EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char
     return bad(m, NULL, err, "compiled from another vocabulary or continuing_subword_prefix");
   m->n_nodes = n_nodes;
   m->n_pops = n_pops;
+  m->n_edges = n_edges;
   m->root = 0;
   m->suffix_root = 1;
+  uint64_t cap = 16; /* load at most 2/3, as the builder's table */
+  while (cap * 2 < (uint64_t)n_edges * 3 + 3) cap <<= 1;
   m->edge_mask = cap - 1;
-  m->edges = malloc((size_t)cap * sizeof(EtEdge));
+  m->edges = calloc((size_t)cap, sizeof(EtEdge));
   m->nodes = malloc((size_t)n_nodes * sizeof(EtNode));
   m->pops = malloc((n_pops ? n_pops : 1) * sizeof(EtPop));
   /* aux[0..n_nodes): parent, then depth; chain[0..n_pops): length of the chain ending at each pop */
@@ -161,21 +172,24 @@ EtStatus et_wordpiece_load(EtWordPieceModel *m, const EtVocab *vocab, const char
   if (!m->edges || !m->nodes || !m->pops || !aux) return no_memory(m, aux, err);
   uint32_t *chain = aux + n_nodes;
   for (uint32_t v = 0; v < n_nodes; v++) aux[v] = ET_NO_NODE;
-  /* edges: a tree over the nodes (one parent each, parents before children) */
+  /* edges: a tree over the nodes (one parent each, parents before
+   * children), keys strictly increasing (so none twice), hashed into this
+   * tokenizer's own table */
   const unsigned char *p = b + HEADER;
-  uint64_t used = 0;
-  for (uint64_t i = 0; i < cap; i++, p += 8) {
+  uint32_t prev_key = 0;
+  for (uint32_t i = 0; i < n_edges; i++, p += 8) {
     uint32_t key = get32(p), child = get32(p + 4);
-    m->edges[i].key = key;
-    m->edges[i].child = child;
-    if (key == 0) continue;
+    if (key <= prev_key) return bad(m, aux, err, "edges not in increasing key order");
+    prev_key = key;
     uint32_t parent = (key - 1) >> 8;
     if (parent >= n_nodes || child >= n_nodes || child <= parent || child < 2 || aux[child] != ET_NO_NODE)
       return bad(m, aux, err, "edges are not a tree over the nodes");
     aux[child] = parent;
-    used++;
+    uint64_t at = et_wp_edge_hash(m, key) & m->edge_mask;
+    while (m->edges[at].key != 0) at = (at + 1) & m->edge_mask;
+    m->edges[at].key = key;
+    m->edges[at].child = child;
   }
-  if (used >= cap) return bad(m, aux, err, "edge table full");
   aux[0] = aux[1] = 0;
   for (uint32_t v = 2; v < n_nodes; v++) {
     if (aux[v] == ET_NO_NODE) return bad(m, aux, err, "a node no edge leads to");

@@ -793,7 +793,7 @@ static void test_compiled_model_refused(void) {
   CHECK(et_tokenizer_create_from_buffer(VOCAB, strlen(VOCAB), &o, &x, &err) == ET_ERR_INVALID_ARGUMENT);
 
   unsigned char *b = malloc(size);
-  uint32_t n_nodes = rd32(blob + 8), n_pops = rd32(blob + 12), cap = 1u << rd32(blob + 16);
+  uint32_t n_nodes = rd32(blob + 8), n_pops = rd32(blob + 12), cap = rd32(blob + 16); /* format 3: n_edges */
   size_t edges = 32, nodes = edges + 8 * (size_t)cap, pops = nodes + 12 * (size_t)n_nodes;
   CHECK(pops + 12 * (size_t)n_pops + 8 == size);
   /* integrity */
@@ -802,7 +802,9 @@ static void test_compiled_model_refused(void) {
   memcpy(b, blob, size);
   b[7] = 1; /* format 1: flat pop copies, O(L^2) for hostile vocabularies */
   CHECK(refused(b, size, VOCAB, NULL, "version"));
-  b[7] = 3;
+  b[7] = 2; /* format 2: the edge table as a fixed hash function laid it out */
+  CHECK(refused(b, size, VOCAB, NULL, "version"));
+  b[7] = 4;
   CHECK(refused(b, size, VOCAB, NULL, "version"));
   memcpy(b, blob, size);
   b[size / 2] ^= 0x10;
@@ -817,7 +819,12 @@ static void test_compiled_model_refused(void) {
   reseal(b, size);
   CHECK(refused(b, size, VOCAB, NULL, "header"));
   memcpy(b, blob, size);
+  wr32(b + 16, cap - 1); /* n_edges: not one edge into every node */
+  reseal(b, size);
+  CHECK(refused(b, size, VOCAB, NULL, "header"));
+  memcpy(b, blob, size);
   wr32(b + 8, n_nodes + 1); /* size no longer matches */
+  wr32(b + 16, cap + 1);     /* (n_edges stays n_nodes - 2) */
   reseal(b, size);
   CHECK(refused(b, size, VOCAB, NULL, "size"));
   /* find one used edge slot and one node with a failure link */
@@ -834,6 +841,12 @@ static void test_compiled_model_refused(void) {
     wr32(b + edges + 8 * e + 4, n_nodes); /* child out of range */
     reseal(b, size);
     CHECK(refused(b, size, VOCAB, NULL, "not a tree"));
+    if (cap >= 2) { /* the same key twice (the list is sorted: a repeat is out of order) */
+      memcpy(b, blob, size);
+      wr32(b + edges + 8, rd32(blob + edges));
+      reseal(b, size);
+      CHECK(refused(b, size, VOCAB, NULL, "increasing key order"));
+    }
     memcpy(b, blob, size);
     wr32(b + nodes + 12 * v, (uint32_t)v); /* fail: itself (would loop forever) */
     reseal(b, size);
@@ -879,7 +892,7 @@ static void test_compiled_model_refused(void) {
     unsigned char *fb = c ? save_model(c, &n2) : NULL;
     CHECK(fb != NULL);
     if (fb) {
-      size_t cap2 = (size_t)1 << rd32(fb + 16), nodes2 = 32 + 8 * cap2;
+      size_t cap2 = rd32(fb + 16), nodes2 = 32 + 8 * cap2;
       size_t pops2 = nodes2 + 12 * (size_t)rd32(fb + 8); /* pops: i32 id, u32 end, u32 prev */
       uint32_t na = 0, nb = 0; /* root -C3-> na -A9-> nb */
       for (size_t i = 0; i < cap2; i++)

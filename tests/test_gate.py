@@ -121,3 +121,35 @@ def test_limits_are_inclusive_despite_float_rounding():
          "reference_logit_std": 1.0, "top1_agreement": 1 - 2 / 200, "accuracy": 0.89, "reference_accuracy": 0.895,
          "accuracy_drop_points": 100 * (0.895 - 0.89)}
     assert problems(m, "fp32", GateConfig()) == []
+
+
+def _flip(logits: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``logits`` with the top label of ``rows`` demoted below the runner-up."""
+    out = logits.copy()
+    for r in rows:
+        top, second = np.argsort(-out[r])[:2]
+        out[r, top], out[r, second] = out[r, second], out[r, top]
+    return out
+
+
+def test_pruned_mode_gates_against_the_reference_and_the_pruned_fp32_model():
+    cfg = GateConfig()
+    # a pruned fp32 graph: a different model, 3% of labels changed, logits far from the reference's
+    pruned = _flip(REF + 0.3, np.arange(6))  # a shift of every logit changes no label
+    m = compare(REF, pruned, LABELS)
+    assert kinds(problems(m, "fp32", cfg)) == ["fp32_tolerance", "agreement", "accuracy_drop"]
+    assert kinds(problems(m, "fp32", cfg, pruned=True)) == ["accuracy_drop"]  # 0.95 floor; accuracy decides
+    assert kinds(problems(m, "fp32", GateConfig(max_accuracy_drop=5), pruned=True)) == []
+    # its int8 file: held to the distance rules and 0.99 agreement against the pruned fp32 graph
+    q_ok = pruned + RNG.normal(0, 1e-3, REF.shape)
+    assert problems(compare(REF, q_ok, LABELS, graph=pruned), "int8", GateConfig(max_accuracy_drop=5),
+                    pruned=True) == []
+    q_bad = _flip(pruned, np.arange(10, 14))  # 4 more flips: 0.98 against the pruned model
+    found = problems(compare(REF, q_bad, LABELS, graph=pruned), "int8", GateConfig(max_accuracy_drop=5),
+                     pruned=True)
+    assert kinds(found) == ["agreement"] and "pruned fp32 model" in found[0].message
+    far = _flip(REF, np.arange(20))  # 0.90 against the reference: below the pruned floor too
+    found = problems(compare(REF, far, LABELS), "fp32", GateConfig(max_accuracy_drop=100), pruned=True)
+    assert kinds(found) == ["agreement"] and "unpruned reference" in found[0].message
+    with pytest.raises(AccuracyGateError, match="fp32, pruned"):
+        check("graph", m, "fp32", cfg, pruned=True)

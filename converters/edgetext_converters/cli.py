@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--min-cosine", type=float, default=GateConfig.min_cosine,
                    help=f"embedding int8/fp16: minimum mean cosine to the reference (default {GateConfig.min_cosine:g};"
                         f" fp32 must reach {GateConfig.fp32_min_cosine:g})")
+    r = p.add_argument_group("width pruning, recovered by distillation (needs --trim-vocab and/or --calib texts)")
+    r.add_argument("--prune", default=None, metavar="SPEC",
+                   help="heads=F,ffn=F (fractions of each layer's attention heads / FFN neurons to remove, least "
+                        "important first) or latency=F (the share of encoder compute to keep); the pruned model "
+                        "is distilled from the unpruned one and gated against it")
+    r.add_argument("--distill-epochs", type=float, default=2.0,
+                   help="with --prune: passes over the distillation texts (default 2)")
+    r.add_argument("--min-pruned-agreement", type=float, default=GateConfig.min_pruned_agreement,
+                   help="with --prune: minimum top-1 agreement of the pruned model with the unpruned reference "
+                        f"(default {GateConfig.min_pruned_agreement:g}; accuracy drop, with --eval labels, is "
+                        "gated as usual)")
+    r.add_argument("--seed", type=int, default=0, help="with --prune: seed of the distillation (default 0)")
     p.add_argument("--name", default=None, help="bundle name (default: the source folder's name)")
     p.add_argument("--no-static-quant", action="store_true", help="with --calib: do not try static QDQ int8")
     p.add_argument("--onnx-graph", choices=("auto", "direct", "paddle2onnx"), default="auto",
@@ -113,7 +125,8 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           name=args.name, static_quant=False if args.no_static_quant else None,
                           onnx_graph=args.onnx_graph, progress=progress,
                           force=args.force, task=args.task, pooling=args.pooling, normalize=args.normalize,
-                          min_cosine=args.min_cosine)
+                          min_cosine=args.min_cosine, prune=args.prune, distill_epochs=args.distill_epochs,
+                          min_pruned_agreement=args.min_pruned_agreement, seed=args.seed)
 
 
 class _Terminated(BaseException):

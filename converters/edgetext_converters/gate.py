@@ -18,6 +18,12 @@ each text's embedding to the reference's instead (argmax means nothing there): `
 below ``fp32_min_cosine`` (0.9999) for fp32, below ``min_cosine`` (0.99) for int8/fp16. Retrieval agreement
 (each text's nearest other text, by cosine, the same as the reference's) is measured and reported.
 
+A pruned model (``pruned=True``, issue 8) is a different, smaller model trained to imitate the reference: its
+fp32 graph is not held to the logit-distance rules against the reference, its agreement floor with the
+reference is ``min_pruned_agreement`` (0.95) and accuracy drop (with labels) stays the budget; its int8/fp16
+files are held to the distance rules and to ``min_agreement`` against the pruned fp32 graph (quantization
+must stay faithful to the model it quantizes).
+
 A trimmed vocabulary changes the logits of texts it does not cover (their unknown words become
 [UNK]), so with ``trimmed_vocab=True`` the two logit-distance rules are not applied: agreement
 and accuracy decide. :func:`check` raises AccuracyGateError unless every problem is waivable
@@ -50,6 +56,7 @@ class GateConfig:
     allow_accuracy_drop: bool = False
     min_cosine: float = 0.99  # embedding models, int8/fp16: mean cosine to the reference
     fp32_min_cosine: float = 0.9999  # embedding models, fp32
+    min_pruned_agreement: float = 0.95  # a pruned model vs the unpruned reference (module docstring)
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
         g = np.asarray(graph, dtype=np.float64)
         gd = np.abs(np.where(finite, out, 0.0) - g)
         m["max_abs_logit_diff_vs_fp32_graph"] = float(gd.max()) if gd.size else 0.0
+        m["top1_agreement_vs_fp32_graph"] = float((out.argmax(-1) == g.argmax(-1)).mean()) if g.size else 1.0
     if targets is not None and len(targets):
         targets = np.asarray(targets)
         m["reference_accuracy"] = float((ref.argmax(-1) == targets).mean())
@@ -150,7 +158,8 @@ def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
     return m
 
 
-def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = False) -> list[Problem]:
+def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = False,
+             pruned: bool = False) -> list[Problem]:
     """What is wrong with a model's metrics (empty: it passes)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (one of {', '.join(PRECISIONS)})")
@@ -167,8 +176,8 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
                                          f"(min {m['min_cosine']:.4f})"))
         return out
     diff = m.get("max_abs_logit_diff_vs_fp32_graph", m["max_abs_logit_diff"])
-    if trimmed_vocab:
-        pass  # uncovered texts legitimately change: agreement and accuracy decide (module docstring)
+    if trimmed_vocab or (pruned and "max_abs_logit_diff_vs_fp32_graph" not in m):
+        pass  # uncovered texts / a pruned model legitimately change: agreement and accuracy decide
     elif precision == "fp32":
         lim = cfg.fp32_atol * max(1.0, m["reference_max_abs_logit"])
         if diff > lim:
@@ -178,8 +187,14 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
         if diff > max(lim, 1e-3):
             out.append(Problem("logit_spread", f"max |logit diff| {diff:.3g} is more than {cfg.max_rel_diff:g}x the "
                                                f"reference logit spread ({m['reference_logit_std']:.3g}): garbage output"))
-    if m["top1_agreement"] < cfg.min_agreement - _EPS:
-        out.append(Problem("agreement", f"top-1 agreement {m['top1_agreement']:.3f} is below {cfg.min_agreement:g}"))
+    floor = cfg.min_pruned_agreement if pruned else cfg.min_agreement
+    if m["top1_agreement"] < floor - _EPS:
+        out.append(Problem("agreement", f"top-1 agreement {m['top1_agreement']:.3f} is below {floor:g}"
+                                        + (" (pruned model vs the unpruned reference)" if pruned else "")))
+    vs_graph = m.get("top1_agreement_vs_fp32_graph")
+    if pruned and precision != "fp32" and vs_graph is not None and vs_graph < cfg.min_agreement - _EPS:
+        out.append(Problem("agreement", f"top-1 agreement {vs_graph:.3f} with the pruned fp32 model is below "
+                                        f"{cfg.min_agreement:g}"))
     if "accuracy" in m and m["accuracy_drop_points"] > cfg.max_accuracy_drop + _EPS:
         out.append(Problem("accuracy_drop",
                            f"accuracy {100 * m['accuracy']:.2f}% is {m['accuracy_drop_points']:.2f} points below the "
@@ -187,14 +202,15 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
     return out
 
 
-def check(what: str, m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = False) -> list[Problem]:
+def check(what: str, m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = False,
+          pruned: bool = False) -> list[Problem]:
     """Raise AccuracyGateError for a refused model; return the waived problems otherwise."""
-    found = problems(m, precision, cfg, trimmed_vocab=trimmed_vocab)
+    found = problems(m, precision, cfg, trimmed_vocab=trimmed_vocab, pruned=pruned)
     if not found:
         return []
     hard = [p for p in found if not p.waivable]
     if hard or not cfg.allow_accuracy_drop:
-        label = precision + (", trimmed vocabulary" if trimmed_vocab else "")
+        label = precision + (", pruned" if pruned else "") + (", trimmed vocabulary" if trimmed_vocab else "")
         raise AccuracyGateError(f"accuracy gate refused {what} ({label}): " + "; ".join(p.message for p in found)
                                 + ("" if hard else " (use --allow-accuracy-drop to write it anyway)"))
     return found

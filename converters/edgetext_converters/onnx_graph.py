@@ -115,8 +115,7 @@ def build(desc: "ModelDescription", cls_only: bool = True, fold_scale: bool = Tr
     cfg, graph = desc.config, desc.graph
     assert graph is not None, "onnx_graph.build needs the lowered graph (why_not first)"
     w = weights_of(desc)
-    p, h, heads = cfg.model_type, cfg.hidden_size, cfg.num_attention_heads
-    head_dim = h // heads
+    p, head_dim = cfg.model_type, cfg.head_dim
     eps = float(cfg.layer_norm_eps)
     roles = _roles(desc)
     dtypes = {n: (graph.feed_dtypes.get(n) or "int64") for n in graph.feed_names}
@@ -152,8 +151,7 @@ def build(desc: "ModelDescription", cls_only: bool = True, fold_scale: bool = Tr
     bias2 = g.op("Mul", [pad_f, g.const("mask_value", -1e4)], "mask_bias_2d")
     mask = g.op("Unsqueeze", [bias2, g.const("mask_axes", [1, 2], np.int64)], "mask_bias")
 
-    split = g.const("heads_shape", [0, 0, heads, head_dim], np.int64)
-    merge = g.const("hidden_shape", [0, 0, h], np.int64)
+    merge = g.const("heads_merged_shape", [0, 0, -1], np.int64)  # pruned layers have fewer heads
     scale = 1.0 / np.sqrt(head_dim)
     if not fold_scale:
         scale_c = g.const("attn_scale", scale)
@@ -174,6 +172,7 @@ def build(desc: "ModelDescription", cls_only: bool = True, fold_scale: bool = Tr
     for n in range(layers):
         L, A = f"{p}.encoder.layers.{n}.", f"{p}.encoder.layers.{n}.self_attn."
         tag = f"l{n}"
+        split = g.const(f"{tag}.heads_shape", [0, 0, cfg.heads_in(n), head_dim], np.int64)
         rows = x
         if cls_only and n == layers - 1:  # only the [CLS] row continues past the keys and values
             rows = g.op("Slice", [x, g.const("cls_start", [0], np.int64), g.const("cls_end", [1], np.int64),

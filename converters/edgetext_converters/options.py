@@ -4,7 +4,7 @@ Both ``edgetext convert`` (cli.py) and ``convert(src, out, **kwargs)`` build one
 it from their context. Files named here (``calib``, ``eval_file``, ``trim_vocab``) are read
 later, by the pipeline, so an options object can be built before they exist.
 
-May import: the standard library, edgetext.errors, .targets, .gate.
+May import: the standard library, edgetext.errors, .targets, .gate, .pruning.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Mapping, Sequence, Union
 from edgetext.errors import ConversionError
 
 from .gate import GateConfig
+from .pruning import PruneSpec, parse_spec
 from .targets import DEFAULT_TARGETS, TARGETS, parse_targets
 
 TASK_ALIASES = {"classification": "text-classification", "embedding": "text-embedding",
@@ -64,6 +65,13 @@ class ConvertOptions:
     pooling: str | None = None  # embedding: mean | cls | pooler (None: the source's, else mean)
     normalize: bool | None = None  # embedding: L2-normalize in the graph (None: the source's, else True)
     min_cosine: float = GateConfig.min_cosine  # embedding, int8/fp16: mean cosine to the reference
+    #: width pruning (issue 8): "heads=F,ffn=F" | "latency=F" | a PruneSpec; None: no pruning
+    prune: str | PruneSpec | None = None
+    distill_epochs: float = 2.0  # with prune: passes over the distillation texts
+    #: with prune: top-1 agreement a pruned model (and its int8 files) needs with the unpruned reference; its
+    #: quantized files must still agree with the pruned fp32 model at min_agreement
+    min_pruned_agreement: float = GateConfig.min_pruned_agreement
+    seed: int = 0  # pruning: text order, held-back texts, distillation
     #: target -> precision, derived from ``targets`` and ``precision``
     precisions: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
@@ -100,10 +108,19 @@ class ConvertOptions:
             raise ConversionError("pooling/normalize are settings of --task embedding")
         if not (0 <= self.min_cosine <= 1):
             raise ConversionError(f"min_cosine must be within [0, 1], got {self.min_cosine}")
+        if self.prune is not None and not isinstance(self.prune, PruneSpec):
+            put(self, "prune", parse_spec(str(self.prune)))
+        if not (isinstance(self.distill_epochs, (int, float)) and 0 < self.distill_epochs <= 100):
+            raise ConversionError(f"distill_epochs must be within (0, 100], got {self.distill_epochs!r}")
+        if not (0 <= self.min_pruned_agreement <= 1):
+            raise ConversionError(f"min_pruned_agreement must be within [0, 1], got {self.min_pruned_agreement}")
+        if not isinstance(self.seed, int):
+            raise ConversionError(f"seed must be an integer, got {self.seed!r}")
         put(self, "calib", _texts(self.calib))
         put(self, "trim_vocab", _texts(self.trim_vocab))
 
     @property
     def gate(self) -> GateConfig:
         return GateConfig(max_accuracy_drop=self.max_accuracy_drop, min_agreement=self.min_agreement,
-                          allow_accuracy_drop=self.allow_accuracy_drop, min_cosine=self.min_cosine)
+                          allow_accuracy_drop=self.allow_accuracy_drop, min_cosine=self.min_cosine,
+                          min_pruned_agreement=self.min_pruned_agreement)

@@ -128,6 +128,10 @@ class ErnieConfig:
     num_labels: int = 2
     id2label: dict[int, str] | None = None
     model_type: str = "ernie"  # "ernie" | "bert": the state-dict prefix
+    #: width pruning (issue 8): attention heads and FFN neurons kept in each layer (None: num_attention_heads
+    #: and intermediate_size in every layer); a kept head keeps its width, hidden_size // num_attention_heads
+    layer_heads: list[int] | None = None
+    layer_intermediate: list[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys kept for round trips
 
     def __post_init__(self) -> None:
@@ -140,6 +144,33 @@ class ErnieConfig:
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_attention_heads "
                              f"{self.num_attention_heads}")
+        for name, limit in (("layer_heads", self.num_attention_heads), ("layer_intermediate", None)):
+            sizes = getattr(self, name)
+            if sizes is None:
+                continue
+            sizes = [int(x) for x in sizes]
+            if len(sizes) != self.num_hidden_layers or any(x < 1 or (limit and x > limit) for x in sizes):
+                raise ValueError(f"{name} must give one size >= 1{f' and <= {limit}' if limit else ''} per layer "
+                                 f"({self.num_hidden_layers}), got {sizes}")
+            setattr(self, name, sizes)
+
+    # ------------------------------------------------------------------ widths
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    def heads_in(self, layer: int) -> int:
+        """Attention heads of ``layer`` (fewer than num_attention_heads once pruned)."""
+        return self.layer_heads[layer] if self.layer_heads is not None else self.num_attention_heads
+
+    def ffn_in(self, layer: int) -> int:
+        """FFN width of ``layer`` (less than intermediate_size once pruned)."""
+        return self.layer_intermediate[layer] if self.layer_intermediate is not None else self.intermediate_size
+
+    @property
+    def is_pruned(self) -> bool:
+        return any(self.heads_in(n) != self.num_attention_heads or self.ffn_in(n) != self.intermediate_size
+                   for n in range(self.num_hidden_layers))
 
     # ------------------------------------------------------------------ labels
     @property
@@ -226,8 +257,9 @@ class ErnieConfig:
         d["label2id"] = self.label2id
         arch = "BertForSequenceClassification" if self.model_type == "bert" else "ErnieForSequenceClassification"
         out = {"architectures": [arch], **{k: v for k, v in extra.items() if k != "architectures"}, **d}
-        if self.classifier_dropout is None:
-            out.pop("classifier_dropout")
+        for key in ("classifier_dropout", "layer_heads", "layer_intermediate"):
+            if out.get(key) is None:  # PaddleNLP's own configs have none of these
+                out.pop(key, None)
         return out
 
     def copy(self, **changes: Any) -> "ErnieConfig":
@@ -294,6 +326,19 @@ def _init_weights(layer: nn.Layer, config: ErnieConfig) -> None:
             sub._epsilon = config.layer_norm_eps
 
 
+def _narrow_layers(encoder: nn.TransformerEncoder, config: ErnieConfig) -> None:
+    """Give each layer its pruned widths: Paddle's MultiHeadAttention reshapes by its ``num_heads`` and
+    ``head_dim`` attributes, so fewer heads of the same width only need narrower projections."""
+    h, hd = config.hidden_size, config.head_dim
+    for n, layer in enumerate(encoder.layers):
+        heads, ffn = config.heads_in(n), config.ffn_in(n)
+        attn = layer.self_attn
+        attn.num_heads = heads
+        attn.q_proj, attn.k_proj, attn.v_proj = (nn.Linear(h, heads * hd) for _ in range(3))
+        attn.out_proj = nn.Linear(heads * hd, h)
+        layer.linear1, layer.linear2 = nn.Linear(h, ffn), nn.Linear(ffn, h)
+
+
 class ErnieModel(nn.Layer):
     """Embeddings + post-norm Transformer encoder (``nn.TransformerEncoder``) + tanh pooler."""
 
@@ -314,6 +359,8 @@ class ErnieModel(nn.Layer):
             normalize_before=False,
         )
         self.encoder = nn.TransformerEncoder(encoder_layer, config.num_hidden_layers)
+        if config.is_pruned:
+            _narrow_layers(self.encoder, config)
         self.pooler = ErniePooler(config)
         _init_weights(self, config)
 

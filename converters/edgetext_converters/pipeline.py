@@ -50,8 +50,9 @@ log = logging.getLogger(__name__)
 
 #: shared model passes; the reference is taken after these (they do not change predictions)
 PREPARE: tuple[passes.Pass, ...] = (passes.lower_to_graph, passes.normalize_io)
-#: shared model passes that shrink the model; the fp32 graph after them is gated (issue 8: prune here)
-SHRINK: tuple[passes.Pass, ...] = (passes.trim_vocab, passes.trim_positions)
+#: shared model passes that shrink the model; the fp32 graph after them is gated (pruned: against the unpruned
+#: reference, gate.py)
+SHRINK: tuple[passes.Pass, ...] = (passes.prune, passes.trim_vocab, passes.trim_positions)
 #: each target's pipeline, by writer: the last pass leaves the target's file in ``desc.artifact``
 TARGET_PASSES: dict[str, tuple[passes.Pass, ...]] = {
     "onnx": (writers.onnx.export, passes.quantize),
@@ -137,9 +138,10 @@ def _gate_graph(desc: ModelDescription, ctx: PassContext, ref_tok: TokenizerAsse
         raise ConversionError("the reference model itself outputs NaN/Inf on the evaluation texts")
     ev.graph_logits, metrics = measure(ev, PaddleInferenceRunner(*ctx.graph_files(desc.graph)))
     trim = ctx.result("trim_vocab")
+    pruned = ctx.result("prune") is not None
     check("the model after passes" + (" (vocabulary trimming)" if trim else ""), metrics, "fp32", ctx.options.gate,
-          trimmed_vocab=trim is not None)
-    return metrics, (passes.coverage(trim, ev) if trim is not None else None)
+          trimmed_vocab=trim is not None, pruned=pruned)
+    return metrics, (passes.coverage(trim, ev, logits=not pruned) if trim is not None else None)
 
 
 def _write_members(bundle_dir: Path, src: str | os.PathLike, desc: ModelDescription, ctx: PassContext,
@@ -192,7 +194,8 @@ def build_target(desc: ModelDescription, ctx: PassContext, target: Target, bundl
             if art.metrics is None:
                 assert ctx.eval is not None
                 art.logits, art.metrics = measure(ctx.eval, writer.runner(tdesc, art.path, p))
-            waived = [str(x) for x in check(target.name, art.metrics, p, ctx.options.gate)]
+            waived = [str(x) for x in check(target.name, art.metrics, p, ctx.options.gate,
+                                            pruned=ctx.result("prune") is not None)]
             accuracy = metrics_entry(art.metrics, desc.reference_name)
             accuracy["measured_with"] = writer.measured_with(p)
             if target.device != "cpu":

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 #: the metrics of gate.compare() a model's accuracy entry keeps
 METRIC_KEYS = ("max_abs_logit_diff", "max_abs_logit_diff_vs_fp32_graph", "mean_abs_logit_diff", "top1_agreement",
                "accuracy", "reference_accuracy", "accuracy_drop_points", "n_texts", "non_finite",
-               "mean_cosine", "min_cosine", "retrieval_top1_agreement", "mean_cosine_vs_fp32_graph", "max_abs_diff")
+               "mean_cosine", "min_cosine", "retrieval_top1_agreement", "mean_cosine_vs_fp32_graph", "max_abs_diff",
+               "top1_agreement_vs_fp32_graph")
 
 
 def metrics_entry(m: dict, reference: str) -> dict:
@@ -44,6 +45,7 @@ def conversion_report(src: str | os.PathLike, desc: "ModelDescription", ctx: "Pa
         "positions_before": positions,
         "tokenizer": {"vocab_before": vocab_before, "vocab_after": desc.tokenizer.vocab_size, "encoder": Encoder.kind},
         "trim": trim,
+        "prune": ctx.result("prune"),
         "passes": ctx.summaries(),
         "notes": list(desc.notes),
         "eval": {"n_texts": len(ev.texts), "source": ev.source, "labelled": ev.targets is not None,
@@ -103,6 +105,11 @@ def format_table(report: dict) -> str:
              f"vocab: {tok.get('vocab_before')} -> {tok.get('vocab_after')} tokens; max_length "
              f"{report.get('max_length')} (positions {report.get('positions_before')})",
              f"eval: {(report.get('eval') or {}).get('n_texts')} texts from {(report.get('eval') or {}).get('source')}"]
+    prune = report.get("prune")
+    if prune:
+        line = next((p for p in report.get("passes", []) if p.startswith("prune:")), None)
+        if line:
+            extra.append(line)
     trim = report.get("trim") or {}
     if trim.get("eval_texts_covered") is not None:
         extra.append(f"trim: {trim['eval_texts_covered']} eval texts fully covered by the kept vocabulary: max "

@@ -2,11 +2,13 @@
 """Write one source's fp32 ONNX file both ways the ONNX writer can (tests/test_onnx_graph.py), in a child
 process (libpaddle stays out of the test process)::
 
-    python tests/support/onnx_graphs.py SRC OUT [--act relu] [--trim CORPUS]
+    python tests/support/onnx_graphs.py SRC OUT [--act relu] [--trim CORPUS] [--narrow]
 
 OUT/direct.onnx (edgetext_converters.onnx_graph) and OUT/paddle2onnx.onnx (the traced graph) of the same
 lowered (and, with --trim, vocabulary-trimmed) model; OUT/vocab.txt is the tokenizer vocabulary they index.
 ``--act relu`` swaps the activation in the config (same weights): both graphs must still agree.
+``--narrow`` width-prunes the model first (edgetext_converters.pruning.slice_weights), differently per layer:
+layer n keeps every (n+2)-th head and every (n+2)-th FFN neuron.
 Prints a JSON summary line.
 """
 from __future__ import annotations
@@ -32,11 +34,19 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--act")
     ap.add_argument("--trim")
+    ap.add_argument("--narrow", action="store_true")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     desc = readers.read(a.src)
     if a.act:
         desc.config = desc.config.copy(hidden_act=a.act)
+    if a.narrow:
+        from edgetext_converters import pruning
+
+        cfg = desc.config
+        keep = pruning.PrunePlan(heads=[list(range(0, cfg.heads_in(n), n + 2)) for n in range(cfg.num_hidden_layers)],
+                                 ffn=[list(range(0, cfg.ffn_in(n), n + 2)) for n in range(cfg.num_hidden_layers)])
+        desc.weights, desc.config = pruning.slice_weights(desc.weights, cfg, keep)
     trim = Path(a.trim).read_text(encoding="utf-8").splitlines() if a.trim else None
     ctx = PassContext(ConvertOptions(targets="onnx-x86", trim_vocab=a.trim), a.out / "work", trim_texts=trim)
     desc = passes.run_passes(desc, ctx, (passes.lower_to_graph, passes.normalize_io, passes.trim_vocab))
@@ -47,7 +57,8 @@ def main() -> None:
     (a.out / "vocab.txt").write_text("\n".join(desc.tokenizer.tokens) + "\n", encoding="utf-8")
     print(json.dumps({"why_not": why, "feeds": desc.graph.feed_names, "act": desc.config.hidden_act,
                       "use_task_id": desc.config.use_task_id, "model_type": desc.config.model_type,
-                      "pad_id": desc.config.pad_token_id, "vocab_size": desc.tokenizer.vocab_size}))
+                      "pad_id": desc.config.pad_token_id, "vocab_size": desc.tokenizer.vocab_size,
+                      "layer_heads": desc.config.layer_heads, "layer_intermediate": desc.config.layer_intermediate}))
 
 
 if __name__ == "__main__":

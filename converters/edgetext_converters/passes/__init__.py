@@ -2,6 +2,7 @@
 
 - :func:`lower_to_graph` (lowering.py): weights form -> Paddle inference program
 - :func:`normalize_io` (normalize.py): one output named ``logits``; inputs checked
+- :func:`prune` (pruning.py): width pruning (heads, FFN neurons) recovered by distillation, re-lowered
 - :func:`trim_vocab` (vocab.py): keep the tokens a domain corpus needs; embedding rows and vocab remapped
 - :func:`trim_positions` (positions.py): cut the position table to the bundle's max length
 - :func:`repair_for_lite` (lite_repair.py): the 0-D ``fill_constant`` fix, on the Lite targets' copy
@@ -20,10 +21,11 @@ from .lite_repair import repair_for_lite, repair_graph
 from .lowering import lower_to_graph
 from .normalize import normalize_io
 from .openvino_quant import quantize_openvino
+from .pruning import prune
 from .positions import position_count, resolve_max_length, trim_positions
 from .quantization import quantize
 from .vocab import TrimResult, coverage, trim_vocab, trim_vocabulary
 
 __all__ = ["Pass", "PassContext", "PassRecord", "TrimResult", "coverage", "lower_to_graph", "normalize_io",
-           "position_count", "quantize", "quantize_openvino", "repair_for_lite", "repair_graph", "resolve_max_length", "run_passes",
+           "position_count", "prune", "quantize", "quantize_openvino", "repair_for_lite", "repair_graph", "resolve_max_length", "run_passes",
            "trim_positions", "trim_vocab", "trim_vocabulary"]

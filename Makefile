@@ -57,11 +57,21 @@ test-slow: venv assets ## full parity corpora, long property runs, slow conversi
 	$(PY) -m pytest -q -m slow tests
 
 # ARM emulation (scripts/arm/, samples/README.md): aarch64 C + Python and armv7 C under qemu-user.
-.PHONY: arm-sysroot test-arm-smoke
+.PHONY: arm-sysroot test-arm-smoke wheels
 arm-sysroot: venv ## cross compilers, qemu and an aarch64 Python sysroot (scripts/arm)
 	bash scripts/arm/setup.sh all
 
-test-arm: venv assets arm-sysroot ## aarch64 emulation suite (qemu)
+# The runtime's distributions (scripts/arm/wheels.py): the sdist, and from it the x86_64 wheel and the aarch64 wheel
+# cross-compiled here (aarch64 gcc, the sysroot's CPython headers), each cp310-abi3 and tagged by auditwheel; then
+# tests/test_wheels.py, its slow part included (the x86 wheel in clean 3.11-3.13 venvs, the committed bundles).
+wheels: venv arm-sysroot ## sdist + x86_64 and aarch64 cp310-abi3 manylinux wheels into dist/ (auditwheel), then their install tests
+	$(PY) scripts/arm/wheels.py all
+	$(PY) -m pytest -q -m "not arm" tests/test_wheels.py
+
+# The emulated Python runs the aarch64 wheel, installed by pip under qemu into a venv of the sysroot's CPython.
+test-arm: venv assets arm-sysroot ## aarch64 emulation suite (qemu) on the aarch64 wheel pip-installed in an emulated venv
+	$(PY) scripts/arm/wheels.py aarch64
+	$(PY) scripts/arm/arm_emulation.py install-wheel
 	$(PY) -m pytest -q -m arm tests/arm
 
 test-arm-smoke: venv assets ## the short ARM smoke that make test also runs

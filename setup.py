@@ -1,11 +1,14 @@
-"""One distribution, ``edgetext``: the runtime SDK (sdk/edgetext), the converters
-(converters/edgetext_converters, heavy deps behind the ``convert`` extra) and the
-cffi extension ``edgetext._native`` compiled from native/."""
+"""One distribution, ``edgetext``: the runtime SDK (sdk/edgetext) with its package data and
+the cffi extension ``edgetext._native`` compiled from native/. That is what a wheel or an
+sdist carries (what a board installs). The converters (converters/edgetext_converters) run
+on the development host from this tree: the editable install (``pip install -e .``,
+``make venv``) maps them too, with their heavy deps behind the ``convert`` extra."""
 import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.editable_wheel import editable_wheel
 
 ROOT = Path(__file__).resolve().parent
 
@@ -31,9 +34,27 @@ class BuildExtFreshInode(build_ext):
         super().copy_extensions_to_source()
 
 
+def subpackages(name: str, folder: str) -> list[str]:
+    """Every package under folder, found rather than listed (a new package must not silently miss the wheel)."""
+    return [name, *(f"{name}.{q}" for q in find_packages(folder))]
+
+
+class EditableWithConverters(editable_wheel):
+    """The development install maps the converters as well: they are host tooling, so the wheel
+    and the sdist (the runtime a device installs) leave them out."""
+
+    def finalize_options(self) -> None:
+        if (ROOT / "converters" / "edgetext_converters").is_dir():  # a checkout, not an unpacked sdist
+            dist = self.distribution
+            dist.package_dir["edgetext_converters"] = "converters/edgetext_converters"
+            dist.packages = [*dist.packages,
+                             *subpackages("edgetext_converters", "converters/edgetext_converters")]
+        super().finalize_options()
+
+
 setup(
     name="edgetext",
-    cmdclass={"build_ext": BuildExtFreshInode},
+    cmdclass={"build_ext": BuildExtFreshInode, "editable_wheel": EditableWithConverters},
     version=read_version(),
     description="On-device text classification: native Fast WordPiece, self-describing bundles, "
     "one predictor over ONNX Runtime and Paddle Lite",
@@ -41,10 +62,8 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    package_dir={"edgetext": "sdk/edgetext", "edgetext_converters": "converters/edgetext_converters"},
-    # every subpackage, found rather than listed (a new package must not silently miss the wheel)
-    packages=[*(f"edgetext{p}" for p in ["", *(f".{q}" for q in find_packages("sdk/edgetext"))]),
-              *(f"edgetext_converters{p}" for p in ["", *(f".{q}" for q in find_packages("converters/edgetext_converters"))])],
+    package_dir={"edgetext": "sdk/edgetext"},
+    packages=subpackages("edgetext", "sdk/edgetext"),
     package_data={"edgetext": ["schema/*.json", "py.typed"]},
     cffi_modules=["native/build_ffi.py:ffi"],
     setup_requires=["cffi>=1.15"],
@@ -53,6 +72,7 @@ setup(
         "lite": ["paddlelite==2.13rc0", "numpy<2"],
         "convert": ["paddlepaddle==2.6.2", "paddle2onnx==1.3.1", "onnx", "safetensors", "tqdm"],
         "serve": ["aiohttp>=3.9"],
+        "ray": ["ray[data]>=2.40"],  # edgetext.integrations.ray, edgetext classify-dataset
         # the OpenVINO backend (edgetext.backends.openvino) and, to convert for it, NNCF static int8
         "openvino": ["openvino>=2025.0", "nncf>=2.16"],  # edgetext serve (edgetext.serving): HTTP JSON API with dynamic batching
         "test": ["pytest", "hypothesis", "tokenizers"],

@@ -58,7 +58,8 @@ if [ "$EMULATE" = 1 ]; then
     HOST_PY="$ROOT/.venv/bin/python"
     [ -x "$HOST_PY" ] || HOST_PY=python3
     bash "$ROOT/scripts/arm/setup.sh" all
-    "$HOST_PY" "$ROOT/scripts/arm/arm_emulation.py" build-ext >/dev/null
+    # the aarch64 wheel (dist/, built by scripts/arm/wheels.py when missing) pip-installed in the emulated venv
+    "$HOST_PY" "$ROOT/scripts/arm/arm_emulation.py" install-wheel >/dev/null
     BUNDLE="$(realpath "$OUT")"
     "$HOST_PY" "$ROOT/scripts/arm/arm_emulation.py" python - "$BUNDLE" <<'PY'
 import json, platform, sys

@@ -86,17 +86,17 @@ def ensure_venv(python: str) -> Path:
 
 
 def _assert_wheel_has_every_module(wheel: Path) -> None:
-    """Every .py of the source packages is in the wheel (a hand-kept package list once dropped subpackages)."""
+    """Every .py of the runtime package is in the wheel (a hand-kept package list once dropped subpackages),
+    and nothing of the converters: they are host tooling, the wheel is the runtime (setup.py)."""
     import zipfile
 
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     want = {f"edgetext/{p.relative_to(ROOT / 'sdk' / 'edgetext').as_posix()}"
             for p in (ROOT / "sdk" / "edgetext").rglob("*.py")}
-    want |= {f"edgetext_converters/{p.relative_to(ROOT / 'converters' / 'edgetext_converters').as_posix()}"
-             for p in (ROOT / "converters" / "edgetext_converters").rglob("*.py")}
     missing = sorted(w for w in want if w not in names and "__pycache__" not in w)
     assert not missing, f"{wheel.name} lacks {missing}"
+    assert not [n for n in names if n.startswith("edgetext_converters/")], f"{wheel.name} carries the converters"
 
 
 def test_onnx_only_runtime_on_python313_matches_python310(tiny_bundle: Path) -> None:

@@ -1,4 +1,5 @@
 """Fixtures of the ARM emulation suite (make test-arm): the helpers of scripts/arm/arm_emulation.py.
+The emulated Python runs the SDK from the aarch64 wheel (make wheels), installed there with pip.
 
 Every test here needs qemu-user and the cross toolchains (scripts/arm/setup.sh), so this folder's
 tests carry ``@pytest.mark.arm`` and run only under ``make test-arm``, which sets everything up
@@ -26,5 +27,6 @@ def arm():
 
 @pytest.fixture(scope="session")
 def aarch64_pkg(arm) -> Path:
-    """PYTHONPATH entry with sdk/edgetext + an aarch64 cp311 edgetext._native cross-built from native/."""
-    return arm.build_ext()
+    """site-packages of the emulated venv into which pip installed the aarch64 wheel of make wheels
+    (dist/); the guest Python finds edgetext there, with no PYTHONPATH."""
+    return arm.install_wheel()

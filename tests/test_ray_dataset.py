@@ -273,3 +273,34 @@ def test_classify_dataset_api_on_the_cluster(cluster, corpus):
         assert (r["label"], float(r["score"]), int(r["index"])) == (cats[0].label, cats[0].score, cats[0].index)
         assert list(r["top_labels"]) == [c.label for c in cats]
         assert [float(s) for s in r["top_scores"]] == [c.score for c in cats]
+
+
+@pytest.mark.slow
+def test_embed_shards_local(tmp_path: Path):
+    """A text-embedding bundle (all-MiniLM-L6-v2 int8, tests/support/embedding_bundles.py, converted once and
+    cached): the command writes an `embedding` column, float32 values identical to TextEmbedder.embed per chunk,
+    through JSON lines (floats round-trip) and Parquet."""
+    import numpy as np
+    from support.embedding_bundles import embedding_bundles, held_out_tweets
+
+    bundle = Path(embedding_bundles()["int8"]["bundle"])
+    texts = held_out_tweets(150)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a.jsonl").write_text("".join(json.dumps({"sentence": t}) + "\n" for t in texts[:80]), encoding="utf-8")
+    (inp / "b.jsonl").write_text("".join(json.dumps({"sentence": t}) + "\n" for t in texts[80:]), encoding="utf-8")
+    emb = edgetext.TextEmbedder(bundle, threads=1)
+    for fmt in ("jsonl", "parquet"):
+        out = tmp_path / f"out-{fmt}"
+        cmd = [sys.executable, "-m", "edgetext", "classify-dataset", str(bundle), "--input", str(inp), "--output",
+               str(out), "--text-column", "sentence", "--chunk-rows", "32", "--batch-size", "8", "--workers", "1",
+               "--object-store-mb", "100", "--format", fmt, "--json"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert _stats(r.stdout)["task"] == "text-embedding" and _stats(r.stdout)["rows"] == len(texts)
+        for name, part in (("a", texts[:80]), ("b", texts[80:])):
+            rows = shards.read_output(out / f"{name}.{fmt}")
+            assert [row["sentence"] for row in rows] == part
+            got = np.array([row["embedding"] for row in rows], dtype=np.float32)
+            want = np.concatenate([emb.embed(part[a:a + 32], batch_size=8) for a in range(0, len(part), 32)])
+            assert got.shape == want.shape and np.array_equal(got, want)

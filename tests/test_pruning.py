@@ -130,6 +130,8 @@ def test_slicing_importance_and_distillation(ernie):
     out = json.loads(H.run([CHECKS, str(ernie["checkpoint"])]).stdout.strip().splitlines()[-1])
     assert out["slice_vs_mask"] < 1e-5  # the narrower model computes exactly the masked unpruned one
     assert out["kept"]["heads_kept"] == [6, 6] and out["params"][1] < out["params"][0]
+    back = out["readback"]  # a pruned Paddle inference model's weights, read back from its program
+    assert back["layer_heads"] == [6, 6] and back["layer_intermediate"] == [624, 624] and back["same_arrays"]
     dead = out["dead_head"]
     assert dead["importance"] == 0.0 < dead["min_other"] and dead["removed_layer0"] == [3]
     before, after = out["distill"]["before"], out["distill"]["after"]
@@ -208,9 +210,10 @@ def test_prune_refusals(ernie, tmp_path):
     proc = H.convert_cli(str(ernie["checkpoint"]), "--out", str(tmp_path / "a.etb"), "--targets", "onnx-x86",
                          "--prune", "heads=0.5", "--calib", str(texts))
     assert proc.returncode == 1 and "at least 64 unlabelled in-domain texts" in proc.stderr
+    # an inference model's weights are read back from its program, then the same rule applies
     proc = H.convert_cli(str(ernie["inference"]), "--out", str(tmp_path / "b.etb"), "--targets", "onnx-x86",
                          "--prune", "heads=0.5", "--calib", str(texts))
-    assert proc.returncode == 1 and "needs the model's weights by name" in proc.stderr
+    assert proc.returncode == 1 and "at least 64 unlabelled in-domain texts" in proc.stderr, proc.stderr
     proc = H.convert_cli(str(ernie["checkpoint"]), "--out", str(tmp_path / "c.etb"), "--prune", "heads=1.5")
     assert proc.returncode == 1 and "fraction to remove" in proc.stderr
     assert not any(tmp_path.glob("*.etb"))

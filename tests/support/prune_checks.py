@@ -7,6 +7,8 @@ CHECKPOINT_FOLDER: a PaddleNLP checkpoint (convert_helpers.build_ernie). Prints 
 - ``slice_vs_mask``: max |logit diff| between the sliced (narrower) model and the unpruned model whose removed
   heads and FFN neurons are masked to zero in the same forward pass: slicing must be exactly masking;
 - ``dead_head``: a head whose output projection rows were zeroed gets importance 0 and is the one removed;
+- ``readback``: the sliced model exported as a Paddle inference model and read back by meaning
+  (paddle_weights.weights_from_graph): per-layer heads / FFN widths and every array recovered exactly;
 - ``distill``: the pruned student's agreement and mean |logit diff| with the teacher on held-back real reviews,
   before and after distillation on other real reviews.
 """
@@ -56,6 +58,7 @@ def _masked_logits(model, rows, pad, keep: pruning.PrunePlan) -> np.ndarray:
 
 def main(folder: str) -> dict:
     paddle.seed(0)
+    paddle.disable_static()
     desc = read(folder)
     cfg, w = desc.config, desc.weights
     enc, pad = desc.tokenizer.encoder(), desc.tokenizer.pad_id
@@ -74,6 +77,25 @@ def main(folder: str) -> dict:
                                         - _masked_logits(teacher, held, pad, keep)).max())
     out["kept"] = keep.as_dict()
     out["params"] = [pruning.parameter_count(w), pruning.parameter_count(sliced_w)]
+
+    # an exported (pruned) inference model read back by meaning
+    import shutil
+    import tempfile
+
+    from edgetext_converters.paddle_ernie import export_inference_model
+    from edgetext_converters.paddle_weights import weights_from_graph
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_inference_model(student, Path(tmp) / "model", scalar_mask=True)
+        for f in ("vocab.txt", "tokenizer_config.json"):
+            shutil.copyfile(Path(folder) / f, Path(tmp) / f)
+        back = weights_from_graph(read(tmp))
+    bc = back.config
+    out["readback"] = {"layer_heads": [bc.heads_in(n) for n in range(bc.num_hidden_layers)],
+                       "layer_intermediate": [bc.ffn_in(n) for n in range(bc.num_hidden_layers)],
+                       "same_arrays": sorted(back.weights) == sorted(sliced_w) and all(
+                           np.array_equal(back.weights[k], sliced_w[k]) for k in sliced_w),
+                       "task_id": back.config.task_id}
 
     # a head that contributes nothing has importance 0 and is the first removed
     dead = dict(w)

@@ -7,6 +7,9 @@
    unpruned model; ``pruning.plan`` keeps the most important ones, the same count in every layer.
 3. ``pruning.slice_weights`` cuts the arrays; ``distill.distill`` trains the narrower model towards the unpruned
    one (soft logits + every layer's output).
+A Paddle inference model has no weights by name: ``paddle_weights.weights_from_graph`` reads them back from its
+program first (and proves the rebuilt model computes the graph's logits).
+
 4. The pruned weights replace the description's and are lowered again (``lower_to_graph`` + ``normalize_io``),
    so every later pass and target sees an ordinary, narrower model. The reference stays the unpruned source:
    the gate measures the pruned model (and its int8 files) against what the user trained.
@@ -15,8 +18,8 @@ The record (``report["prune"]``) lists heads and neurons kept per layer, paramet
 distillation settings, steps and time, and the student's agreement / logit error against the teacher on the
 held-back texts before and after distillation.
 
-May import: numpy, edgetext.errors, ..description, ..pruning, ..distill (paddle), ..paddle_ernie, .base,
-.lowering, .normalize.
+May import: numpy, edgetext.errors, ..description, ..pruning, ..distill (paddle), ..paddle_ernie,
+..paddle_weights, .base, .lowering, .normalize.
 """
 from __future__ import annotations
 
@@ -63,10 +66,10 @@ def prune(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
     if desc.is_embedding:
         raise ConversionError("--prune is for classifiers; embedding models cannot be pruned yet (their gate is "
                               "cosine similarity, which distillation of logits does not target)")
-    if desc.weights is None or desc.config is None:
-        raise ConversionError(f"{desc.source_path}: --prune needs the model's weights by name (a PaddleNLP "
-                              "checkpoint or a Hugging Face folder); an exported Paddle inference graph does not "
-                              "carry them")
+    if desc.weights is None or desc.config is None:  # a Paddle inference model: read its weights back
+        from ..paddle_weights import weights_from_graph
+
+        desc = weights_from_graph(desc)
     texts = distillation_texts(ctx)
     if len(texts) < MIN_TEXTS:
         raise ConversionError(f"--prune needs at least {MIN_TEXTS} unlabelled in-domain texts to distil on (got "

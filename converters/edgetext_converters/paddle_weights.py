@@ -148,6 +148,7 @@ def _probe(desc: ModelDescription, cfg, weights: dict[str, np.ndarray]) -> float
     from .paddle_graph import save_graph
     from .runners import PaddleInferenceRunner
 
+    assert desc.graph is not None
     rng = np.random.default_rng(0)
     ids = rng.integers(0, cfg.vocab_size, (4, 24)).astype(np.int64)
     ids[ids == cfg.pad_token_id] = (cfg.pad_token_id + 1) % cfg.vocab_size

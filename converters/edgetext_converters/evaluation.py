@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from edgetext.errors import ConversionError
 from edgetext.preprocess import length_buckets, pad_rows
 
 from .tokenizer_assets import TokenizerAssets
+
+if TYPE_CHECKING:
+    from .description import ModelDescription
 
 BATCH = 32
 BUILTIN_EVAL = (
@@ -49,7 +52,8 @@ def read_lines(path: str | os.PathLike, what: str) -> list[str]:
 
 
 def read_eval_tsv(path: str | os.PathLike) -> tuple[list[str], list[str]]:
-    """``text<TAB>label`` lines -> (texts, labels)."""
+    """``text<TAB>label`` lines -> (texts, labels); for a pair model the texts are ``text<TAB>pair``
+    (:func:`split_pairs`)."""
     texts, labels = [], []
     for n, line in enumerate(read_lines(path, "--eval"), 1):
         if "\t" not in line:
@@ -60,6 +64,55 @@ def read_eval_tsv(path: str | os.PathLike) -> tuple[list[str], list[str]]:
     if not texts:
         raise ConversionError(f"--eval file {path} has no rows")
     return texts, labels
+
+
+def split_pairs(lines: Sequence[str], what: str) -> tuple[list[str], list[str]]:
+    """``text<TAB>pair`` lines -> (texts, pairs) for a pair model (``--pairs``); any other line is an error."""
+    texts, pairs = [], []
+    for n, line in enumerate(lines, 1):
+        if line.count("\t") != 1:
+            raise ConversionError(f"{what} row {n}: a pair model (--pairs) needs text<TAB>pair"
+                                  f"{'<TAB>label' if what == '--eval' else ''} rows, got {line[:60]!r}")
+        a, b = line.split("\t")
+        texts.append(a)
+        pairs.append(b)
+    return texts, pairs
+
+
+def encode_rows(tok: TokenizerAssets, texts: Sequence[str], pairs: Sequence[str] | None,
+                max_length: int | None) -> tuple[list[list[int]], list[list[int]] | None]:
+    """Token ids (and for pairs token types) of texts, as the runtime encodes them."""
+    if pairs is None:
+        return tok.encoder().encode_batch(texts, max_length), None
+    return tok.encoder().encode_pairs(texts, pairs, max_length)
+
+
+def check_pairs(desc: "ModelDescription", pairs: bool) -> None:
+    """A pair model (``--pairs``) must feed token types: its lowered graph has a token_type_ids input (segment B
+    would otherwise run as segment A, and the ONNX writer would fold type row 0 into the positions)."""
+    if not pairs:
+        return
+    from .io_names import feed_role
+
+    if desc.is_embedding:
+        raise ConversionError("--pairs is for text-pair classifiers, not embedding models")
+    assert desc.graph is not None, "check_pairs runs on graph form (after lower_to_graph)"
+    if "token_type_ids" not in {feed_role(n) for n in desc.graph.feed_names}:
+        raise ConversionError(f"--pairs: the model's inputs {desc.graph.feed_names} have no token_type_ids, so it "
+                              "cannot tell the two texts of a pair apart (export it with token_type_ids)")
+
+
+def pairs_of(ev: "EvalSet | None") -> bool:
+    """Whether the model being converted reads text pairs: its evaluation set holds pairs (``--pairs``)."""
+    return ev is not None and ev.pairs is not None
+
+
+def calibration_rows(tok: TokenizerAssets, lines: Sequence[str], max_length: int | None, pairs: bool
+                     ) -> tuple[list[list[int]], list[list[int]] | None]:
+    """``--calib`` lines encoded (``text<TAB>pair`` lines for a pair model)."""
+    if not pairs:
+        return encode_rows(tok, lines, None, max_length)
+    return encode_rows(tok, *split_pairs(lines, "--calib"), max_length)
 
 
 def read_labels_file(path: str | os.PathLike) -> list[str]:
@@ -90,11 +143,14 @@ def read_texts(arg: str | os.PathLike | Sequence[str] | None, what: str) -> list
 
 # ----------------------------------------------------------------------------- batches
 def padded_batches(ids: Sequence[Sequence[int]], pad_id: int, batch: int = BATCH,
-                   order: Sequence[np.ndarray] | None = None) -> list[Batch]:
-    """Rows padded per batch; ``order`` (index batches) defaults to length buckets of ``ids``."""
+                   order: Sequence[np.ndarray] | None = None,
+                   types: Sequence[Sequence[int]] | None = None) -> list[Batch]:
+    """Rows padded per batch (token types ``types``, else zeros); ``order`` (index batches) defaults to length
+    buckets of ``ids``."""
     if order is None:
         order = length_buckets([len(x) for x in ids], batch)
-    return [pad_rows([ids[i] for i in idx], pad_id) for idx in order]
+    return [pad_rows([ids[i] for i in idx], pad_id, type_rows=None if types is None else [types[i] for i in idx])
+            for idx in order]
 
 
 def run_batches(runner: Runner | Callable[[Batch], np.ndarray], batches: list[Batch]) -> list[np.ndarray]:
@@ -114,8 +170,11 @@ class EvalSet:
     texts: list[str]
     targets: np.ndarray | None
     source: str
+    pairs: list[str] | None = None  # the second text of each pair (a pair model), else None
     ref_ids: list[list[int]] = field(default_factory=list)
     new_ids: list[list[int]] = field(default_factory=list)
+    ref_types: list[list[int]] | None = None  # token types of pairs (None: single texts, all zeros)
+    new_types: list[list[int]] | None = None
     ref_pad_id: int = 0
     new_pad_id: int = 0
     order: list[np.ndarray] = field(default_factory=list)  # batches of text indices
@@ -125,23 +184,24 @@ class EvalSet:
     _batches: dict[str, list[Batch]] = field(default_factory=dict, repr=False)
 
     def encode_reference(self, tok: TokenizerAssets, max_length: int) -> None:
-        self.ref_ids = tok.encoder().encode_batch(self.texts, max_length)
+        self.ref_ids, self.ref_types = encode_rows(tok, self.texts, self.pairs, max_length)
         self.ref_pad_id = tok.pad_id
-        self.new_ids, self.new_pad_id = self.ref_ids, self.ref_pad_id
+        self.new_ids, self.new_types, self.new_pad_id = self.ref_ids, self.ref_types, self.ref_pad_id
         self.order = length_buckets([len(x) for x in self.ref_ids], BATCH)
         self._batches.clear()
 
     def encode_model(self, tok: TokenizerAssets, max_length: int) -> None:
         """Ids of the model's own tokenizer (call after passes that changed it)."""
-        self.new_ids = tok.encoder().encode_batch(self.texts, max_length)
+        self.new_ids, self.new_types = encode_rows(tok, self.texts, self.pairs, max_length)
         self.new_pad_id = tok.pad_id
         self._batches.pop("new", None)
 
     def batches(self, which: str = "new") -> list[Batch]:
         """``"ref"``: the reference tokenizer's ids; ``"new"``: the model's."""
         if which not in self._batches:
-            ids, pad = (self.ref_ids, self.ref_pad_id) if which == "ref" else (self.new_ids, self.new_pad_id)
-            self._batches[which] = padded_batches(ids, pad, order=self.order)
+            ids, types, pad = ((self.ref_ids, self.ref_types, self.ref_pad_id) if which == "ref"
+                               else (self.new_ids, self.new_types, self.new_pad_id))
+            self._batches[which] = padded_batches(ids, pad, order=self.order, types=types)
         return self._batches[which]
 
     def gather(self, outs: list[np.ndarray]) -> np.ndarray:
@@ -171,10 +231,12 @@ def evenly_spaced(n: int, limit: int) -> list[int]:
 def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None,
                    eval_texts: Sequence[str] | None, eval_labels: Sequence[str] | None,
                    calib_texts: list[str] | None, trim_texts: list[str] | None, max_eval: int,
-                   task: str = "text-classification") -> EvalSet:
+                   task: str = "text-classification", pairs: bool = False) -> EvalSet:
     """The first of: --eval file, eval_texts (+ labels), calibration texts, trimming corpus, built-in samples.
     For an embedding model (``task`` text-embedding) --eval is one text per line (a ``text<TAB>label`` line
-    counts as its text) and labels are ignored."""
+    counts as its text) and labels are ignored. For a pair model (``pairs``) the texts of --eval, eval_texts
+    and --calib are ``text<TAB>pair``; the trimming corpus and the built-in samples, single texts, are paired
+    with their next text."""
     names: list[str] | None
     if eval_file is not None and task == "text-embedding":
         texts, names = [line.rsplit("\t", 1)[0] for line in read_lines(eval_file, "--eval")], None
@@ -192,6 +254,9 @@ def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None
         texts, names, source = trim_texts, None, "trimming corpus (no labels)"
     else:
         texts, names, source = list(BUILTIN_EVAL), None, "built-in sample texts (no labels)"
+    if pairs and source.startswith(("trimming corpus", "built-in")):
+        texts = [f"{t}\t{texts[(i + 1) % len(texts)]}" for i, t in enumerate(texts)]
+        source += ", each paired with the next"
     if len(texts) > max_eval:
         rows = evenly_spaced(len(texts), max_eval)
         source = f"{source}, {max_eval} of {len(texts)} rows evenly spaced"
@@ -204,6 +269,9 @@ def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None
             raise ConversionError(f"evaluation labels {bad[:5]} are not among the model's labels {list(labels)} "
                                   "(pass --labels in the model's output order)")
         targets = np.array([index[n] for n in names], dtype=np.int64)
+    if pairs:
+        firsts, seconds = split_pairs(texts, "--eval" if eval_file is not None else "evaluation texts")
+        return EvalSet(texts=firsts, targets=targets, source=source, task=task, pairs=seconds)
     return EvalSet(texts=list(texts), targets=targets, source=source, task=task)
 
 

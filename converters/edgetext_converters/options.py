@@ -65,6 +65,9 @@ class ConvertOptions:
     pooling: str | None = None  # embedding: mean | cls | pooler (None: the source's, else mean)
     normalize: bool | None = None  # embedding: L2-normalize in the graph (None: the source's, else True)
     min_cosine: float = GateConfig.min_cosine  # embedding, int8/fp16: mean cosine to the reference
+    #: a text-pair classifier ([CLS] A [SEP] B [SEP], token types 0/1): --eval rows are text<TAB>pair<TAB>label,
+    #: --calib rows text<TAB>pair; the manifest says ``text_pairs``
+    pairs: bool = False
     #: width pruning (issue 8): "heads=F,ffn=F" | "latency=F" | a PruneSpec; None: no pruning
     prune: str | PruneSpec | None = None
     distill_epochs: float = 2.0  # with prune: passes over the distillation texts
@@ -106,6 +109,8 @@ class ConvertOptions:
             raise ConversionError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
         if (self.pooling is not None or self.normalize is not None) and self.task == "text-classification":
             raise ConversionError("pooling/normalize are settings of --task embedding")
+        if self.pairs and self.task == "text-embedding":
+            raise ConversionError("--pairs is for text-pair classifiers, not --task embedding")
         if not (0 <= self.min_cosine <= 1):
             raise ConversionError(f"min_cosine must be within [0, 1], got {self.min_cosine}")
         if self.prune is not None and not isinstance(self.prune, PruneSpec):

@@ -33,7 +33,7 @@ from edgetext.preprocess import pad_rows
 
 from . import passes, readers, writers
 from .description import ModelDescription
-from .evaluation import Runner, build_eval_set, measure, read_texts, run_batches
+from .evaluation import Runner, build_eval_set, check_pairs, measure, read_texts, run_batches
 from .gate import check
 from .golden import SingleRun, golden_embeddings, golden_vectors
 from .options import ConvertOptions
@@ -92,11 +92,13 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
                                       "embeddings of texts it does not cover, and the cosine gate has no trimmed mode)")
             ref_tok = desc.tokenizer
             desc = run_passes(desc, ctx, PREPARE)
+            check_pairs(desc, options.pairs)
             ref_runner = reference_runner(desc, work)
             ctx.max_length, positions = passes.resolve_max_length(desc, options.max_length)
             ctx.eval = build_eval_set(desc.labels, eval_file=options.eval_file, eval_texts=options.eval_texts,
                                       eval_labels=options.eval_labels, calib_texts=calib_texts,
-                                      trim_texts=trim_texts, max_eval=options.max_eval, task=desc.task)
+                                      trim_texts=trim_texts, max_eval=options.max_eval, task=desc.task,
+                                      pairs=options.pairs)
             ctx.eval.encode_reference(ref_tok, ctx.max_length)
 
             prog.stage("passes")
@@ -158,6 +160,7 @@ def _write_members(bundle_dir: Path, src: str | os.PathLike, desc: ModelDescript
         "name": ctx.options.name or Path(str(src)).name or "model", "task": desc.task,
         "created_by": f"edgetext-converters {__version__}",
         **({"embedding": dict(desc.embedding or {})} if desc.is_embedding else {"labels": list(desc.labels)}),
+        **({"text_pairs": True} if ctx.options.pairs else {}),
         "tokenizer": desc.tokenizer.manifest_dict(ctx.max_length),
         "models": [b.entry for b in built],
         "golden": golden,
@@ -226,9 +229,10 @@ def build_target(desc: ModelDescription, ctx: PassContext, target: Target, bundl
 
 def _single_run(runner: Runner, pad_id: int) -> SingleRun:
     """Each row as a batch of one, unpadded (the runtime's load-time golden check feeds it so)."""
-    def run(rows):
-        return [np.asarray(o, dtype=np.float32)[0]
-                for o in run_batches(runner, [pad_rows([list(r)], pad_id) for r in rows])]
+    def run(rows, types=None):
+        batches = [pad_rows([list(r)], pad_id, type_rows=None if types is None else [list(types[k])])
+                   for k, r in enumerate(rows)]
+        return [np.asarray(o, dtype=np.float32)[0] for o in run_batches(runner, batches)]
     return run
 
 

@@ -150,3 +150,10 @@ class Encoder:
     def encode_batch(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
         return [list(x) for x in self._tok.encode_batch(list(texts), max_length=max_length,
                                                         truncation=max_length is not None)]
+
+    def encode_pairs(self, texts: Sequence[str], pairs: Sequence[str],
+                     max_length: int | None = None) -> tuple[list[list[int]], list[list[int]]]:
+        """Ids and token types of text pairs, truncated longest-first (the runtime's ``encode_pairs``)."""
+        enc = self._tok.encode_batch_with_offsets(list(texts), text_pairs=list(pairs), max_length=max_length,
+                                                  truncation=max_length is not None)
+        return [list(e["input_ids"]) for e in enc], [list(e["token_type_ids"]) for e in enc]

@@ -34,7 +34,7 @@ import time
 from typing import Sequence
 
 from . import __version__
-from .errors import EdgeTextError, InvalidInputError
+from .errors import EdgeTextError, InvalidInputError, PairInputError
 from .limits import check_threads
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,8 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("texts", metavar="TEXT", nargs="*", default=[],
                    help="texts to classify (default: stdin, one per line)")
     c.add_argument("--top-k", type=_positive_int, default=1, help="categories per text (default 1)")
+    c.add_argument("--pairs", action="store_true",
+                   help="text pairs (a text-pair bundle): each TEXT or stdin line is text<TAB>pair")
     c.add_argument("--json", action="store_true", help="one JSON object per line per text")
     runtime_opts(c, batch=True)
 
@@ -201,20 +203,38 @@ def _cmd_classify(args) -> int:
     if out is None:  # started with stdout closed (`edgetext classify ... >&-`)
         raise EdgeTextError("stdout is closed: there is nowhere to print the results (redirect it to a file)")
     clf = _classifier(args)
-    for texts in chunks:
-        results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size)
-        for text, cats in zip(texts, results):
+    if clf.text_pairs != args.pairs:  # the predictor would refuse too; this names the flag
+        what = "text pairs: pass --pairs (text<TAB>pair lines)" if clf.text_pairs else "single texts: drop --pairs"
+        raise PairInputError(f"{args.bundle} classifies {what}")
+    for lines in chunks:
+        texts, pairs = _split_pairs(lines) if args.pairs else (lines, None)
+        results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size, text_pairs=pairs)
+        for k, (text, cats) in enumerate(zip(texts, results)):
             top = cats[0]
             if args.json:
-                obj = {"text": text, "label": top.label, "score": top.score, "index": top.index}
+                obj = {"text": text, **({"text_pair": pairs[k]} if pairs is not None else {}),
+                       "label": top.label, "score": top.score, "index": top.index}
                 if args.top_k > 1:
                     obj["categories"] = [{"label": c.label, "score": c.score, "index": c.index} for c in cats]
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")
             else:
                 shown = "  ".join(f"{c.label} {c.score:.4f}" for c in cats)
-                out.write(f"{shown}\t{text}\n")
+                out.write(f"{shown}\t{text}" + (f"\t{pairs[k]}" if pairs is not None else "") + "\n")
         out.flush()
     return EXIT_OK
+
+
+def _split_pairs(lines: list[str]) -> tuple[list[str], list[str]]:
+    """``text<TAB>pair`` lines -> (texts, pairs); a line without exactly one tab is an InvalidInputError."""
+    texts, pairs = [], []
+    for n, line in enumerate(lines, 1):
+        if line.count("\t") != 1:
+            raise InvalidInputError(f"--pairs: input {n} has {line.count(chr(9))} tabs, expected text<TAB>pair: "
+                                    f"{line[:60]!r}")
+        a, b = line.split("\t")
+        texts.append(a)
+        pairs.append(b)
+    return texts, pairs
 
 
 def _cmd_embed(args) -> int:
@@ -316,7 +336,7 @@ def _cmd_info(args) -> int:
         e = info["embedding"]
         print(f"embedding  dim {e['dim']}, {e['pooling']} pooling, normalize {e['normalize']} (in the model)")
     else:
-        print(f"labels     {', '.join(info['labels'])}")
+        print(f"labels     {', '.join(info['labels'])}" + ("  (inputs: text pairs)" if info.get("text_pairs") else ""))
     tok = info["tokenizer"]
     print(f"tokenizer  vocab {tok['vocab']}, max_length {tok['max_length']}, lowercase {tok.get('lowercase')}, "
           f"strip_accents {tok.get('strip_accents')}, chinese chars {tok.get('tokenize_chinese_chars')}")
@@ -363,22 +383,31 @@ def _cmd_bench(args) -> int:
         if not texts:
             raise _UsageError(f"{args.texts} has no non-empty lines")
     clf = _bench_model(args)
+    pairs = bool(getattr(clf, "text_pairs", False))  # a text-pair bundle: text<TAB>pair lines
+
+    def encode(batch: list[str]):
+        if not pairs:
+            return clf.encode(batch), None
+        return clf.encode_pairs(*_split_pairs(batch))
+
     if not args.texts:
-        texts = [g["text"] for g in clf.bundle.manifest.golden if g["text"]] or ["edgetext"]
+        texts = [g["text"] + (f"\t{g['text_pair']}" if pairs else "") for g in clf.bundle.manifest.golden
+                 if g["text"]] or ["edgetext" + ("\tedgetext" if pairs else "")]
     repeat = args.repeat or max(1, -(-256 // len(texts)))
     work = texts * repeat
     bs = args.batch_size
     batches = [work[i:i + bs] for i in range(0, len(work), bs)]
     for batch in batches[:max(0, args.warmup)]:
-        clf.run_ids(clf.encode(batch), batch_size=bs)
+        ids, types = encode(batch)
+        clf.run_ids(ids, batch_size=bs, type_ids=types)
     lat, tok_s, model_s = [], 0.0, 0.0
     bar = _progress(len(work), "bench")
     t_all = time.perf_counter()
     for batch in batches:
         t0 = time.perf_counter()
-        ids = clf.encode(batch)
+        ids, types = encode(batch)
         t1 = time.perf_counter()
-        clf.run_ids(ids, batch_size=bs)
+        clf.run_ids(ids, batch_size=bs, type_ids=types)
         t2 = time.perf_counter()
         tok_s += t1 - t0
         model_s += t2 - t1
@@ -420,11 +449,11 @@ def _cmd_eval(args) -> int:
 
     from .evaluate import evaluate, format_report, read_labelled
 
-    data = read_labelled(args.data)
-    if args.limit is not None:
-        data = replace(data, texts=data.texts[:args.limit], labels=data.labels[:args.limit],
-                       descs=data.descs[:args.limit])
     with _classifier(args) as clf:
+        data = read_labelled(args.data, pairs=clf.text_pairs)
+        if args.limit is not None:
+            data = replace(data, texts=data.texts[:args.limit], labels=data.labels[:args.limit],
+                           descs=data.descs[:args.limit], pairs=None if data.pairs is None else data.pairs[:args.limit])
         bar = _progress(len(data.texts), "eval")
         try:
             report = evaluate(clf, data, batch_size=args.batch_size,

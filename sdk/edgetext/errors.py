@@ -16,6 +16,10 @@ class InvalidInputError(EdgeTextError, ValueError):
     """A text, batch or argument the caller passed is unusable (None, bytes, bad UTF-8, ...)."""
 
 
+class PairInputError(InvalidInputError):
+    """Text pairs given to a single-text bundle, or single texts to a text-pair bundle (manifest ``text_pairs``)."""
+
+
 class InputTypeError(EdgeTextError, TypeError):
     """An argument has the wrong Python type or dtype."""
 

@@ -7,7 +7,9 @@
 Data files: ``text<TAB>label`` lines (the label is the last tab field), or JSON lines with the
 text under ``sentence`` / ``text`` / ``content`` and the label under ``label`` (CLUE style:
 TNEWS/IFLYTEK carry ``label`` codes plus ``label_desc`` names; both are matched against the
-bundle's labels). An integer label (or a digit string) is read as an index into the bundle's
+bundle's labels). Text pairs (``read_labelled(path, pairs=True)``, for a text-pair bundle):
+``text<TAB>pair<TAB>label`` lines, or JSON lines with ``sentence1``/``sentence2`` (AFQMC, LCQMC,
+OCNLI style) or ``text_a``/``text_b``. An integer label (or a digit string) is read as an index into the bundle's
 labels only when no bundle label is itself a digit string. Labels the bundle does not have are
 an error naming them: a silent skip would report accuracy on a different set.
 
@@ -39,7 +41,10 @@ class _Classifier(Protocol):
 
     def encode(self, texts: list[str]) -> list[list[int]]: ...
 
-    def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray: ...
+    def encode_pairs(self, texts: list[str], text_pairs: list[str]) -> tuple[list[list[int]], list[list[int]]]: ...
+
+    def run_ids(self, ids: list[list[int]], batch_size: int = 32, *,
+                type_ids: list[list[int]] | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,12 @@ class LabelledTexts:
     descs: list[str | None]  # CLUE label_desc per row (None when absent)
     source: str
     format: str  # "tsv" | "jsonl"
+    pairs: list[str] | None = None  # the second text of each row (text-pair data), else None
 
 
-def read_labelled(path: str | os.PathLike) -> LabelledTexts:
-    """Read a ``text<TAB>label`` or JSON-lines file (see the module docstring)."""
+def read_labelled(path: str | os.PathLike, pairs: bool = False) -> LabelledTexts:
+    """Read a ``text<TAB>label`` or JSON-lines file, or with ``pairs`` a ``text<TAB>pair<TAB>label`` or
+    sentence1/sentence2 JSON-lines file (see the module docstring)."""
     p = Path(path)
     if not p.is_file():
         raise InvalidInputError(f"--data {p}: no such file")
@@ -68,26 +75,58 @@ def read_labelled(path: str | os.PathLike) -> LabelledTexts:
     if len(rows) > MAX_ROWS:
         raise InvalidInputError(f"--data {p}: {len(rows)} rows, more than {MAX_ROWS}")
     if rows[0][1].lstrip().startswith("{"):
-        return _read_jsonl(p, rows)
-    texts, labels = [], []
+        return _read_jsonl_pairs(p, rows) if pairs else _read_jsonl(p, rows)
+    texts, labels, seconds = [], [], []
     for n, line in rows:
-        if "\t" not in line:
+        if pairs:
+            if line.count("\t") != 2:
+                raise InvalidInputError(f"--data {p}:{n}: expected text<TAB>pair<TAB>label (a text-pair bundle), "
+                                        f"found {line.count(chr(9)) + 1} tab-separated fields")
+            text, second, label = line.split("\t")
+            seconds.append(second)
+        elif "\t" not in line:
             raise InvalidInputError(f"--data {p}:{n}: expected text<TAB>label (or JSON lines)")
-        text, label = line.rsplit("\t", 1)
+        else:
+            text, label = line.rsplit("\t", 1)
         texts.append(text)
         labels.append(label.strip())
-    return LabelledTexts(texts, labels, [None] * len(texts), str(p), "tsv")
+    return LabelledTexts(texts, labels, [None] * len(texts), str(p), "tsv", seconds if pairs else None)
+
+
+def _read_jsonl_pairs(p: Path, rows: list[tuple[int, str]]) -> LabelledTexts:
+    texts, seconds, labels, descs = [], [], [], []
+    for n, line in rows:
+        obj = _json_object(p, n, line)
+        keys = next(((a, b) for a, b in (PAIR_KEYS[:2], PAIR_KEYS[2:]) if a in obj and b in obj), None)
+        if keys is None:
+            raise InvalidInputError(f"--data {p}:{n}: a text pair needs sentence1 and sentence2 (or text_a and "
+                                    "text_b)")
+        if not all(isinstance(obj[k], str) for k in keys):
+            raise InvalidInputError(f"--data {p}:{n}: {keys[0]} and {keys[1]} must be strings")
+        if "label" not in obj:
+            raise InvalidInputError(f"--data {p}:{n}: no label")
+        texts.append(obj[keys[0]])
+        seconds.append(obj[keys[1]])
+        labels.append(obj["label"])
+        desc = obj.get("label_desc")
+        descs.append(desc if isinstance(desc, str) else None)
+    return LabelledTexts(texts, labels, descs, str(p), "jsonl", seconds)
+
+
+def _json_object(p: Path, n: int, line: str) -> dict:
+    try:
+        obj = json.loads(line)
+    except ValueError as e:
+        raise InvalidInputError(f"--data {p}:{n}: not JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise InvalidInputError(f"--data {p}:{n}: expected a JSON object")
+    return obj
 
 
 def _read_jsonl(p: Path, rows: list[tuple[int, str]]) -> LabelledTexts:
     texts, labels, descs = [], [], []
     for n, line in rows:
-        try:
-            obj = json.loads(line)
-        except ValueError as e:
-            raise InvalidInputError(f"--data {p}:{n}: not JSON ({e})") from None
-        if not isinstance(obj, dict):
-            raise InvalidInputError(f"--data {p}:{n}: expected a JSON object")
+        obj = _json_object(p, n, line)
         key = next((k for k in TEXT_KEYS if k in obj), None)
         if key is None:
             if any(k in obj for k in PAIR_KEYS):
@@ -188,14 +227,19 @@ def evaluate(clf: _Classifier, data: LabelledTexts, batch_size: int = 32,
     for start in range(0, len(data.texts), batch_size):
         texts = data.texts[start:start + batch_size]
         t0 = time.perf_counter()
-        logits = clf.run_ids(clf.encode(texts), batch_size=batch_size)
+        if data.pairs is None:
+            logits = clf.run_ids(clf.encode(texts), batch_size=batch_size)
+        else:
+            ids, types = clf.encode_pairs(texts, data.pairs[start:start + batch_size])
+            logits = clf.run_ids(ids, batch_size=batch_size, type_ids=types)
         batch_ms.append((time.perf_counter() - t0) * 1000.0)
         pred[start:start + len(texts)] = logits.argmax(axis=1)
         if progress is not None:
             progress(len(texts))
     wall = time.perf_counter() - t_all
     report = classification_metrics(truth, pred, labels)
-    report["data"] = {"file": data.source, "format": data.format, "rows": len(data.texts)}
+    report["data"] = {"file": data.source, "format": data.format, "rows": len(data.texts),
+                      "pairs": data.pairs is not None}
     report["latency_ms"] = {"batch_size": batch_size, "per_batch": latency_summary(batch_ms),
                             "per_text_mean": wall * 1000.0 / max(1, len(data.texts)),
                             "throughput_texts_per_s": len(data.texts) / wall if wall > 0 else float("inf")}

@@ -169,6 +169,12 @@ class Manifest:
         return str(self.raw.get("task", "text-classification"))
 
     @property
+    def text_pairs(self) -> bool:
+        """True when the model classifies text pairs ([CLS] A [SEP] B [SEP], token types 0 / 1): ``text_pairs``
+        in the manifest (absent: single texts, as every bundle before it)."""
+        return bool(self.raw.get("text_pairs", False))
+
+    @property
     def output_width(self) -> int:
         """What a model's output row holds: one logit per label, or ``embedding.dim`` values."""
         return self.embedding.dim if self.embedding is not None else len(self.labels)
@@ -287,6 +293,12 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
                                 f"{list(labels)}")
         if m.backend == "paddlelite" and m.target == "cuda":
             raise ManifestError(f"model {m.file}: Paddle Lite has no 'cuda' target")
+    if obj.get("text_pairs"):
+        # a pair model without a token_type_ids input would see segment B as segment A: refused, not guessed
+        lacking = [m.file for m in models if "token_type_ids" not in {i.role for i in m.inputs}]
+        if lacking:
+            raise ManifestError(f"text_pairs bundle: models {lacking} have no token_type_ids input (a pair model "
+                                "needs the segment ids)")
     if obj["tokenizer"]["vocab"] in seen:
         raise ManifestError("the vocab file is also listed as a model")
     golden = tuple(obj.get("golden") or ())
@@ -294,6 +306,11 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
         for lab in [g.get("label"), *(p.get("label") for p in (g.get("per_model") or {}).values())]:
             if lab is not None and lab not in labels:
                 raise ManifestError(f"golden[{i}] label {lab!r} is not one of the bundle labels {list(labels)}")
+        if obj.get("text_pairs") and not isinstance(g.get("text_pair"), str):
+            raise ManifestError(f"golden[{i}] has no text_pair but the bundle classifies text pairs")
+        if not obj.get("text_pairs") and g.get("text_pair") is not None:
+            raise ManifestError(f"golden[{i}] has a text_pair but the bundle classifies single texts "
+                                "(text_pairs is not set)")
         for f in g.get("per_model") or {}:
             if f not in seen:
                 raise ManifestError(f"golden[{i}] per_model names {f!r}, which is not a model of the bundle")

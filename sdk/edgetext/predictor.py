@@ -31,11 +31,11 @@ import numpy as np
 from .backends import registry
 from .bundle import Bundle
 from .errors import (BackendError, BundleIntegrityError, InputTypeError, InvalidInputError, ManifestError,
-                     TaskMismatchError)
+                     PairInputError, TaskMismatchError)
 from .limits import check_threads, cpu_count, max_threads
 from .manifest import Manifest, ModelSpec
 from .postprocess import Category, ClassificationPostprocessor, softmax
-from .preprocess import TextPreprocessor, check_text, check_texts, length_buckets, pad_id_of
+from .preprocess import TextPreprocessor, check_pairs, check_text, check_texts, length_buckets, pad_id_of
 
 __all__ = ["BundleModel", "Category", "TextClassifier", "check_task", "softmax", "golden_expectations",
            "SCORE_TOLERANCE"]
@@ -52,26 +52,29 @@ SMALL_TOKENS = 1024
 LOAD_GOLDEN_TEXTS = 8  # at most this many golden texts are run at load: one per distinct expected label
 
 
-def golden_expectations(manifest: Manifest, spec: ModelSpec) -> list[tuple[int, str, dict]]:
-    """(golden index, text, expectation) for every single-text golden entry that states a label
-    for `spec`'s model (its ``per_model`` entry overriding the top-level label/score)."""
+#: (golden index, text, its pair or None, expectation)
+Golden = tuple[int, str, "str | None", dict]
+
+
+def golden_expectations(manifest: Manifest, spec: ModelSpec) -> list[Golden]:
+    """(golden index, text, text_pair, expectation) for every golden entry that states a label for `spec`'s
+    model (its ``per_model`` entry overriding the top-level label/score). The manifest rules make every entry
+    of a text-pair bundle a pair and no entry of another bundle one."""
     found = []
     for i, g in enumerate(manifest.golden):
-        if g.get("text_pair") is not None:
-            continue
         expect = (g.get("per_model") or {}).get(spec.file, g)
         if "label" in expect:
-            found.append((i, g["text"], expect))
+            found.append((i, g["text"], g.get("text_pair"), expect))
     return found
 
 
-def _load_sample(expected: list[tuple[int, str, dict]], limit: int) -> list[tuple[int, str, dict]]:
+def _load_sample(expected: list[Golden], limit: int) -> list[Golden]:
     """One golden text per distinct expected label (so swapped labels show), at most `limit`."""
     seen: set[str] = set()
     picked = []
     for item in expected:
-        if item[2]["label"] not in seen:
-            seen.add(item[2]["label"])
+        if item[3]["label"] not in seen:
+            seen.add(item[3]["label"])
             picked.append(item)
     return picked[:limit]
 
@@ -129,6 +132,7 @@ class BundleModel:
         self.spec = self._choice.spec
         log.debug("%s: %s", self.bundle.path, self._choice.reason)
         self.labels = manifest.labels
+        self.text_pairs = manifest.text_pairs  # inputs are (text, text_pair): encode_pairs, run_ids(type_ids=)
         self.max_length = manifest.max_length
         self.tokenizer = self.bundle.tokenizer(self.threads)
         if check_golden:
@@ -181,7 +185,10 @@ class BundleModel:
     def _check_output(self) -> None:
         """One tiny run at load: warms the backend up and proves the model emits ``_output_width()`` finite
         values per text."""
-        out = self._backend.run(self._pre.feeds(self._pre.probe()))
+        if self.text_pairs:  # the pair probe feeds token type 1 too
+            out = self._backend.run(self._pre.feeds(*self._pre.encode_pairs([""], [""])))
+        else:
+            out = self._backend.run(self._pre.feeds(self._pre.probe()))
         if out.ndim != 2 or out.shape[1] != self._output_width():
             raise ManifestError(f"{self.spec.file} outputs shape {tuple(out.shape)} but {self._width_says()}")
         self._check_finite(out, lambda r: "the load-time probe (an empty text)")
@@ -190,8 +197,19 @@ class BundleModel:
         raise NotImplementedError
 
     # -- the two stages (public so that benchmarks can time them apart) --------------------------
+    def _check_pairs(self, pairs: object, what: str) -> None:
+        """PairInputError when `pairs` (None or the second texts) does not fit the bundle's ``text_pairs``."""
+        name = self.bundle.manifest.name or "this bundle"
+        if self.text_pairs and pairs is None:
+            raise PairInputError(f"{name} classifies text pairs: pass the second texts ({what})")
+        if not self.text_pairs and pairs is not None:
+            raise PairInputError(f"{name} classifies single texts, not pairs: drop {what} (or convert a pair "
+                                 "model with edgetext convert --pairs)")
+
     def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, truncated to the bundle's max_length."""
+        """Token ids of each text, truncated to the bundle's max_length (single-text bundles; a text-pair
+        bundle takes :meth:`encode_pairs`)."""
+        self._check_pairs(None, "encode_pairs(texts, text_pairs)")
         self._check_process()
         self._in_flight.append(None)
         try:
@@ -199,26 +217,47 @@ class BundleModel:
         finally:
             self._in_flight.pop()
 
-    def run_ids(self, ids: list[list[int]], batch_size: int = 32) -> np.ndarray:
-        """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest."""
+    def encode_pairs(self, texts: list[str], text_pairs: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+        """Token ids and token types of each pair, truncated longest-first to max_length (text-pair bundles)."""
+        self._check_pairs(text_pairs, "text_pairs")
+        self._check_process()
+        self._in_flight.append(None)
+        try:
+            return self._pre.encode_pairs(texts, text_pairs)
+        finally:
+            self._in_flight.pop()
+
+    def run_ids(self, ids: list[list[int]], batch_size: int = 32, *,
+                type_ids: list[list[int]] | None = None) -> np.ndarray:
+        """Logits of pre-tokenized texts: length-bucketed batches, each padded to its longest. ``type_ids``:
+        the token types of pairs (:meth:`encode_pairs`), required by a text-pair bundle and refused otherwise."""
         batch_size = _check_positive_int(batch_size, "batch_size")
+        self._check_pairs(type_ids, "type_ids")
+        if type_ids is not None and len(type_ids) != len(ids):
+            raise PairInputError(f"{len(type_ids)} type_ids rows for {len(ids)} id rows")
         n_labels = self._output_width()
         out = np.empty((len(ids), n_labels), dtype=np.float32)
         self._check_process()
         self._in_flight.append(None)
         try:
-            self._run_batches(ids, batch_size, n_labels, out)
+            self._run_batches(ids, type_ids, batch_size, n_labels, out)
         finally:
             self._in_flight.pop()
         return out
 
-    def _run_batches(self, ids: list[list[int]], batch_size: int, n_labels: int, out: np.ndarray) -> None:
+    def _run_batches(self, ids: list[list[int]], types: list[list[int]] | None, batch_size: int, n_labels: int,
+                     out: np.ndarray) -> None:
         for idx in length_buckets([len(r) for r in ids], batch_size):
             rows = [ids[i] for i in idx]
+            trows = None if types is None else [types[i] for i in idx]
             if self._small is not None and len(rows) * max(map(len, rows)) < SMALL_TOKENS:
-                out[idx] = self._small.run_ids(rows, batch_size=len(rows))
+                out[idx] = self._small.run_ids(rows, batch_size=len(rows), type_ids=trows)
                 continue
-            logits = self._backend.run(self._pre.feeds(rows))
+            try:
+                feeds = self._pre.feeds(rows, trows)
+            except ValueError as e:  # pad_rows: a type row of another length than its id row
+                raise PairInputError(f"type_ids do not match the id rows: {e}") from None
+            logits = self._backend.run(feeds)
             if logits.ndim != 2 or logits.shape != (len(idx), n_labels):
                 raise BackendError(f"{self.spec.file} returned logits of shape {logits.shape}, expected "
                                    f"({len(idx)}, {n_labels}) for {n_labels} {self._WIDTH_WHAT}")
@@ -256,7 +295,7 @@ class BundleModel:
                 "under_tokens": SMALL_TOKENS, "backend": self._small.spec.backend, "model": self._small.spec.file,
                 "why": self._small_why, "golden_checked_at_load": self._small.golden_checked},
             "golden_checked_at_load": self.golden_checked,
-            "engine": info, "labels": list(self.labels), "max_length": self.max_length,
+            "engine": info, "labels": list(self.labels), "text_pairs": self.text_pairs, "max_length": self.max_length,
             "inputs": [{"name": i.name, "role": i.role, "dtype": i.dtype} for i in self.spec.inputs],
         }
 
@@ -312,7 +351,7 @@ class TextClassifier(BundleModel):
                                        "changed, or it is not for this host): " + "; ".join(problems[:3]))
         self.golden_checked = len(_load_sample(expected, LOAD_GOLDEN_TEXTS))
 
-    def golden_problems(self, expected: list[tuple[int, str, dict]] | None = None) -> list[str]:
+    def golden_problems(self, expected: list[Golden] | None = None) -> list[str]:
         """Where this model disagrees with golden labels / scores (all of them by default), one text per
         run: dynamically quantized (int8) models scale activations per batch, so a text's scores depend
         on its batch-mates; goldens are recorded one text at a time."""
@@ -320,10 +359,11 @@ class TextClassifier(BundleModel):
             expected = golden_expectations(self.bundle.manifest, self.spec)
         if not expected:
             return []
-        results = self._categories([t for _, t, _ in expected], len(self.labels), 1)
+        pairs = [p or "" for _, _, p, _ in expected] if self.text_pairs else None  # manifest: all str here
+        results = self._categories([t for _, t, _, _ in expected], pairs, len(self.labels), 1)
         tol = SCORE_TOLERANCE[self.spec.precision]
         problems = []
-        for (i, _, expect), res in zip(expected, results):
+        for (i, _, _, expect), res in zip(expected, results):
             got = res[0]
             if got.label != expect["label"]:
                 # a near-tie at this precision (the expected label within `tol` of the top and of its recorded
@@ -339,19 +379,39 @@ class TextClassifier(BundleModel):
         return problems
 
     # -- public API -----------------------------------------------------------------------------
-    def classify(self, text: str, top_k: int = 1) -> list[Category]:
-        """The top_k categories of one text, best first (softmax scores)."""
-        return self._categories([check_text(text)], top_k, 1)[0]
+    def classify(self, text: str, top_k: int = 1, *, text_pair: str | None = None) -> list[Category]:
+        """The top_k categories of one text (or of the pair text, text_pair for a text-pair bundle), best first
+        (softmax scores)."""
+        if text_pair is None:
+            self._check_pairs(None, "text_pair=")
+            return self._categories([check_text(text)], None, top_k, 1)[0]
+        self._check_pairs(text_pair, "text_pair=")
+        return self._categories([check_text(text)], [check_text(text_pair)], top_k, 1)[0]
 
-    def classify_batch(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32) -> list[list[Category]]:
-        """The top_k categories of every text, in the caller's order."""
-        return self._categories(check_texts(texts), top_k, batch_size)
+    def classify_batch(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32, *,
+                       text_pairs: Sequence[str] | None = None) -> list[list[Category]]:
+        """The top_k categories of every text (pair: texts[i], text_pairs[i]), in the caller's order."""
+        texts = check_texts(texts)
+        self._check_pairs(text_pairs, "text_pairs=")
+        return self._categories(texts, None if text_pairs is None else check_pairs(texts, text_pairs), top_k,
+                                batch_size)
 
-    def logits(self, texts: str | Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Raw logits [N, C] float32 (a str is a batch of one)."""
-        texts = [check_text(texts)] if isinstance(texts, str) else check_texts(texts)
-        return self.run_ids(self.encode(texts), batch_size=batch_size)
+    def logits(self, texts: str | Sequence[str], batch_size: int = 32, *,
+               text_pairs: str | Sequence[str] | None = None) -> np.ndarray:
+        """Raw logits [N, C] float32 (a str is a batch of one; so is a str text_pairs)."""
+        one = isinstance(texts, str)
+        texts = [check_text(texts)] if one else check_texts(texts)
+        self._check_pairs(text_pairs, "text_pairs=")
+        if text_pairs is None:
+            return self.run_ids(self.encode(texts), batch_size=batch_size)
+        pairs = [check_text(text_pairs)] if one and isinstance(text_pairs, str) else check_pairs(texts, text_pairs)
+        ids, types = self.encode_pairs(texts, pairs)
+        return self.run_ids(ids, batch_size=batch_size, type_ids=types)
 
-    def _categories(self, texts: list[str], top_k: int, batch_size: int) -> list[list[Category]]:
+    def _categories(self, texts: list[str], pairs: list[str] | None, top_k: int,
+                    batch_size: int) -> list[list[Category]]:
         top_k = _check_positive_int(top_k, "top_k")
-        return self._post(self.run_ids(self.encode(texts), batch_size=batch_size), top_k)
+        if pairs is None:
+            return self._post(self.run_ids(self.encode(texts), batch_size=batch_size), top_k)
+        ids, types = self.encode_pairs(texts, pairs)
+        return self._post(self.run_ids(ids, batch_size=batch_size, type_ids=types), top_k)

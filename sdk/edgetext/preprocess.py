@@ -15,7 +15,7 @@ from typing import Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from .errors import EdgeTextError, InputTypeError, InvalidInputError, TokenizerError
+from .errors import EdgeTextError, InputTypeError, InvalidInputError, PairInputError, TokenizerError
 
 ROLES = ("input_ids", "token_type_ids", "attention_mask")
 
@@ -78,6 +78,10 @@ class Encoder(Protocol):
                      max_length: int | None = None, truncation: bool = False,
                      threads: int | None = None) -> list[list[int]]: ...
 
+    def encode_batch_with_offsets(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
+                                  max_length: int | None = None, truncation: bool = False,
+                                  threads: int | None = None) -> list[dict]: ...
+
     def token_to_id(self, token: str) -> int | None: ...
 
 
@@ -100,6 +104,16 @@ def check_texts(texts: object) -> list[str]:
     if texts is None or isinstance(texts, (bytes, bytearray, dict)) or not hasattr(texts, "__iter__"):
         raise InputTypeError(f"texts must be a list of str, not {type(texts).__name__}")
     return [check_text(t, i) for i, t in enumerate(texts)]  # type: ignore[attr-defined]
+
+
+def check_pairs(texts: list[str], pairs: object) -> list[str]:
+    """The second texts of `texts`' pairs: a list of str, one per text (PairInputError otherwise)."""
+    if isinstance(pairs, str):
+        raise PairInputError("text_pairs must be a list of str (one per text), not a str")
+    found = check_texts(pairs)
+    if len(found) != len(texts):
+        raise PairInputError(f"{len(found)} text_pairs for {len(texts)} texts: pass one second text per text")
+    return found
 
 
 def pad_id_of(tokenizer: Encoder, pad_token: str = "[PAD]") -> int:
@@ -142,15 +156,34 @@ class TextPreprocessor:
                                             f"{text[u.start]!r} at character {u.start}") from None
             raise TokenizerError(f"the tokenizer failed: {e}") from e
 
+    def encode_pairs(self, texts: list[str], pairs: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+        """Token ids and token types (0: [CLS] A [SEP], 1: B [SEP]) of each pair, truncated longest-first to
+        max_length. The types come from the tokenizer, never from [SEP] positions: a text may hold a typed
+        [SEP] that the tokenizer matches as the special token."""
+        if not texts:
+            return [], []
+        try:
+            enc = self.tokenizer.encode_batch_with_offsets(texts, text_pairs=pairs, max_length=self.max_length,
+                                                           truncation=True, threads=self.threads)
+        except EdgeTextError:
+            raise
+        except (UnicodeError, TypeError, ValueError) as e:
+            raise TokenizerError(f"the tokenizer failed: {e}") from e
+        return [e["input_ids"] for e in enc], [e["token_type_ids"] for e in enc]
+
     def probe(self) -> list[list[int]]:
         """One row, the empty text's ids: what the classifier runs at load to warm up and check widths."""
         return [self.tokenizer.encode("", max_length=self.max_length, truncation=True)]
 
-    def feeds(self, rows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
-        """The model's declared inputs for `rows`, padded to the longest (rounded up to ``pad_multiple``) and cast."""
-        return pad_rows(rows, self.pad_id, dtypes=self.dtypes, multiple=self.pad_multiple, max_width=self.max_length)
+    def feeds(self, rows: Sequence[Sequence[int]],
+              types: Sequence[Sequence[int]] | None = None) -> dict[str, np.ndarray]:
+        """The model's declared inputs for `rows` (token types `types`, else zeros), padded to the longest
+        (rounded up to ``pad_multiple``) and cast."""
+        return pad_rows(rows, self.pad_id, type_rows=types, dtypes=self.dtypes, multiple=self.pad_multiple,
+                        max_width=self.max_length)
 
-    def batches(self, rows: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[np.ndarray, dict]]:
+    def batches(self, rows: Sequence[Sequence[int]], batch_size: int,
+                types: Sequence[Sequence[int]] | None = None) -> Iterator[tuple[np.ndarray, dict]]:
         """(row indices, feeds) per length bucket: similar lengths together, each padded to its longest."""
         for idx in length_buckets([len(r) for r in rows], batch_size):
-            yield idx, self.feeds([rows[i] for i in idx])
+            yield idx, self.feeds([rows[i] for i in idx], None if types is None else [types[i] for i in idx])

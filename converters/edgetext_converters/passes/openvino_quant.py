@@ -29,7 +29,7 @@ from edgetext.preprocess import pad_rows
 from .. import onnx_graph
 from .. import quantize as recipes
 from ..description import Artifact, ModelDescription
-from ..evaluation import measure, padded_batches
+from ..evaluation import calibration_rows, measure, padded_batches, pairs_of
 from ..gate import compare, problems
 from ..quant_search import search_gate
 from ..writers import openvino as openvino_writer
@@ -68,9 +68,10 @@ def quantize_openvino(desc: ModelDescription, ctx: PassContext) -> ModelDescript
     if not ctx.calib_texts:
         raise ConversionError(f"{t.name} int8 is static (NNCF) and needs calibration texts: pass --calib FILE "
                               "(a few hundred texts like the ones the model will see), or --precision fp32")
-    ids = desc.tokenizer.encoder().encode_batch(ctx.calib_texts[:CALIB_TEXTS], ctx.max_length)
-    samples = [pad_rows([row], desc.tokenizer.pad_id) for row in ids]
-    batches = padded_batches(ids, desc.tokenizer.pad_id, SCORE_BATCH)
+    ids, types = calibration_rows(desc.tokenizer, ctx.calib_texts[:CALIB_TEXTS], ctx.max_length, pairs_of(ctx.eval))
+    samples = [pad_rows([row], desc.tokenizer.pad_id, type_rows=None if types is None else [types[k]])
+               for k, row in enumerate(ids)]
+    batches = padded_batches(ids, desc.tokenizer.pad_id, SCORE_BATCH, types=types)
 
     def logits(path) -> np.ndarray:
         run = openvino_writer.runner(desc, path, p)

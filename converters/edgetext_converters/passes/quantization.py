@@ -31,7 +31,7 @@ from .. import quantize as recipes
 from edgetext.preprocess import pad_rows
 
 from ..description import Artifact, ModelDescription
-from ..evaluation import measure, padded_batches
+from ..evaluation import calibration_rows, measure, padded_batches, pairs_of
 from ..gate import problems
 from ..quant_search import search, search_gate
 from ..targets import Target
@@ -105,10 +105,11 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
 
     assert ctx.calib_texts is not None
     rr = _reduce_range(t)
-    ids = desc.tokenizer.encoder().encode_batch(ctx.calib_texts[:CALIB_TEXTS], ctx.max_length)
-    batches = padded_batches(ids, desc.tokenizer.pad_id, CALIB_BATCH)
+    ids, types = calibration_rows(desc.tokenizer, ctx.calib_texts[:CALIB_TEXTS], ctx.max_length, pairs_of(ctx.eval))
+    batches = padded_batches(ids, desc.tokenizer.pad_id, CALIB_BATCH, types=types)
     # ORT's histogram calibrators need one sequence length across batches: pad the static ones alike
-    same = pad_rows(ids[:STATIC_BATCHES * CALIB_BATCH], desc.tokenizer.pad_id)
+    k = STATIC_BATCHES * CALIB_BATCH
+    same = pad_rows(ids[:k], desc.tokenizer.pad_id, type_rows=None if types is None else types[:k])
     static = [{r: a[i:i + CALIB_BATCH] for r, a in same.items()} for i in range(0, len(same["input_ids"]), CALIB_BATCH)]
     records: dict[str, dict] = {}
     bases: dict[str, onnx.ModelProto] = {}

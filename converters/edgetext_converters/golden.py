@@ -11,7 +11,7 @@ May import: numpy, .evaluation.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -21,9 +21,9 @@ N_GOLDEN = 6
 MAX_CHARS = 2000
 SPARE = 3  # candidates measured one text per run, per golden vector wanted
 
-#: runs each id row alone (a batch of one, unpadded; with its token types for a pair model) and returns each
-#: row's logits [C]
-SingleRun = Callable[[Sequence[Sequence[int]], Optional[Sequence[Sequence[int]]]], list[np.ndarray]]
+#: runs each id row alone (a batch of one, unpadded) and returns each row's logits [C]; for a pair model it is
+#: called with the rows' token types as a second argument
+SingleRun = Callable[..., list[np.ndarray]]
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -62,7 +62,8 @@ def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Seq
         order = (picks + spares)[: SPARE * N_GOLDEN]
         rows = [ev.new_ids[i] for i in order]
         types = None if ev.new_types is None else [ev.new_types[i] for i in order]
-        alone = {f: dict(zip(order, run(rows, types))) for f, run in single_run.items() if f in per_model}
+        extra = () if types is None else (types,)
+        alone = {f: dict(zip(order, run(rows, *extra))) for f, run in single_run.items() if f in per_model}
         kept = [i for i in order if all(int(np.argmax(a[i])) == int(top[i]) for a in alone.values())]
         picks = kept[:N_GOLDEN]
         expect = {f: (np.stack([alone[f][i] for i in picks]) if f in alone else per_model[f][picks])
@@ -100,7 +101,7 @@ def golden_embeddings(ev: EvalSet, per_model: Mapping[str, np.ndarray],
     if len(cands) > N_GOLDEN:
         cands = [cands[int(round(k * (len(cands) - 1) / (N_GOLDEN - 1)))] for k in range(N_GOLDEN)]
     rows = [ev.new_ids[i] for i in cands]
-    alone = {f: run(rows, None) for f, run in (single_run or {}).items() if f in per_model}
+    alone = {f: run(rows) for f, run in (single_run or {}).items() if f in per_model}
     out = []
     for k, i in enumerate(cands):
         g: dict = {"text": ev.texts[i], "text_pair": None, "input_ids": [int(x) for x in ev.new_ids[i]],

@@ -8,6 +8,9 @@
     edgetext eval BUNDLE --data FILE [--backend B] [--threads N] [--batch-size B] [--limit N] [--json]
     edgetext serve BUNDLE [--host H] [--port N] [--max-batch B] [--max-wait-ms MS] [--workers K] [--threads T]
                                     (HTTP JSON API with dynamic batching; pip install edgetext[serve])
+    edgetext classify-dataset BUNDLE --input DIR_OR_GLOB --output DIR [--address local|auto|ray://...]
+                                    (Ray Data; pip install edgetext[ray]; edgetext.integrations.cli_dataset)
+    edgetext export triton BUNDLE OUT_DIR   (a Triton model repository; edgetext.triton.export)
     edgetext convert ...            (edgetext_converters.cli.main; pip install edgetext[convert])
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
@@ -36,6 +39,8 @@ from typing import Sequence
 from . import __version__
 from .errors import EdgeTextError, InvalidInputError, PairInputError
 from .limits import check_threads
+from .triton import export as export_triton
+from .integrations import cli_dataset
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +164,8 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds SIGTERM waits (default 30)")
     runtime_opts(s)
 
+    cli_dataset.register(sub, _positive_int, _threads)  # classify-dataset (Ray), edgetext.integrations
+    export_triton.register(sub)  # export triton
     sub.add_parser("convert", help="convert a model into a bundle (needs edgetext[convert])", add_help=False)
     return p
 
@@ -508,6 +515,8 @@ def _print_error(message: str) -> None:
 COMMANDS = {"classify": _cmd_classify, "info": _cmd_info, "verify": _cmd_verify, "bench": _cmd_bench,
             "eval": _cmd_eval, "serve": _cmd_serve}
 COMMANDS["embed"] = _cmd_embed
+COMMANDS[cli_dataset.NAME] = cli_dataset.run
+COMMANDS[export_triton.NAME] = export_triton.run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

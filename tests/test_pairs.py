@@ -270,3 +270,36 @@ def test_convert_refuses_pairs_for_embeddings():
 
     with pytest.raises(ConversionError, match="not --task embedding"):
         ConvertOptions(pairs=True, task="embedding")
+
+
+def test_a_hugging_face_bert_pair_head_converts_against_the_numpy_reference(tmp_path):
+    """all-MiniLM-L6-v2 + a BertForSequenceClassification head (a Hugging Face folder, type_vocab_size 2) converted
+    with --pairs: gated against the float64 numpy forward pass of the safetensors, fed the same token types."""
+    from edgetext_converters.datasets import tweets
+    from tests.support import convert_helpers as H
+
+    if not (ASSETS / "minilm" / "model.safetensors").is_file():
+        pytest.skip("needs the MiniLM asset")
+    folder = H.build_cached("minilm", "--head", "fitted")["folder"]
+    test = tweets("test", ASSETS)
+    calib = tmp_path / "pairs.txt"
+    calib.write_text("".join(f"{test.texts[i]}\t{test.texts[i + 1]}\n" for i in range(0, 120, 2)), encoding="utf-8")
+
+    def make(tmp: Path) -> dict:
+        tmp.mkdir(parents=True)
+        proc = convert_cli(folder, "--pairs", "--out", str(tmp / "hf.etb"), "--targets", "onnx-x86", "--precision",
+                           "fp32", "--calib", str(calib), "--max-length", "64", "--json", "--quiet")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return {"bundle": str(tmp / "hf.etb"), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
+
+    done = cached_folder(CACHE / f"pairs-bundle-hf-{Path(folder).name}", "convert.json", make)
+    row = done["report"]["targets"]["onnx-x86"]
+    assert done["report"]["source"]["reference"] == "numpy-bert"
+    assert row["top1_agreement"] == 1.0 and row["max_abs_logit_diff"] < 1e-3
+    with TextClassifier(done["bundle"], threads=1) as clf:
+        assert clf.text_pairs and clf.golden_checked >= 1
+        ids, types = clf.encode_pairs(["driverless cars"], ["self-driving vehicles"])
+        assert 1 in types[0]
+        with_types = clf.run_ids(ids, type_ids=types)
+        zero = clf.run_ids(ids, type_ids=[[0] * len(types[0])])
+    assert float(np.abs(with_types - zero).max()) > 1e-4  # MiniLM's type row 1 reaches the logits

@@ -28,7 +28,7 @@ Model folders: anything ``edgetext convert`` accepts (PaddleNLP checkpoint, Hugg
 trimming corpus). Each variant is converted with
 ``edgetext convert FOLDER --out WORK/NAME-VARIANT.etb --targets T [--precision P] --calib dev.txt --eval
 test.tsv --trim-vocab train.txt --max-length 128 --force --quiet --json``, skipped when that bundle exists and
-is newer than the folder's model file. A variant the accuracy gate refuses is reported as such (a row with
+is newer than the folder's model file and every converters/ source file. A variant the accuracy gate refuses is reported as such (a row with
 its error, no point); ``--allow-accuracy-drop`` passes that flag on.
 
 ``--bundle NAME=PATH.etb`` measures an existing bundle too: every model in it this host can run (filtered by
@@ -157,6 +157,26 @@ def shape_of(folder: Path | None) -> dict[str, Any]:
     return out
 
 
+def pruned_shape(bundle: Path | None) -> dict[str, Any]:
+    """A bundle built with ``--prune``: the widths it kept and its parameter count, from its manifest report
+    (``report.prune``, or the prune pass line of older bundles); {} otherwise."""
+    import re
+
+    if bundle is None or not Path(bundle).is_file():
+        return {}
+    from edgetext.bundle import Bundle
+
+    with Bundle.open(bundle) as b:
+        report = b.manifest.raw.get("report") or {}
+    rec = report.get("prune")
+    if rec:
+        return {"pruned": f"{rec['heads_kept'][0]} heads, FFN {rec['ffn_kept'][0]}",
+                "params": int(rec["parameters_after"])}
+    line = next((x for x in report.get("passes", []) if x.startswith("prune:")), "")
+    m = re.search(r"heads \d+ -> (\d+), FFN \d+ -> (\d+) per layer, [\d.]+M -> ([\d.]+)M parameters", line)
+    return {"pruned": f"{m[1]} heads, FFN {m[2]}", "params": int(float(m[3]) * 1e6)} if m else {}
+
+
 def config_labels(folder: Path | None) -> list[str]:
     """The label names of the folder's config (id2label), if it has them."""
     if folder is None:
@@ -195,7 +215,9 @@ def convert(job: Job, spec: dict, work: Path, allow_drop: bool, log) -> None:
     folder = job.folder
     assert folder is not None and job.bundle is not None
     out, report_path = job.bundle, job.bundle.with_suffix(".convert.json")
-    src_mtime = model_file(folder).stat().st_mtime
+    # stale when the model or the converter changed since (a cached bundle measures what the converter made then)
+    src_mtime = max([model_file(folder).stat().st_mtime]
+                    + [p.stat().st_mtime for p in (ROOT / "converters" / "edgetext_converters").rglob("*.py")])
     args = ["convert", str(folder), "--out", str(out), *spec["args"],
             "--calib", str(folder / "dev.txt"), "--eval", str(folder / "test.tsv"),
             "--trim-vocab", str(folder / "train.txt"), "--max-length", str(MAX_LENGTH),
@@ -324,6 +346,8 @@ def markdown(rows: list[dict]) -> str:
     lines = [head, "|" + "---|" * 14]
     for r in rows:
         shape = f"{r['layers']}L {r['hidden']}H" if r.get("layers") and r.get("hidden") else "–"
+        if r.get("pruned"):
+            shape += f" pruned to {r['pruned']}"
         if r.get("error"):
             lines.append(f"| {r['model']} | {r['dataset']} | {r['variant']} | **{r['error'][:90]}** |"
                          + " |" * 10)
@@ -635,6 +659,8 @@ def main(argv: list[str]) -> int:
         if job.folder is not None:
             convert(job, VARIANTS[job.variant], work, a.allow_accuracy_drop, log)
         shape = shape_of(job.folder or (Path(models[job.model]) if job.model in models else None))
+        if job.folder is None:
+            shape.update(pruned_shape(job.bundle))
         row: dict[str, Any] = {"model": job.model, "variant": job.variant, "folder": str(job.folder or ""),
                                "bundle": str(job.bundle or ""), **shape}
         if job.test is not None:

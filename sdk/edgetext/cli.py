@@ -348,6 +348,8 @@ def _cmd_info(args) -> int:
     print(f"tokenizer  vocab {tok['vocab']}, max_length {tok['max_length']}, lowercase {tok.get('lowercase')}, "
           f"strip_accents {tok.get('strip_accents')}, chinese chars {tok.get('tokenize_chinese_chars')}")
     print(f"golden     {info['golden']} texts")
+    for k, step in enumerate(info.get("conversion") or []):
+        print(f"{'built' if k == 0 else '':<10} {step}")
     print("models")
     for m, spec in zip(info["models"], b.models):
         here = "runs here" if m["runs_here"] else f"not here: {m['why_not']}"

@@ -11,7 +11,7 @@
     edgetext classify-dataset BUNDLE --input DIR_OR_GLOB --output DIR [--address local|auto|ray://...]
                                     (Ray Data; pip install edgetext[ray]; edgetext.integrations.cli_dataset)
     edgetext export triton BUNDLE OUT_DIR   (a Triton model repository; edgetext.triton.export)
-    edgetext convert ...            (edgetext_converters.cli.main; pip install edgetext[convert])
+    edgetext convert ...            (edgetext_converters.cli.main; a source checkout: pip install -e '.[convert]')
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
 JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1).
@@ -166,7 +166,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     cli_dataset.register(sub, _positive_int, _threads)  # classify-dataset (Ray), edgetext.integrations
     export_triton.register(sub)  # export triton
-    sub.add_parser("convert", help="convert a model into a bundle (needs edgetext[convert])", add_help=False)
+    sub.add_parser("convert", help="convert a model into a bundle (needs the converters: a source checkout, pip install -e '.[convert]')", add_help=False)
     return p
 
 
@@ -499,8 +499,8 @@ def _cmd_convert(argv: list[str]) -> int:
         from edgetext_converters.cli import main as convert_main
     except ImportError as e:
         missing = getattr(e, "name", None) or str(e)
-        _print_error(f"'convert' needs the converters ({missing} is not importable): "
-                     f"pip install edgetext[convert]")
+        _print_error(f"'convert' needs the converters ({missing} is not importable): they run on a host from an "
+                     "EdgeText source checkout (pip install -e '.[convert]' there); the runtime wheel does not carry them")
         return EXIT_FAIL
     try:
         return int(convert_main(argv) or 0)

@@ -37,6 +37,21 @@ def static_mode() -> Iterator[None]:
             paddle.disable_static()
 
 
+@contextlib.contextmanager
+def dygraph_mode() -> Iterator[None]:
+    """Paddle's dynamic-graph mode for the block (building, training, exporting layers), the caller's mode after."""
+    import paddle
+
+    was_static = not paddle.in_dynamic_mode()
+    if was_static:
+        paddle.disable_static()
+    try:
+        yield
+    finally:
+        if was_static:
+            paddle.enable_static()
+
+
 def find_model_files(folder: str | os.PathLike) -> tuple[Path, Path]:
     """The (.pdmodel, .pdiparams) pair in ``folder`` (or the prefix/path given)."""
     p = Path(folder)

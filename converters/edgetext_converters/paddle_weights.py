@@ -142,10 +142,8 @@ def _probe(desc: ModelDescription, cfg, weights: dict[str, np.ndarray]) -> float
     import tempfile
     from pathlib import Path
 
-    import paddle
-
     from .paddle_ernie import ErnieForSequenceClassification, export_inference_model
-    from .paddle_graph import save_graph
+    from .paddle_graph import dygraph_mode, save_graph
     from .runners import PaddleInferenceRunner
 
     assert desc.graph is not None
@@ -155,10 +153,7 @@ def _probe(desc: ModelDescription, cfg, weights: dict[str, np.ndarray]) -> float
     ids[1, 9:] = cfg.pad_token_id
     ids[2, 1:] = cfg.pad_token_id
     feeds = {"input_ids": ids, "token_type_ids": np.zeros_like(ids)}
-    was_static = not paddle.in_dynamic_mode()
-    if was_static:
-        paddle.disable_static()
-    try:
+    with dygraph_mode():
         model = ErnieForSequenceClassification(cfg)
         try:
             model.load_numpy_state_dict(weights)
@@ -170,8 +165,5 @@ def _probe(desc: ModelDescription, cfg, weights: dict[str, np.ndarray]) -> float
             mine = PaddleInferenceRunner(Path(tmp) / "model.pdmodel", Path(tmp) / "model.pdiparams")(feeds)
             orig_files = save_graph(desc.graph, Path(tmp) / "orig" / "model")
             theirs = PaddleInferenceRunner(*orig_files)(feeds)
-    finally:
-        if was_static:
-            paddle.enable_static()
     mine, theirs = np.asarray(mine, np.float64), np.asarray(theirs, np.float64).reshape(np.shape(mine))
     return float(np.abs(mine - theirs).max() / max(1.0, np.abs(theirs).max()))

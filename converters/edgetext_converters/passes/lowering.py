@@ -22,16 +22,11 @@ def lower_to_graph(desc: ModelDescription, ctx: PassContext) -> ModelDescription
         return desc
     import zlib  # noqa: F401  (before paddle)
 
-    import paddle
-
     from ..paddle_embedding import ErnieForSentenceEmbedding
     from ..paddle_ernie import ErnieForSequenceClassification, export_inference_model
-    from ..paddle_graph import find_model_files, load_graph
+    from ..paddle_graph import dygraph_mode, find_model_files, load_graph
 
-    was_static = not paddle.in_dynamic_mode()
-    if was_static:
-        paddle.disable_static()
-    try:
+    with dygraph_mode():
         emb = desc.embedding if desc.is_embedding else None
         model = (ErnieForSentenceEmbedding(desc.config, emb["pooling"], emb["normalize"]) if emb is not None
                  else ErnieForSequenceClassification(desc.config))
@@ -46,9 +41,6 @@ def lower_to_graph(desc: ModelDescription, ctx: PassContext) -> ModelDescription
             desc.graph = load_graph(*find_model_files(tmp))
         if set(names.values()) <= set(desc.graph.params):  # the onnx_graph writer reads arrays by meaning
             desc.graph.state_names = names
-    finally:
-        if was_static:
-            paddle.enable_static()
     how = f", {emb['pooling']} pooling{' + L2 norm' if emb['normalize'] else ''} in the graph" if emb else ""
     ctx.record("lower_to_graph", f"lower_to_graph: paddle_ernie export (Lite-friendly pad mask{how})")
     return desc

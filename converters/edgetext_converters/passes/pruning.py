@@ -19,7 +19,7 @@ distillation settings, steps and time, and the student's agreement / logit error
 held-back texts before and after distillation.
 
 May import: numpy, edgetext.errors, ..description, ..pruning, ..distill (paddle), ..paddle_ernie,
-..paddle_weights, .base, .lowering, .normalize.
+..paddle_weights, ..paddle_graph, .base, .lowering, .normalize.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import numpy as np
 from edgetext.errors import ConversionError
 
 from ..description import ModelDescription
-from ..pruning import PruneSpec, from_latency, parameter_count, parse_spec, plan, slice_weights
+from ..pruning import PruneSpec, from_latency, parameter_count, plan, slice_weights
 from .base import PassContext, run_passes
 from .lowering import lower_to_graph
 from .normalize import normalize_io
@@ -77,21 +77,18 @@ def prune(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
         raise ConversionError(f"--prune needs at least {MIN_TEXTS} unlabelled in-domain texts to distil on (got "
                               f"{len(texts)}): pass --trim-vocab CORPUS and/or --calib TEXTS; a few thousand "
                               "recover most of the accuracy")
-    spec = parse_spec(opts.prune) if isinstance(opts.prune, str) else opts.prune
+    spec = opts.prune
+    assert isinstance(spec, PruneSpec), "ConvertOptions parses --prune into a PruneSpec"
     if spec.latency is not None:
         spec = from_latency(desc.config, spec.latency)
 
     import zlib  # noqa: F401  (before paddle)
 
-    import paddle
-
     from .. import distill
     from ..paddle_ernie import ErnieForSequenceClassification
+    from ..paddle_graph import dygraph_mode
 
-    was_static = not paddle.in_dynamic_mode()
-    if was_static:
-        paddle.disable_static()
-    try:
+    with dygraph_mode():
         cfg = desc.config
         rows = desc.tokenizer.encoder().encode_batch(texts, min(ctx.max_length or DISTILL_MAX_LENGTH,
                                                                 DISTILL_MAX_LENGTH))
@@ -117,9 +114,6 @@ def prune(desc: ModelDescription, ctx: PassContext) -> ModelDescription:
             bar.close()
         after = _closeness(t_val, distill.predict(student, val, pad))
         new_weights = student.numpy_state_dict()
-    finally:
-        if was_static:
-            paddle.enable_static()
 
     before_params, after_params = parameter_count(source_weights), parameter_count(new_weights)
     details = {"spec": spec.describe(), **keep.as_dict(), "layers": cfg.num_hidden_layers,

@@ -26,17 +26,7 @@
 #include "et_tokenizer.h"
 #include "ref_greedy.h"
 
-static int g_pass, g_fail;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      g_pass++;                                                            \
-    } else {                                                               \
-      g_fail++;                                                            \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
+#include "check.h"
 
 /* ---- the former hash functions (verbatim, before et_hash.h) ---------- */
 

@@ -18,17 +18,7 @@
 #include "ref_greedy.h"
 #include "ref_truncate.h"
 
-static int g_pass, g_fail;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      g_pass++;                                                            \
-    } else {                                                               \
-      g_fail++;                                                            \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
+#include "check.h"
 
 /* slower builds get a proportionally larger limit (EDGETEXT_SLOW=N) */
 static double time_limit(double seconds) {

@@ -34,17 +34,7 @@ uint64_t et_wordpiece_blob_checksum(const unsigned char *blob, size_t size);
  * enumerator of the same name would not compile. */
 enum { ET_ERR_TRUNCATION = -1 };
 
-static int g_pass, g_fail;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (cond) {                                                            \
-      g_pass++;                                                            \
-    } else {                                                               \
-      g_fail++;                                                            \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
-  } while (0)
+#include "check.h"
 
 static const char *VOCAB =
     "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"           /* 0-4 */

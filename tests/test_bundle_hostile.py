@@ -180,7 +180,7 @@ def test_checksum_mismatch_is_caught_on_read_and_verify(area):
 
 
 def test_unknown_manifest_version_is_refused(area):
-    open_refused(good_zip(area / "b.etb", version=3), ManifestError, "format_version 3 .*upgrade edgetext", area)
+    open_refused(good_zip(area / "b.etb", version=4), ManifestError, "format_version 4 .*upgrade edgetext", area)
 
 
 def test_labels_not_matching_model_output_are_refused(area):
@@ -530,3 +530,86 @@ def test_a_golden_pair_in_a_single_text_bundle_is_refused(area, version):
     m["golden"] = [{"text": "hello", "text_pair": "world", "input_ids": [2, 5, 3, 6, 3], "label": "pos"}]
     open_refused(crafted(area / "b.etb", m), ManifestError, r"golden\[0\] has a text_pair but the bundle classifies "
                  "single texts", area)
+
+
+# -- format_version 3: multi-label classifiers (issue 11) ----------------------------------------------------------
+def multi_label_manifest() -> dict:
+    m = manifest_obj(labels=("neg", "pos", "news"), n_out=3, version=3)
+    m.update({"multi_label": True, "thresholds": [0.5, 0.25, 1.0],
+              "threshold_tuning": {"method": "tuned", "metric": "per-label F1", "file": "dev.tsv", "rows": 10}})
+    m["golden"] = [{"text": "hello", "input_ids": [2, 5, 3], "label": "pos", "score": 0.9, "labels": ["pos", "news"],
+                    "logits": [-1.0, 2.2, 0.4], "per_model": {"model.onnx": {"label": "pos", "labels": ["pos"]}}}]
+    return m
+
+
+def test_a_multi_label_manifest_opens_and_says_so(area):
+    with Bundle.open(crafted(area / "m.etb", multi_label_manifest())) as b:
+        assert b.manifest.multi_label is True and b.manifest.thresholds == (0.5, 0.25, 1.0)
+        assert b.manifest.threshold_tuning["method"] == "tuned"
+        info = b.info()
+        assert info["multi_label"] is True and info["thresholds"] == [0.5, 0.25, 1.0]
+    for version in (1, 2):  # bundles before the field: one softmax, no thresholds
+        with Bundle.open(good_zip(area / f"v{version}.etb", version=version)) as b:
+            assert b.manifest.multi_label is False and b.manifest.thresholds is None
+            assert b.info()["multi_label"] is False and b.info()["thresholds"] is None
+    m = manifest_obj(version=3)
+    m["multi_label"] = False
+    with Bundle.open(crafted(area / "s.etb", m)) as b:
+        assert b.manifest.multi_label is False and b.manifest.threshold_tuning == {}
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda m: _set(m, "multi_label", "true"), "schema at multi_label"),
+    (lambda m: _set(m, "multi_label", 1), "schema at multi_label"),
+    (lambda m: _set(m, "multi_label", None), "schema at multi_label"),
+    (lambda m: _set(m, "format_version", 2), "schema"),  # an SDK reading 2 would softmax its logits
+    (lambda m: _set(m, "format_version", 1), "schema"),
+    (lambda m: _set(m, "thresholds", _DELETE), "schema"),
+    (lambda m: _set(m, "thresholds", [0.5, 0.5]), r"2 thresholds for 3 labels"),
+    (lambda m: _set(m, "thresholds", [0.5, 0.5, 0.5, 0.5]), r"4 thresholds for 3 labels"),
+    (lambda m: _set(m, "thresholds", []), "schema at thresholds"),
+    (lambda m: _set(m, "thresholds", [0.5, 1.5, 0.5]), "schema at thresholds/1"),
+    (lambda m: _set(m, "thresholds", [0.5, -0.1, 0.5]), "schema at thresholds/1"),
+    (lambda m: _set(m, "thresholds", [0.5, "0.5", 0.5]), "schema at thresholds/1"),
+    (lambda m: _set(m, "thresholds", [0.5, True, 0.5]), "schema at thresholds/1"),
+    (lambda m: _set(m, "thresholds", [0.5, None, 0.5]), "schema at thresholds/1"),
+    (lambda m: _set(m, "thresholds", [0.5, 1e309, 0.5]), "not valid UTF-8 JSON"),  # written as Infinity
+    (lambda m: _set(m, "thresholds", "0.5"), "schema at thresholds"),
+    (lambda m: _set(m, "threshold_tuning", {"method": "guessed"}), "schema at threshold_tuning/method"),
+    (lambda m: _set(m, "threshold_tuning", {"metric": "f1"}), "schema at threshold_tuning"),
+    (lambda m: _set(m, "threshold_tuning", {"method": "tuned", "sha256": "zz"}), "schema at threshold_tuning/sha256"),
+    (lambda m: _set(m, "task", "text-embedding"), "schema"),
+    (lambda m: _set(m, "golden/0/labels", ["pos", "spam"]), r"golden\[0\] labels \['spam'\] are not bundle labels"),
+    (lambda m: _set(m, "golden/0/labels", ["pos", "pos"]), "schema at golden/0/labels"),
+    (lambda m: _set(m, "golden/0/labels", "pos"), "schema at golden/0/labels"),
+    (lambda m: _set(m, "golden/0/labels", _DELETE), r"golden\[0\] has no label set"),
+    (lambda m: _set(m, "golden/0/per_model/model.onnx/labels", ["nope"]),
+     r"golden\[0\] per_model 'model.onnx' labels \['nope'\] are not bundle labels"),
+])
+def test_hostile_multi_label_fields_are_refused(area, change, match):
+    open_refused(crafted(area / "b.etb", change(multi_label_manifest())), ManifestError, match, area)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.5, 2.0])
+def test_non_finite_or_out_of_range_thresholds_are_refused_when_validated_directly(value):
+    from edgetext.manifest import validate
+
+    m = multi_label_manifest()
+    m["thresholds"] = [0.5, value, 0.5]  # NaN passes JSON-Schema's minimum/maximum: the rules catch it
+    with pytest.raises(ManifestError, match="thresholds"):
+        validate(m, require_files=False)
+
+
+@pytest.mark.parametrize("field, value", [("thresholds", [0.5, 0.5]), ("threshold_tuning", {"method": "default"})])
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_thresholds_without_multi_label_are_refused(area, field, value, version):
+    m = manifest_obj(version=version)
+    m[field] = value
+    open_refused(crafted(area / "b.etb", m), ManifestError, f"has {field} but multi_label is not true", area)
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_golden_label_set_in_a_single_label_bundle_is_refused(area, version):
+    m = manifest_obj(version=version)
+    m["golden"] = [{"text": "hello", "input_ids": [2, 5, 3], "label": "pos", "labels": ["pos"]}]
+    open_refused(crafted(area / "b.etb", m), ManifestError, r"golden\[0\] has a label set .* not multi-label", area)

@@ -349,6 +349,8 @@ class Bundle:
             "path": str(self.path), "kind": self._source.kind, "name": m.name, "task": m.task,
             "embedding": m.embedding.as_dict() if m.embedding else None, "format_version": m.raw["format_version"], "created_by": m.raw.get("created_by"),
             "labels": list(m.labels), "text_pairs": m.text_pairs, "max_length": m.max_length,
+            "multi_label": m.multi_label, "thresholds": None if m.thresholds is None else list(m.thresholds),
+            "threshold_tuning": m.threshold_tuning or None,
             "tokenizer": {k: v for k, v in m.tokenizer.items()},
             "models": [{"file": s.file, "backend": s.backend, "target": s.target, "precision": s.precision,
                         "size": m.files[s.file]["size"], "verified": s.verified,

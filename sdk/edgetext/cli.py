@@ -14,7 +14,8 @@
     edgetext convert ...            (edgetext_converters.cli.main; a source checkout: pip install -e '.[convert]')
 
 classify reads texts from stdin, one per line, when no TEXT is given. --json prints one
-JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1).
+JSON object per text and line: {"text", "label", "score", "index"} (+ "categories" with --top-k > 1); for a
+multi-label bundle {"text", "labels", "categories"} (every label >= its threshold, maybe none).
 embed likewise reads stdin and prints one {"text", "embedding"} JSON line per text, or with --output
 saves one float32 [N, D] .npy (rows in input order).
 Errors print one line, ``edgetext: error: ...``, to stderr: exit 2 for usage, 1 for everything else
@@ -55,6 +56,16 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, never a traceback
         raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be within [0, 1]")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -98,7 +109,10 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("bundle", metavar="BUNDLE", help="bundle folder or .etb file")
     c.add_argument("texts", metavar="TEXT", nargs="*", default=[],
                    help="texts to classify (default: stdin, one per line)")
-    c.add_argument("--top-k", type=_positive_int, default=1, help="categories per text (default 1)")
+    c.add_argument("--top-k", type=_positive_int, default=None,
+                   help="categories per text (default 1; a multi-label bundle: every label above its threshold)")
+    c.add_argument("--score-threshold", type=_probability, default=None,
+                   help="drop categories scoring below this; a multi-label bundle: replaces every label's threshold")
     c.add_argument("--pairs", action="store_true",
                    help="text pairs (a text-pair bundle): each TEXT or stdin line is text<TAB>pair")
     c.add_argument("--json", action="store_true", help="one JSON object per line per text")
@@ -138,7 +152,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="accuracy, macro-F1, per-class scores, confusion matrix, latency on labelled data",
                        description="Evaluate a bundle on labelled texts: text<TAB>label lines, or JSON lines with "
-                                   "sentence/text/content and label (CLUE style; label_desc names are matched too).")
+                                   "sentence/text/content and label (CLUE style; label_desc names are matched too). A "
+                                   "multi-label bundle: text<TAB>label1,label2 lines or JSON lines with a labels "
+                                   "list; reports micro/macro-F1, per-label P/R/F1 and exact-set accuracy.")
     e.add_argument("bundle", metavar="BUNDLE")
     e.add_argument("--data", metavar="FILE", required=True, help="text<TAB>label lines or JSON lines")
     e.add_argument("--limit", type=_positive_int, default=None, help="evaluate only the first N rows")
@@ -215,17 +231,21 @@ def _cmd_classify(args) -> int:
         raise PairInputError(f"{args.bundle} classifies {what}")
     for lines in chunks:
         texts, pairs = _split_pairs(lines) if args.pairs else (lines, None)
-        results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size, text_pairs=pairs)
+        results = clf.classify_batch(texts, top_k=args.top_k, batch_size=args.batch_size, text_pairs=pairs,
+                                     score_threshold=args.score_threshold)
         for k, (text, cats) in enumerate(zip(texts, results)):
-            top = cats[0]
             if args.json:
-                obj = {"text": text, **({"text_pair": pairs[k]} if pairs is not None else {}),
-                       "label": top.label, "score": top.score, "index": top.index}
-                if args.top_k > 1:
+                obj = {"text": text, **({"text_pair": pairs[k]} if pairs is not None else {})}
+                if clf.multi_label:  # a set of labels, maybe empty
+                    obj["labels"] = [c.label for c in cats]
+                else:
+                    top = cats[0] if cats else None  # --score-threshold may drop every category
+                    obj.update({"label": top and top.label, "score": top and top.score, "index": top and top.index})
+                if clf.multi_label or (args.top_k or 1) > 1:
                     obj["categories"] = [{"label": c.label, "score": c.score, "index": c.index} for c in cats]
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")
             else:
-                shown = "  ".join(f"{c.label} {c.score:.4f}" for c in cats)
+                shown = "  ".join(f"{c.label} {c.score:.4f}" for c in cats) or "-"
                 out.write(f"{shown}\t{text}" + (f"\t{pairs[k]}" if pairs is not None else "") + "\n")
         out.flush()
     return EXIT_OK
@@ -344,6 +364,13 @@ def _cmd_info(args) -> int:
         print(f"embedding  dim {e['dim']}, {e['pooling']} pooling, normalize {e['normalize']} (in the model)")
     else:
         print(f"labels     {', '.join(info['labels'])}" + ("  (inputs: text pairs)" if info.get("text_pairs") else ""))
+        if info.get("multi_label"):
+            tuning = info.get("threshold_tuning") or {"method": "default"}
+            how = tuning["method"] + (f" on {tuning['file']} ({tuning.get('rows', '?')} rows, "
+                                      f"{tuning.get('metric', 'per-label F1')})" if tuning.get("file") else "")
+            print("scores     multi-label: a sigmoid per label, each label applies at >= its threshold "
+                  f"(thresholds: {how})")
+            print("thresholds " + ", ".join(f"{n} {t:.4g}" for n, t in zip(info["labels"], info["thresholds"])))
     tok = info["tokenizer"]
     print(f"tokenizer  vocab {tok['vocab']}, max_length {tok['max_length']}, lowercase {tok.get('lowercase')}, "
           f"strip_accents {tok.get('strip_accents')}, chinese chars {tok.get('tokenize_chinese_chars')}")
@@ -459,7 +486,7 @@ def _cmd_eval(args) -> int:
     from .evaluate import evaluate, format_report, read_labelled
 
     with _classifier(args) as clf:
-        data = read_labelled(args.data, pairs=clf.text_pairs)
+        data = read_labelled(args.data, pairs=clf.text_pairs, multi_label=clf.multi_label)
         if args.limit is not None:
             data = replace(data, texts=data.texts[:args.limit], labels=data.labels[:args.limit],
                            descs=data.descs[:args.limit], pairs=None if data.pairs is None else data.pairs[:args.limit])

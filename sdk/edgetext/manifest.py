@@ -1,6 +1,6 @@
 """manifest.json of a bundle: parsing, JSON-Schema validation, semantic checks, typed views.
 
-The format (version 2; version 1 bundles still read, see "Migration" in docs/architecture.md) is
+The format (version 3; versions 1 and 2 still read, see "Migration" in docs/architecture.md) is
 described in docs/architecture.md and pinned by ``schema/manifest.schema.json``. This module only reads bytes it is given; the
 bundle container (folder or .etb zip) lives in :mod:`edgetext.bundle`.
 Imports: stdlib, jsonschema (lazily, on first validation).
@@ -8,6 +8,7 @@ Imports: stdlib, jsonschema (lazily, on first validation).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,8 +18,9 @@ from typing import Any
 from .errors import ManifestError, UnsafeBundleError
 
 FORMAT = "edgetext-bundle"
-FORMAT_VERSION = 2  # what the converters write
-READ_VERSIONS = (1, 2)  # what this SDK reads (1: classifiers only, "task" and "labels" required)
+FORMAT_VERSION = 3  # the newest; the converters write the lowest version a bundle needs (write_version)
+READ_VERSIONS = (1, 2, 3)  # what this SDK reads (1: classifiers only, "task" and "labels" required; 3: multi_label)
+MULTI_LABEL_VERSION = 3  # multi_label bundles need it: an SDK reading 2 would apply a softmax to their logits
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024  # golden vectors included; anything bigger is refused unread
 SCHEMA_PATH = Path(__file__).with_name("schema") / "manifest.schema.json"
@@ -29,6 +31,14 @@ PRECISIONS = ("fp32", "fp16", "int8")
 ROLES = ("input_ids", "token_type_ids", "attention_mask")
 TASKS = ("text-classification", "text-embedding")
 POOLINGS = ("mean", "cls", "pooler")
+
+
+
+def write_version(obj: dict) -> int:
+    """The format_version a new manifest is written with: 3 for a multi-label classifier (older SDKs must refuse
+    it), else 2, so that every other bundle still loads in an SDK that reads 2."""
+    return MULTI_LABEL_VERSION if obj.get("multi_label") else 2
+
 
 _BAD_MEMBER_CHARS = re.compile(r'[\x00-\x1f\\:*?"<>|]')
 
@@ -175,6 +185,23 @@ class Manifest:
         return bool(self.raw.get("text_pairs", False))
 
     @property
+    def multi_label(self) -> bool:
+        """True when every label is decided on its own (sigmoid per logit, ``thresholds``): ``multi_label`` in a
+        version-3 manifest (absent: one softmax over the labels, as every bundle before it)."""
+        return bool(self.raw.get("multi_label", False))
+
+    @property
+    def thresholds(self) -> tuple[float, ...] | None:
+        """Per-label decision thresholds of a multi-label bundle (None otherwise)."""
+        t = self.raw.get("thresholds")
+        return tuple(float(x) for x in t) if self.multi_label and t is not None else None
+
+    @property
+    def threshold_tuning(self) -> dict:
+        """How the thresholds were chosen (``{"method": "default"}`` when the manifest does not say)."""
+        return dict(self.raw.get("threshold_tuning") or {"method": "default"}) if self.multi_label else {}
+
+    @property
     def output_width(self) -> int:
         """What a model's output row holds: one logit per label, or ``embedding.dim`` values."""
         return self.embedding.dim if self.embedding is not None else len(self.labels)
@@ -299,6 +326,7 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
         if lacking:
             raise ManifestError(f"text_pairs bundle: models {lacking} have no token_type_ids input (a pair model "
                                 "needs the segment ids)")
+    multi = _check_multi_label(obj, labels)
     if obj["tokenizer"]["vocab"] in seen:
         raise ManifestError("the vocab file is also listed as a model")
     golden = tuple(obj.get("golden") or ())
@@ -311,6 +339,14 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
         if not obj.get("text_pairs") and g.get("text_pair") is not None:
             raise ManifestError(f"golden[{i}] has a text_pair but the bundle classifies single texts "
                                 "(text_pairs is not set)")
+        for where, e in [("", g), *((f" per_model {f!r}", p) for f, p in (g.get("per_model") or {}).items())]:
+            if e.get("labels") is not None and not multi:
+                raise ManifestError(f"golden[{i}]{where} has a label set ('labels') but the bundle is not multi-label")
+            bad = [x for x in e.get("labels") or () if x not in labels]
+            if bad:
+                raise ManifestError(f"golden[{i}]{where} labels {bad} are not bundle labels {list(labels)}")
+        if multi and "label" in g and g.get("labels") is None:
+            raise ManifestError(f"golden[{i}] has no label set ('labels') but the bundle is multi-label")
         for f in g.get("per_model") or {}:
             if f not in seen:
                 raise ManifestError(f"golden[{i}] per_model names {f!r}, which is not a model of the bundle")
@@ -335,6 +371,26 @@ def validate(obj: dict, require_files: bool = True) -> Manifest:
             raise ManifestError(f"'files' has no checksum for {missing}")
     return Manifest(raw=obj, labels=labels, tokenizer=dict(obj["tokenizer"]), models=models, golden=golden,
                     files=dict(files), embedding=embedding)
+
+
+def _check_multi_label(obj: dict, labels: tuple[str, ...]) -> bool:
+    """The rules of ``multi_label`` / ``thresholds`` beyond the schema (which checks types, version and ranges):
+    one finite threshold in [0, 1] per label. Returns whether the bundle is multi-label."""
+    if not obj.get("multi_label"):
+        stray = [k for k in ("thresholds", "threshold_tuning") if k in obj]
+        if stray:
+            raise ManifestError(f"manifest.json has {' and '.join(stray)} but multi_label is not true: thresholds "
+                                "belong to multi-label bundles (set multi_label, or drop them)")
+        return False
+    thresholds = obj["thresholds"]
+    if len(thresholds) != len(labels):
+        raise ManifestError(f"multi_label bundle: {len(thresholds)} thresholds for {len(labels)} labels "
+                            f"{list(labels)}: give one threshold per label, in label order")
+    for k, t in enumerate(thresholds):  # NaN passes JSON-Schema's minimum/maximum (every comparison is false)
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 1:
+            raise ManifestError(f"multi_label bundle: thresholds[{k}] ({labels[k]!r}) is {t!r}; a threshold is a "
+                                "finite probability within [0, 1]")
+    return True
 
 
 def parse(data: bytes | str, require_files: bool = True) -> Manifest:

@@ -3,6 +3,7 @@
     clf = TextClassifier("reviews.etb", backend="auto", threads=2)
     clf.classify("这家店的菜很好吃")        # [Category(label='positive', score=0.97, index=1)]
     clf.classify_batch(texts, top_k=2)     # list[list[Category]], caller's order
+    tagger.classify("...")                 # a multi-label bundle: every label >= its threshold (maybe none)
     clf.logits(texts)                      # np.ndarray [N, C] float32
     clf.describe()                         # backend, model file, precision, target, threads, why
 
@@ -10,7 +11,8 @@ A thin composition (tflite-support style): pre-processing (edgetext.preprocess:
 the bundle's tokenizer, truncation to the manifest max_length, length-bucketed
 batches padded to their longest text, cast to the declared dtypes) -> inference
 (a backend from edgetext.backends, picked by the table in backends/registry.py)
--> post-processing (edgetext.postprocess: softmax, top-k). One `threads` setting
+-> post-processing (edgetext.postprocess: softmax, top-k; a multi-label bundle: a sigmoid per
+label and its threshold). One `threads` setting
 drives tokenizer and backend, so every backend sees identical inputs.
 A classifier is safe to share between threads. After os.fork() the child may use it when no call was
 running at the fork; a classifier forked mid-call raises BackendError in the child ("Concurrency" in
@@ -69,12 +71,14 @@ def golden_expectations(manifest: Manifest, spec: ModelSpec) -> list[Golden]:
 
 
 def _load_sample(expected: list[Golden], limit: int) -> list[Golden]:
-    """One golden text per distinct expected label (so swapped labels show), at most `limit`."""
-    seen: set[str] = set()
+    """One golden text per distinct expected label (multi-label: label set) so swapped labels show, at most
+    `limit`."""
+    seen: set[object] = set()
     picked = []
     for item in expected:
-        if item[3]["label"] not in seen:
-            seen.add(item[3]["label"])
+        key = tuple(item[3]["labels"]) if item[3].get("labels") is not None else item[3]["label"]
+        if key not in seen:
+            seen.add(key)
             picked.append(item)
     return picked[:limit]
 
@@ -98,6 +102,17 @@ def _check_positive_int(value, what: str, allow_none: bool = False):
     if value < 1:
         raise InvalidInputError(f"{what} must be >= 1, got {value}")
     return int(value)
+
+
+def _check_probability(value, what: str) -> float | None:
+    """None, or a finite number within [0, 1] (InputTypeError / InvalidInputError otherwise)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise InputTypeError(f"{what} must be a number within [0, 1], not {type(value).__name__}")
+    if not (0.0 <= float(value) <= 1.0):  # NaN fails both comparisons
+        raise InvalidInputError(f"{what} must be within [0, 1], got {value!r}")
+    return float(value)
 
 
 class BundleModel:
@@ -333,7 +348,19 @@ class TextClassifier(BundleModel):
     """
 
     def _setup(self, manifest: Manifest) -> None:
-        self._post = ClassificationPostprocessor(self.labels)
+        self.multi_label = manifest.multi_label  # a sigmoid per label, each decided by its own threshold
+        self.thresholds = manifest.thresholds
+        self._post = ClassificationPostprocessor(self.labels, self.thresholds)
+
+    def describe(self) -> dict:
+        """:meth:`BundleModel.describe` plus the task's settings: multi_label, thresholds and how they were chosen."""
+        info = super().describe()
+        m = self.bundle.manifest
+        info.update({"multi_label": self.multi_label,
+                     "thresholds": None if self.thresholds is None else list(self.thresholds),
+                     "threshold_tuning": m.threshold_tuning or None,
+                     "scores": "sigmoid per label" if self.multi_label else "softmax"})
+        return info
 
     def _width_says(self) -> str:
         return f"the bundle has {len(self.labels)} labels {list(self.labels)}"
@@ -360,8 +387,10 @@ class TextClassifier(BundleModel):
         if not expected:
             return []
         pairs = [p or "" for _, _, p, _ in expected] if self.text_pairs else None  # manifest: all str here
-        results = self._categories([t for _, t, _, _ in expected], pairs, len(self.labels), 1)
         tol = SCORE_TOLERANCE[self.spec.precision]
+        if self.multi_label:
+            return self._multi_label_golden_problems(expected, pairs, tol)
+        results = self._categories([t for _, t, _, _ in expected], pairs, len(self.labels), 1)
         problems = []
         for (i, _, _, expect), res in zip(expected, results):
             got = res[0]
@@ -378,23 +407,57 @@ class TextClassifier(BundleModel):
                                 f"{expect['score']:.4f} (tolerance {tol} for {self.spec.precision})")
         return problems
 
+    def _multi_label_golden_problems(self, expected: list[Golden], pairs: list[str] | None,
+                                     tol: float) -> list[str]:
+        """Multi-label golden check: the decided label set, and the recorded label's probability within `tol`.
+        A label whose probability lies within `tol` of its threshold may go either way at this precision."""
+        logits = self._logits_of([t for _, t, _, _ in expected], pairs, 1)
+        probs = self._post.scores(logits)
+        assert self.thresholds is not None
+        problems = []
+        for (i, _, _, expect), row, got in zip(expected, probs, self._post.decisions(logits)):
+            want = set(expect.get("labels") or ())
+            have = {self.labels[j] for j in np.flatnonzero(got)}
+            flipped = [lab for lab in sorted(want ^ have)
+                       if abs(float(row[self.labels.index(lab)]) - self.thresholds[self.labels.index(lab)]) > tol]
+            if flipped:
+                problems.append(f"{self.spec.file}: golden[{i}] predicts the labels {sorted(have)}, expected "
+                                f"{sorted(want)}")
+            lab = expect.get("label")
+            if lab in self.labels and "score" in expect and abs(float(row[self.labels.index(lab)]) - expect["score"]) > tol:
+                problems.append(f"{self.spec.file}: golden[{i}] score of {lab!r} {float(row[self.labels.index(lab)]):.4f}, "
+                                f"expected {expect['score']:.4f} (tolerance {tol} for {self.spec.precision})")
+        return problems
+
     # -- public API -----------------------------------------------------------------------------
-    def classify(self, text: str, top_k: int = 1, *, text_pair: str | None = None) -> list[Category]:
-        """The top_k categories of one text (or of the pair text, text_pair for a text-pair bundle), best first
-        (softmax scores)."""
+    def classify(self, text: str, top_k: int | None = None, *, text_pair: str | None = None,
+                 score_threshold: float | None = None) -> list[Category]:
+        """The categories of one text (or of the pair text, text_pair for a text-pair bundle), best first.
+
+        Single-label bundles: the ``top_k`` best (default 1; softmax scores), without those scoring below
+        ``score_threshold`` (default: none dropped). Multi-label bundles (``multi_label``): every label whose
+        sigmoid probability is >= its threshold (the bundle's ``thresholds``; ``score_threshold`` replaces them
+        all), at most ``top_k`` (default: all); an empty list when no label applies."""
         if text_pair is None:
             self._check_pairs(None, "text_pair=")
-            return self._categories([check_text(text)], None, top_k, 1)[0]
+            return self._categories([check_text(text)], None, top_k, 1, score_threshold)[0]
         self._check_pairs(text_pair, "text_pair=")
-        return self._categories([check_text(text)], [check_text(text_pair)], top_k, 1)[0]
+        return self._categories([check_text(text)], [check_text(text_pair)], top_k, 1, score_threshold)[0]
 
-    def classify_batch(self, texts: Sequence[str], top_k: int = 1, batch_size: int = 32, *,
-                       text_pairs: Sequence[str] | None = None) -> list[list[Category]]:
-        """The top_k categories of every text (pair: texts[i], text_pairs[i]), in the caller's order."""
+    def classify_batch(self, texts: Sequence[str], top_k: int | None = None, batch_size: int = 32, *,
+                       text_pairs: Sequence[str] | None = None,
+                       score_threshold: float | None = None) -> list[list[Category]]:
+        """:meth:`classify` of every text (pair: texts[i], text_pairs[i]), in the caller's order."""
         texts = check_texts(texts)
         self._check_pairs(text_pairs, "text_pairs=")
         return self._categories(texts, None if text_pairs is None else check_pairs(texts, text_pairs), top_k,
-                                batch_size)
+                                batch_size, score_threshold)
+
+    def scores(self, texts: str | Sequence[str], batch_size: int = 32, *,
+               text_pairs: str | Sequence[str] | None = None) -> np.ndarray:
+        """Every label's score [N, C] float32: softmax rows, or a multi-label bundle's per-label sigmoid
+        probabilities (what its thresholds apply to)."""
+        return self._post.scores(self.logits(texts, batch_size, text_pairs=text_pairs))
 
     def logits(self, texts: str | Sequence[str], batch_size: int = 32, *,
                text_pairs: str | Sequence[str] | None = None) -> np.ndarray:
@@ -408,10 +471,24 @@ class TextClassifier(BundleModel):
         ids, types = self.encode_pairs(texts, pairs)
         return self.run_ids(ids, batch_size=batch_size, type_ids=types)
 
-    def _categories(self, texts: list[str], pairs: list[str] | None, top_k: int,
-                    batch_size: int) -> list[list[Category]]:
-        top_k = _check_positive_int(top_k, "top_k")
+    def decide(self, logits: np.ndarray) -> np.ndarray:
+        """A multi-label bundle's decisions [N, C] bool for logits (probability >= each label's threshold);
+        a single-label bundle's one-hot argmax."""
+        logits = np.asarray(logits)
+        if self.multi_label:
+            return self._post.decisions(logits)
+        out = np.zeros(logits.shape, dtype=bool)
+        out[np.arange(len(logits)), logits.argmax(axis=1)] = True
+        return out
+
+    def _categories(self, texts: list[str], pairs: list[str] | None, top_k: int | None,
+                    batch_size: int, score_threshold: float | None = None) -> list[list[Category]]:
+        top_k = _check_positive_int(top_k, "top_k", allow_none=True)
+        score_threshold = _check_probability(score_threshold, "score_threshold")
+        return self._post(self._logits_of(texts, pairs, batch_size), top_k, score_threshold)
+
+    def _logits_of(self, texts: list[str], pairs: list[str] | None, batch_size: int) -> np.ndarray:
         if pairs is None:
-            return self._post(self.run_ids(self.encode(texts), batch_size=batch_size), top_k)
+            return self.run_ids(self.encode(texts), batch_size=batch_size)
         ids, types = self.encode_pairs(texts, pairs)
-        return self._post(self.run_ids(ids, batch_size=batch_size, type_ids=types), top_k)
+        return self.run_ids(ids, batch_size=batch_size, type_ids=types)

@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-agreement", type=float, default=GateConfig.min_agreement,
                    help=f"minimum top-1 agreement with the reference (default {GateConfig.min_agreement:g})")
     p.add_argument("--allow-accuracy-drop", action="store_true", help="write targets that fail the gate anyway")
+    m = p.add_argument_group("multi-label classifiers (independent labels, a sigmoid each)")
+    m.add_argument("--multi-label", action=argparse.BooleanOptionalAction, default=None,
+                   help="the head's labels are independent (default: the source's problem_type; PaddleNLP "
+                        "checkpoints and inference models need the flag); --eval rows are text<TAB>label1,label2")
+    m.add_argument("--tune-thresholds", action="store_true",
+                   help="choose each label's threshold maximising its F1 on --eval (default: 0.5 each); recorded "
+                        "in the manifest")
+    m.add_argument("--min-label-set-agreement", type=float, default=GateConfig.min_label_set_agreement,
+                   help="share of evaluation texts whose whole label set must equal the reference's (default "
+                        f"{GateConfig.min_label_set_agreement:g}; per-label decisions must agree at --min-agreement)")
     e = p.add_argument_group("sentence embeddings (a model without a classifier head, e.g. all-MiniLM-L6-v2)")
     e.add_argument("--task", choices=("classification", "embedding"), default=None,
                    help="what the bundle does (default: classification; embedding for a sentence-transformers "
@@ -128,7 +138,9 @@ def options_from_args(args: argparse.Namespace, progress: bool) -> "ConvertOptio
                           onnx_graph=args.onnx_graph, progress=progress, pairs=args.pairs,
                           force=args.force, task=args.task, pooling=args.pooling, normalize=args.normalize,
                           min_cosine=args.min_cosine, prune=args.prune, distill_epochs=args.distill_epochs,
-                          min_pruned_agreement=args.min_pruned_agreement, seed=args.seed)
+                          min_pruned_agreement=args.min_pruned_agreement, seed=args.seed,
+                          multi_label=args.multi_label, tune_thresholds=args.tune_thresholds,
+                          min_label_set_agreement=args.min_label_set_agreement)
 
 
 class _Terminated(BaseException):

@@ -72,6 +72,10 @@ class ModelDescription:
     #: settings it found in the source (sentence-transformers files) here before apply_task decides
     embedding: dict[str, Any] | None = None
     has_head: bool = True  # the source has a classifier head (a headless encoder can only embed)
+    #: what the source's config says the head is (HF / PaddleNLP ``problem_type``), e.g.
+    #: "multi_label_classification"; None when it does not say (Paddle inference models never do)
+    problem_type: str | None = None
+    multi_label: bool = False  # independent labels, a sigmoid each (readers.apply_multi_label decides)
 
     @property
     def is_embedding(self) -> bool:

@@ -231,12 +231,13 @@ def evenly_spaced(n: int, limit: int) -> list[int]:
 def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None,
                    eval_texts: Sequence[str] | None, eval_labels: Sequence[str] | None,
                    calib_texts: list[str] | None, trim_texts: list[str] | None, max_eval: int,
-                   task: str = "text-classification", pairs: bool = False) -> EvalSet:
+                   task: str = "text-classification", pairs: bool = False, multi_label: bool = False) -> EvalSet:
     """The first of: --eval file, eval_texts (+ labels), calibration texts, trimming corpus, built-in samples.
     For an embedding model (``task`` text-embedding) --eval is one text per line (a ``text<TAB>label`` line
     counts as its text) and labels are ignored. For a pair model (``pairs``) the texts of --eval, eval_texts
     and --calib are ``text<TAB>pair``; the trimming corpus and the built-in samples, single texts, are paired
-    with their next text."""
+    with their next text. For a multi-label model (``multi_label``) a label field is a comma-separated label set
+    (``text<TAB>label1,label2``; empty: no label) and the targets are a 0/1 matrix [N, labels]."""
     names: list[str] | None
     if eval_file is not None and task == "text-embedding":
         texts, names = [line.rsplit("\t", 1)[0] for line in read_lines(eval_file, "--eval")], None
@@ -262,12 +263,18 @@ def build_eval_set(labels: Sequence[str], *, eval_file: str | os.PathLike | None
         source = f"{source}, {max_eval} of {len(texts)} rows evenly spaced"
         texts, names = [texts[i] for i in rows], ([names[i] for i in rows] if names is not None else None)
     targets = None
-    if names is not None:
+    if names is not None and multi_label:
+        from .thresholds import parse_label_sets
+
+        targets = parse_label_sets(names, labels, "--eval" if eval_file is not None else "eval_labels")
+    elif names is not None:
         index = {label: i for i, label in enumerate(labels)}
         bad = sorted({n for n in names if n not in index})
         if bad:
+            hint = (" - label1,label2 fields are multi-label data: convert a multi-label model with --multi-label"
+                    if any("," in n for n in bad) else "")
             raise ConversionError(f"evaluation labels {bad[:5]} are not among the model's labels {list(labels)} "
-                                  "(pass --labels in the model's output order)")
+                                  f"(pass --labels in the model's output order){hint}")
         targets = np.array([index[n] for n in names], dtype=np.int64)
     if pairs:
         firsts, seconds = split_pairs(texts, "--eval" if eval_file is not None else "evaluation texts")

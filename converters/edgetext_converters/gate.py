@@ -24,6 +24,13 @@ reference is ``min_pruned_agreement`` (0.95) and accuracy drop (with labels) sta
 files are held to the distance rules and to ``min_agreement`` against the pruned fp32 graph (quantization
 must stay faithful to the model it quantizes).
 
+Multi-label models (a sigmoid per label, each decided by its threshold) are gated on their decisions, not on
+argmax: ``label_decision_agreement`` (the share of (text, label) decisions identical to the reference's) must
+reach ``min_agreement``, ``label_set_agreement`` (texts whose whole label set is identical) must reach
+``min_label_set_agreement`` (0.95), and with labels the micro-F1 may drop at most ``max_accuracy_drop`` points
+(``accuracy_drop``). The thresholds are the conversion's (:func:`multi_label_thresholds`, a context every
+``compare`` inside it sees, the int8 search's included), or ``compare(thresholds=...)``.
+
 A trimmed vocabulary changes the logits of texts it does not cover (their unknown words become
 [UNK]), so with ``trimmed_vocab=True`` the two logit-distance rules are not applied: agreement
 and accuracy decide. :func:`check` raises AccuracyGateError unless every problem is waivable
@@ -33,7 +40,10 @@ May import: numpy, edgetext.errors.
 """
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -57,6 +67,55 @@ class GateConfig:
     min_cosine: float = 0.99  # embedding models, int8/fp16: mean cosine to the reference
     fp32_min_cosine: float = 0.9999  # embedding models, fp32
     min_pruned_agreement: float = 0.95  # a pruned model vs the unpruned reference (module docstring)
+    min_label_set_agreement: float = 0.95  # multi-label: texts whose decided label set equals the reference's
+
+
+#: the per-label thresholds of the multi-label model being converted (None: a softmax classifier). A context, not
+#: an argument, because the int8 search and the OpenVINO pass call compare() with the task alone
+_THRESHOLDS: ContextVar[tuple[float, ...] | None] = ContextVar("edgetext_multi_label_thresholds", default=None)
+
+
+@contextlib.contextmanager
+def multi_label_thresholds(thresholds: Sequence[float] | None) -> Iterator[None]:
+    """Within it, :func:`compare` gates classifiers on per-label decisions at ``thresholds`` (None: argmax)."""
+    token = _THRESHOLDS.set(None if thresholds is None else tuple(float(t) for t in thresholds))
+    try:
+        yield
+    finally:
+        _THRESHOLDS.reset(token)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
+
+
+def _micro_macro_f1(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    tp = (pred & truth).sum(0).astype(np.float64)
+    denom = tp * 2 + (pred & ~truth).sum(0) + (~pred & truth).sum(0)
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return (float(2 * tp.sum() / denom.sum()) if denom.sum() else 0.0,
+            float(f1[denom > 0].mean()) if (denom > 0).any() else 0.0)
+
+
+def compare_decisions(ref: np.ndarray, out: np.ndarray, thresholds: Sequence[float],
+                      targets: np.ndarray | None = None, graph: np.ndarray | None = None) -> dict:
+    """Multi-label metrics of finite logits ``out`` [N, C] against ``ref``: per-decision and whole-set agreement at
+    ``thresholds``, max |probability diff|; with 0/1 ``targets`` [N, C] micro/macro-F1 of both and the micro-F1
+    drop in points; with ``graph`` the agreement with the fp32 graph's decisions."""
+    t = np.asarray(thresholds, dtype=np.float64)[None, :]
+    pr, po = _sigmoid(ref), _sigmoid(out)
+    dr, do = pr >= t, po >= t
+    m = {"label_decision_agreement": float((dr == do).mean()) if dr.size else 1.0,
+         "label_set_agreement": float((dr == do).all(1).mean()) if len(dr) else 1.0,
+         "max_abs_prob_diff": float(np.abs(po - pr).max()) if pr.size else 0.0}
+    if graph is not None:
+        m["label_decision_agreement_vs_fp32_graph"] = float(((_sigmoid(graph) >= t) == do).mean()) if do.size else 1.0
+    if targets is not None and len(targets):
+        truth = np.asarray(targets).astype(bool)
+        m["reference_micro_f1"], m["reference_macro_f1"] = _micro_macro_f1(dr, truth)
+        m["micro_f1"], m["macro_f1"] = _micro_macro_f1(do, truth)
+        m["accuracy_drop_points"] = 100.0 * (m["reference_micro_f1"] - m["micro_f1"])
+    return m
 
 
 @dataclass(frozen=True)
@@ -124,12 +183,17 @@ def compare_embeddings(ref: np.ndarray, out: np.ndarray, graph: np.ndarray | Non
 
 
 def headline(m: dict) -> float:
-    """The one number candidates are ranked by: mean cosine for embeddings, top-1 agreement otherwise."""
-    return float(m["mean_cosine"] if "mean_cosine" in m else m["top1_agreement"])
+    """The one number candidates are ranked by: mean cosine for embeddings, per-label decision agreement for
+    multi-label models, top-1 agreement otherwise."""
+    for key in ("mean_cosine", "label_decision_agreement"):
+        if key in m:
+            return float(m[key])
+    return float(m["top1_agreement"])
 
 
 def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
-            graph: np.ndarray | None = None, task: str = "text-classification") -> dict:
+            graph: np.ndarray | None = None, task: str = "text-classification",
+            thresholds: Sequence[float] | None = None) -> dict:
     """Metrics of ``out`` against the reference ``ref``. ``graph``: the fp32 logits of the model after
     the passes (vocabulary trimming changes logits on texts it does not cover: the fp32-exactness and
     garbage checks compare with it, agreement and accuracy with the reference). ``task`` text-embedding:
@@ -150,6 +214,11 @@ def compare(ref: np.ndarray, out: np.ndarray, targets: np.ndarray | None = None,
         gd = np.abs(np.where(finite, out, 0.0) - g)
         m["max_abs_logit_diff_vs_fp32_graph"] = float(gd.max()) if gd.size else 0.0
         m["top1_agreement_vs_fp32_graph"] = float((out.argmax(-1) == g.argmax(-1)).mean()) if g.size else 1.0
+    thresholds = _THRESHOLDS.get() if thresholds is None else thresholds
+    if thresholds is not None:  # a multi-label model: its decisions, not its argmax, are what a device returns
+        m["thresholds"] = [float(x) for x in thresholds]
+        m.update(compare_decisions(ref, np.where(finite, out, 0.0), thresholds, targets, graph))
+        return m
     if targets is not None and len(targets):
         targets = np.asarray(targets)
         m["reference_accuracy"] = float((ref.argmax(-1) == targets).mean())
@@ -188,6 +257,8 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
             out.append(Problem("logit_spread", f"max |logit diff| {diff:.3g} is more than {cfg.max_rel_diff:g}x the "
                                                f"reference logit spread ({m['reference_logit_std']:.3g}): garbage output"))
     floor = cfg.min_pruned_agreement if pruned else cfg.min_agreement
+    if "label_decision_agreement" in m:
+        return out + _decision_problems(m, cfg, floor, pruned)
     if m["top1_agreement"] < floor - _EPS:
         out.append(Problem("agreement", f"top-1 agreement {m['top1_agreement']:.3f} is below {floor:g}"
                                         + (" (pruned model vs the unpruned reference)" if pruned else "")))
@@ -199,6 +270,22 @@ def problems(m: dict, precision: str, cfg: GateConfig, *, trimmed_vocab: bool = 
         out.append(Problem("accuracy_drop",
                            f"accuracy {100 * m['accuracy']:.2f}% is {m['accuracy_drop_points']:.2f} points below the "
                            f"reference's {100 * m['reference_accuracy']:.2f}% (limit {cfg.max_accuracy_drop:g})"))
+    return out
+
+
+def _decision_problems(m: dict, cfg: GateConfig, floor: float, pruned: bool) -> list[Problem]:
+    out = []
+    if m["label_decision_agreement"] < floor - _EPS:
+        out.append(Problem("agreement", f"per-label decision agreement {m['label_decision_agreement']:.4f} is below "
+                                        f"{floor:g}"))
+    if m["label_set_agreement"] < cfg.min_label_set_agreement - _EPS:
+        out.append(Problem("agreement", f"label-set agreement {m['label_set_agreement']:.3f} is below "
+                                        f"{cfg.min_label_set_agreement:g} (texts whose whole set of labels equals the "
+                                        "reference's)"))
+    if "micro_f1" in m and m["accuracy_drop_points"] > cfg.max_accuracy_drop + _EPS:
+        out.append(Problem("accuracy_drop",
+                           f"micro-F1 {100 * m['micro_f1']:.2f} is {m['accuracy_drop_points']:.2f} points below the "
+                           f"reference's {100 * m['reference_micro_f1']:.2f} (limit {cfg.max_accuracy_drop:g})"))
     return out
 
 

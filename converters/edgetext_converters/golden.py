@@ -7,6 +7,10 @@ activations per batch, so a text's int8 scores depend on its batch-mates): with 
 expectations are measured the same way, and a candidate whose single-text label differs from the
 reference's is passed over.
 
+Multi-label models (``thresholds``): a golden text is one on which every measured model decides the same label
+set as the reference; each entry records that set (``labels``, maybe empty), the top label by sigmoid and its
+probability (``label``, ``score``); "strongest" means farthest from every threshold.
+
 May import: numpy, .evaluation.
 """
 from __future__ import annotations
@@ -32,21 +36,40 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(-1, keepdims=True)
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=np.float64)))
+
+
 def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Sequence[str],
-                   single_run: Mapping[str, SingleRun] | None = None) -> list[dict]:
+                   single_run: Mapping[str, SingleRun] | None = None,
+                   thresholds: Sequence[float] | None = None) -> list[dict]:
     """``per_model``: model file -> its logits on ``ev`` (only models whose expectations a device can check);
-    ``single_run``: model file -> how to run it one text at a time (see the module docstring)."""
+    ``single_run``: model file -> how to run it one text at a time (see the module docstring); ``thresholds``:
+    a multi-label model's per-label thresholds (None: softmax, argmax)."""
     n = len(ev.texts)
     if n == 0:
         return []
     assert ev.ref_logits is not None
     ref = ev.ref_logits
     top = ref.argmax(-1)
-    probs = softmax(ref)
-    margin = np.sort(probs, -1)[:, -1] - (np.sort(probs, -1)[:, -2] if probs.shape[1] > 1 else 0)
+    t = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    score = softmax if t is None else sigmoid
+    probs = score(ref)
+
+    def same(lg: np.ndarray, rows) -> np.ndarray:
+        """Whether ``lg`` (logits of ``rows``) decides as the reference: argmax, or every label's side of t."""
+        lg = np.atleast_2d(np.asarray(lg, dtype=np.float64))
+        if t is None:
+            return lg.argmax(-1) == top[rows]
+        return ((sigmoid(lg) >= t) == (probs[rows] >= t)).all(-1)
+
+    if t is None:
+        margin = np.sort(probs, -1)[:, -1] - (np.sort(probs, -1)[:, -2] if probs.shape[1] > 1 else 0)
+    else:
+        margin = np.abs(probs - t).min(-1)
     agree = np.ones(n, dtype=bool)
     for lg in per_model.values():
-        agree &= lg.argmax(-1) == top
+        agree &= same(lg, np.arange(n))
     cands = [i for i in range(n) if agree[i] and len(ev.texts[i]) + len(ev.pairs[i] if ev.pairs else "") <= MAX_CHARS]
     cands.sort(key=lambda i: (len(ev.new_ids[i]), i))
     if len(cands) > N_GOLDEN:
@@ -64,7 +87,7 @@ def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Seq
         types = None if ev.new_types is None else [ev.new_types[i] for i in order]
         extra = () if types is None else (types,)
         alone = {f: dict(zip(order, run(rows, *extra))) for f, run in single_run.items() if f in per_model}
-        kept = [i for i in order if all(int(np.argmax(a[i])) == int(top[i]) for a in alone.values())]
+        kept = [i for i in order if all(bool(same(a[i], [i])[0]) for a in alone.values())]
         picks = kept[:N_GOLDEN]
         expect = {f: (np.stack([alone[f][i] for i in picks]) if f in alone else per_model[f][picks])
                   for f in per_model}
@@ -76,12 +99,16 @@ def golden_vectors(ev: EvalSet, per_model: Mapping[str, np.ndarray], labels: Seq
         g: dict = {"text": ev.texts[i], "text_pair": None if ev.pairs is None else ev.pairs[i],
                    "input_ids": [int(x) for x in ev.new_ids[i]], "label": labels[int(top[i])], "score": float(probs[i, top[i]]),
                    "logits": [float(x) for x in ref[i]]}
+        if t is not None:
+            g["labels"] = [labels[j] for j in np.flatnonzero(probs[i] >= t)]
         per = {}
         for fname, lg in expect.items():
             row = np.asarray(lg[index[i]], dtype=np.float64)
-            pr = softmax(row[None, :])[0]
+            pr = score(row[None, :])[0]
             per[fname] = {"label": labels[int(row.argmax())], "score": float(pr.max()),
                           "logits": [float(x) for x in row]}
+            if t is not None:
+                per[fname]["labels"] = [labels[j] for j in np.flatnonzero(pr >= t)]
         if per:
             g["per_model"] = per
         out.append(g)

@@ -75,6 +75,13 @@ class ConvertOptions:
     #: quantized files must still agree with the pruned fp32 model at min_agreement
     min_pruned_agreement: float = GateConfig.min_pruned_agreement
     seed: int = 0  # pruning: text order, held-back texts, distillation
+    #: independent labels (a sigmoid each, per-label thresholds): True / False beat the source; None: the
+    #: source's config (HF ``problem_type: multi_label_classification``); --eval rows are text<TAB>label1,label2
+    multi_label: bool | None = None
+    #: multi-label: choose each label's threshold maximising its F1 on the --eval file (else 0.5 each)
+    tune_thresholds: bool = False
+    #: multi-label: share of evaluation texts whose whole decided label set must equal the reference's
+    min_label_set_agreement: float = GateConfig.min_label_set_agreement
     #: target -> precision, derived from ``targets`` and ``precision``
     precisions: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
@@ -121,6 +128,15 @@ class ConvertOptions:
             raise ConversionError(f"min_pruned_agreement must be within [0, 1], got {self.min_pruned_agreement}")
         if not isinstance(self.seed, int):
             raise ConversionError(f"seed must be an integer, got {self.seed!r}")
+        if self.multi_label is not None and not isinstance(self.multi_label, bool):
+            raise ConversionError(f"multi_label must be True, False or None, got {self.multi_label!r}")
+        if self.multi_label and self.task == "text-embedding":
+            raise ConversionError("--multi-label is for classifiers, not --task embedding")
+        if self.tune_thresholds and self.eval_file is None:
+            raise ConversionError("--tune-thresholds needs --eval FILE (text<TAB>label1,label2 rows): thresholds "
+                                  "are tuned on labelled texts")
+        if not (0 <= self.min_label_set_agreement <= 1):
+            raise ConversionError(f"min_label_set_agreement must be within [0, 1], got {self.min_label_set_agreement}")
         put(self, "calib", _texts(self.calib))
         put(self, "trim_vocab", _texts(self.trim_vocab))
 
@@ -128,4 +144,5 @@ class ConvertOptions:
     def gate(self) -> GateConfig:
         return GateConfig(max_accuracy_drop=self.max_accuracy_drop, min_agreement=self.min_agreement,
                           allow_accuracy_drop=self.allow_accuracy_drop, min_cosine=self.min_cosine,
-                          min_pruned_agreement=self.min_pruned_agreement)
+                          min_pruned_agreement=self.min_pruned_agreement,
+                          min_label_set_agreement=self.min_label_set_agreement)

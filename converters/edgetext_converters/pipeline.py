@@ -28,13 +28,13 @@ import numpy as np
 from edgetext import __version__
 from edgetext.bundle import pack
 from edgetext.errors import ConversionError, EdgeTextError
-from edgetext.manifest import FORMAT_VERSION
+from edgetext.manifest import write_version
 from edgetext.preprocess import pad_rows
 
 from . import passes, readers, writers
 from .description import ModelDescription
 from .evaluation import Runner, build_eval_set, check_pairs, measure, read_texts, run_batches
-from .gate import check
+from .gate import check, multi_label_thresholds
 from .golden import SingleRun, golden_embeddings, golden_vectors
 from .options import ConvertOptions
 from .output import StagedOutput
@@ -43,6 +43,7 @@ from .progress import Progress
 from .report import clean, conversion_report, metrics_entry, tree_size
 from .runners import PaddleInferenceRunner, reference_runner
 from .targets import TARGETS, Target
+from .thresholds import choose_thresholds
 from .tokenizer_assets import TokenizerAssets
 from .verification import verification_for
 
@@ -86,7 +87,9 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             ctx = PassContext(options, work, trim_texts=trim_texts, calib_texts=calib_texts)
             prog.stage("read")
             desc = readers.read(src, labels=list(options.labels) if options.labels is not None else None,
-                                task=options.task, pooling=options.pooling, normalize=options.normalize)
+                                task=options.task, pooling=options.pooling, normalize=options.normalize,
+                                multi_label=options.multi_label)
+            _check_multi_label_options(desc, options)
             if desc.is_embedding and options.trim_vocab is not None:
                 raise ConversionError("--trim-vocab is not supported for embedding models yet (it changes the "
                                       "embeddings of texts it does not cover, and the cosine gate has no trimmed mode)")
@@ -98,25 +101,31 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
             ctx.eval = build_eval_set(desc.labels, eval_file=options.eval_file, eval_texts=options.eval_texts,
                                       eval_labels=options.eval_labels, calib_texts=calib_texts,
                                       trim_texts=trim_texts, max_eval=options.max_eval, task=desc.task,
-                                      pairs=options.pairs)
+                                      pairs=options.pairs, multi_label=desc.multi_label)
             ctx.eval.encode_reference(ref_tok, ctx.max_length)
 
             prog.stage("passes")
             desc = run_passes(desc, ctx, SHRINK)
-            graph_metrics, trim_report = _gate_graph(desc, ctx, ref_tok, ref_runner)
+            _reference_logits(ctx, ref_runner)
+            multi = choose_thresholds(ctx.eval, desc.labels, options) if desc.multi_label else None
+            # every compare() from here on (gate, int8 search, OpenVINO pass) judges per-label decisions
+            with multi_label_thresholds(multi["thresholds"] if multi else None):
+                graph_metrics, trim_report = _gate_graph(desc, ctx, ref_tok)
 
-            bundle_dir = work / "bundle"
-            shutil.rmtree(bundle_dir, ignore_errors=True)  # a reused --workdir: every file here becomes a member
-            bundle_dir.mkdir(parents=True)
-            built = []
-            for name in options.targets:
-                prog.stage(f"{name} ({options.precisions[name]})")
-                built.append(build_target(desc, ctx, TARGETS[name], bundle_dir))
+                bundle_dir = work / "bundle"
+                shutil.rmtree(bundle_dir, ignore_errors=True)  # a reused --workdir: every file here becomes a member
+                bundle_dir.mkdir(parents=True)
+                built = []
+                for name in options.targets:
+                    prog.stage(f"{name} ({options.precisions[name]})")
+                    built.append(build_target(desc, ctx, TARGETS[name], bundle_dir))
 
             prog.stage("golden+pack")
             report = conversion_report(src, desc, ctx, ref_tok.vocab_size, positions, graph_metrics, trim_report,
                                        {b.target.name: b.row for b in built})
-            _write_members(bundle_dir, src, desc, ctx, built, report)
+            if multi is not None:
+                report["multi_label"] = multi
+            _write_members(bundle_dir, src, desc, ctx, built, report, multi)
             prog.close()
             report["timings_s"] = dict(prog.times)
             result = pack_bundle(bundle_dir, out, staged=staged)
@@ -127,17 +136,32 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, options: ConvertOpti
         prog.close()
 
 
-def _gate_graph(desc: ModelDescription, ctx: PassContext, ref_tok: TokenizerAssets, ref_runner: Runner
-                ) -> tuple[dict, dict | None]:
-    """Measure the reference and the fp32 graph after the shared passes; gate the graph (trimmed-vocabulary
+def _check_multi_label_options(desc: ModelDescription, options: ConvertOptions) -> None:
+    """Settings that need (or cannot take) a multi-label model, once the reader has decided what it is."""
+    if options.tune_thresholds and not desc.multi_label:
+        raise ConversionError("--tune-thresholds is for multi-label models (--multi-label, or a source whose "
+                              "config says problem_type multi_label_classification)")
+    if desc.multi_label and options.prune is not None:
+        raise ConversionError("--prune is not supported for multi-label models yet (its distillation matches "
+                              "softmax outputs)")
+
+
+def _reference_logits(ctx: PassContext, ref_runner: Runner) -> None:
+    """The reference's logits on the evaluation texts (its own tokenizer's ids)."""
+    ev = ctx.eval
+    assert ev is not None
+    ev.ref_logits = ev.run(ref_runner, "ref")
+    if not np.all(np.isfinite(ev.ref_logits)):
+        raise ConversionError("the reference model itself outputs NaN/Inf on the evaluation texts")
+
+
+def _gate_graph(desc: ModelDescription, ctx: PassContext, ref_tok: TokenizerAssets) -> tuple[dict, dict | None]:
+    """Measure the fp32 graph after the shared passes against the reference; gate it (trimmed-vocabulary
     mode when trimmed) and check trimming left covered texts alone. Returns (graph metrics, report["trim"])."""
     ev = ctx.eval
     assert ev is not None and desc.graph is not None and ctx.max_length is not None
     if desc.tokenizer is not ref_tok:
         ev.encode_model(desc.tokenizer, ctx.max_length)
-    ev.ref_logits = ev.run(ref_runner, "ref")
-    if not np.all(np.isfinite(ev.ref_logits)):
-        raise ConversionError("the reference model itself outputs NaN/Inf on the evaluation texts")
     ev.graph_logits, metrics = measure(ev, PaddleInferenceRunner(*ctx.graph_files(desc.graph)))
     trim = ctx.result("trim_vocab")
     pruned = ctx.result("prune") is not None
@@ -147,20 +171,24 @@ def _gate_graph(desc: ModelDescription, ctx: PassContext, ref_tok: TokenizerAsse
 
 
 def _write_members(bundle_dir: Path, src: str | os.PathLike, desc: ModelDescription, ctx: PassContext,
-                   built: list["BuiltTarget"], report: dict) -> None:
-    """The vocabulary and the manifest (without ``files``: pack adds them) beside the model files."""
+                   built: list["BuiltTarget"], report: dict, multi: dict | None = None) -> None:
+    """The vocabulary and the manifest (without ``files``: pack adds them) beside the model files. ``multi``:
+    a multi-label model's thresholds and how they were chosen (thresholds.choose_thresholds)."""
     assert ctx.eval is not None and ctx.max_length is not None
     measured = {b.file: b.logits for b in built if b.logits is not None}
     singles = {b.file: b.single_run for b in built if b.single_run is not None}
     golden = (golden_embeddings(ctx.eval, measured, singles) if desc.is_embedding
-              else golden_vectors(ctx.eval, measured, desc.labels, singles))
+              else golden_vectors(ctx.eval, measured, desc.labels, singles,
+                                  thresholds=multi["thresholds"] if multi else None))
     (bundle_dir / "vocab.txt").write_bytes(desc.tokenizer.vocab_bytes())
+    ml = {"multi_label": True, "thresholds": multi["thresholds"], "threshold_tuning": multi["tuning"]} if multi else {}
     manifest = {
-        "format": "edgetext-bundle", "format_version": FORMAT_VERSION,
+        "format": "edgetext-bundle", "format_version": write_version(ml),
         "name": ctx.options.name or Path(str(src)).name or "model", "task": desc.task,
         "created_by": f"edgetext-converters {__version__}",
         **({"embedding": dict(desc.embedding or {})} if desc.is_embedding else {"labels": list(desc.labels)}),
         **({"text_pairs": True} if ctx.options.pairs else {}),
+        **ml,
         "tokenizer": desc.tokenizer.manifest_dict(ctx.max_length),
         "models": [b.entry for b in built],
         "golden": golden,

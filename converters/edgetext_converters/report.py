@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 METRIC_KEYS = ("max_abs_logit_diff", "max_abs_logit_diff_vs_fp32_graph", "mean_abs_logit_diff", "top1_agreement",
                "accuracy", "reference_accuracy", "accuracy_drop_points", "n_texts", "non_finite",
                "mean_cosine", "min_cosine", "retrieval_top1_agreement", "mean_cosine_vs_fp32_graph", "max_abs_diff",
-               "top1_agreement_vs_fp32_graph")
+               "top1_agreement_vs_fp32_graph", "label_decision_agreement", "label_set_agreement", "max_abs_prob_diff",
+               "label_decision_agreement_vs_fp32_graph", "micro_f1", "macro_f1", "reference_micro_f1",
+               "reference_macro_f1")
 
 
 def metrics_entry(m: dict, reference: str) -> dict:
@@ -49,7 +51,10 @@ def conversion_report(src: str | os.PathLike, desc: "ModelDescription", ctx: "Pa
         "passes": ctx.summaries(),
         "notes": list(desc.notes),
         "eval": {"n_texts": len(ev.texts), "source": ev.source, "labelled": ev.targets is not None,
-                 "reference_accuracy": graph_metrics.get("reference_accuracy")},
+                 "reference_accuracy": graph_metrics.get("reference_accuracy"),
+                 **({"reference_micro_f1": graph_metrics.get("reference_micro_f1"),
+                     "reference_macro_f1": graph_metrics.get("reference_macro_f1")} if desc.multi_label else {})},
+        "multi_label": desc.multi_label,
         "graph_after_passes": clean(graph_metrics),
         "targets": targets,
         "sizes_mb": {t: round(row["size_bytes"] / 1e6, 3) for t, row in targets.items()},
@@ -89,6 +94,8 @@ def format_table(report: dict) -> str:
                  f"{100 * ref_acc:.2f}%" if ref_acc is not None else "-", src.get("reference", "")))
     if report.get("task") == "text-embedding":
         return _embedding_table(report)
+    if isinstance(report.get("multi_label"), dict):
+        return _multi_label_table(report)
     for t, r in (report.get("targets") or {}).items():
         acc = r.get("accuracy")
         rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
@@ -153,6 +160,49 @@ def _embedding_table(report: dict) -> str:
         for c in q.get("candidates") or []:
             extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
                          f"{c.get('name')}: calib mean cos {c.get('calib_mean_cosine') or 0:.5f}, {c.get('size_mb')} MB")
+        if r.get("waived"):
+            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
+    return "\n".join(lines + [""] + extra)
+
+
+def _multi_label_table(report: dict) -> str:
+    """format_table for a multi-label bundle: per-label decision and label-set agreement, micro/macro-F1 per
+    target, then the thresholds and how they were chosen."""
+    def f(v, fmt):
+        return format(v, fmt) if v is not None else "-"
+
+    src, ev = report.get("source", {}), report.get("eval") or {}
+    rows = [("target", "file", "precision", "size MB", "vs source", "decisions", "label sets", "micro-F1",
+             "macro-F1", "verified"),
+            ("source", src.get("kind", ""), "fp32", f"{src.get('size_mb', 0):.2f}", "-", "-", "-",
+             f(ev.get("reference_micro_f1"), ".4f"), f(ev.get("reference_macro_f1"), ".4f"), src.get("reference", ""))]
+    for t, r in (report.get("targets") or {}).items():
+        rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
+                     f(r.get("max_abs_logit_diff"), ".2e") if r.get("max_abs_logit_diff") is not None else "not run",
+                     f(r.get("label_decision_agreement"), ".4f"), f(r.get("label_set_agreement"), ".3f"),
+                     f(r.get("micro_f1"), ".4f"), f(r.get("macro_f1"), ".4f"), _verified_cell(r)))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    ml = report["multi_label"]
+    tuning = ml.get("tuning") or {}
+    how = "0.5 each (default)" if tuning.get("method") != "tuned" else \
+        f"tuned on {tuning.get('file')} ({tuning.get('rows')} rows, {tuning.get('metric')})"
+    extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
+             f"multi-label: a sigmoid per label; thresholds {how}:",
+             "  " + ", ".join(f"{lab} {th:.3g}" for lab, th in zip(report.get("labels") or [], ml["thresholds"])),
+             f"eval: {ev.get('n_texts')} texts from {ev.get('source')} (decisions: (text, label) decisions equal to "
+             "the reference's; label sets: texts whose whole set is equal)"]
+    if ml.get("reference"):
+        r0 = ml["reference"]
+        extra.append(f"reference at these thresholds: micro-F1 {r0['micro_f1']:.4f}, macro-F1 {r0['macro_f1']:.4f}, "
+                     f"exact-set {r0['exact_set_accuracy']:.4f}; at 0.5: micro-F1 {r0['at_0.5']['micro_f1']:.4f}, "
+                     f"macro-F1 {r0['at_0.5']['macro_f1']:.4f} ({r0['on']})")
+    for t, r in (report.get("targets") or {}).items():
+        q = r.get("quantization") or {}
+        for c in q.get("candidates") or []:
+            extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
+                         f"{c.get('name')}: {c.get('size_mb')} MB")
         if r.get("waived"):
             extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
     return "\n".join(lines + [""] + extra)

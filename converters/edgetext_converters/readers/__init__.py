@@ -21,9 +21,9 @@ from edgetext.errors import ConversionError
 
 from ..description import ModelDescription
 from . import hf_bert, paddle_inference, paddlenlp
-from .common import Reader, apply_labels, apply_task
+from .common import Reader, apply_labels, apply_multi_label, apply_task
 
-__all__ = ["READERS", "Reader", "apply_labels", "apply_task", "detect", "read"]
+__all__ = ["READERS", "Reader", "apply_labels", "apply_multi_label", "apply_task", "detect", "read"]
 
 READERS: tuple[Reader, ...] = (paddle_inference.READER, paddlenlp.READER, hf_bert.READER)
 
@@ -51,10 +51,13 @@ def detect(src: str | os.PathLike) -> str:
 
 
 def read(src: str | os.PathLike, labels: list[str] | None = None, task: str | None = None,
-         pooling: str | None = None, normalize: bool | None = None) -> ModelDescription:
+         pooling: str | None = None, normalize: bool | None = None,
+         multi_label: bool | None = None) -> ModelDescription:
     """Read ``src`` with the first matching reader; ``labels`` (model output order) override the source's;
-    ``task``/``pooling``/``normalize`` as in :func:`apply_task` (None: what the source is)."""
+    ``task``/``pooling``/``normalize`` as in :func:`apply_task`, ``multi_label`` as in :func:`apply_multi_label`
+    (None: what the source is)."""
     desc = apply_task(_reader(src).read(Path(src)), task, pooling, normalize)
+    desc = apply_multi_label(desc, multi_label)
     if desc.is_embedding:
         if labels is not None:
             raise ConversionError("--labels: an embedding model has no labels")

@@ -116,6 +116,27 @@ def sentence_transformers_settings(folder: Path) -> dict[str, Any] | None:
             "normalize": any(k.endswith("Normalize") for k in kinds)}
 
 
+MULTI_LABEL_PROBLEM = "multi_label_classification"  # HF's (and PaddleNLP's PretrainedConfig's) problem_type
+
+
+def apply_multi_label(desc: ModelDescription, multi_label: bool | None) -> ModelDescription:
+    """Decide whether the classifier's labels are independent (a sigmoid each): ``multi_label`` True / False
+    (``--multi-label``) beats the source; None takes the source's ``problem_type`` (Hugging Face configs say
+    ``multi_label_classification``; PaddleNLP checkpoints and inference models usually say nothing, so they need
+    the flag). Embedding models are never multi-label."""
+    declared = desc.problem_type == MULTI_LABEL_PROBLEM
+    decided = declared if multi_label is None else bool(multi_label)
+    if decided and desc.is_embedding:
+        raise ConversionError("--multi-label is for classifiers, not embedding models")
+    if decided and desc.num_labels < 1:
+        raise ConversionError(f"{desc.source_path}: a multi-label classifier needs a head with labels")
+    if multi_label is False and declared:
+        desc.notes.append(f"the source says problem_type {MULTI_LABEL_PROBLEM!r}; converted as single-label "
+                          "(softmax) as asked")
+    desc.multi_label = decided
+    return desc
+
+
 def apply_task(desc: ModelDescription, task: str | None, pooling: str | None, normalize: bool | None
                ) -> ModelDescription:
     """Decide what the bundle does: ``task`` None keeps what the source is (a classifier, or an embedding model

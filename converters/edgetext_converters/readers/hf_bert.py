@@ -115,7 +115,9 @@ def read(folder: Path) -> ModelDescription:
     return ModelDescription(source_kind="hf-bert", source_path=str(folder), tokenizer=tok, labels=labels,
                             num_labels=num_labels, config=cfg, weights=weights, hf_weights=hf, hf_config=ref_cfg,
                             source_size=file_size(*files), notes=notes, has_head=has_head,
-                            embedding=sentence_transformers_settings(folder))
+                            embedding=sentence_transformers_settings(folder),
+                            problem_type=hf_cfg.get("problem_type") if isinstance(hf_cfg.get("problem_type"), str)
+                            else None)
 
 
 def hf_to_paddlenlp(hf: dict[str, np.ndarray], prefix: str, cfg: Any, where: str) -> dict[str, np.ndarray]:

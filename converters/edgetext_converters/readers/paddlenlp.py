@@ -78,7 +78,10 @@ def read(folder: Path) -> ModelDescription:
     notes = check_vocab(tok, weights[f"{prefix}.embeddings.word_embeddings.weight"].shape[0], str(params_file))
     return ModelDescription(source_kind="paddlenlp-checkpoint", source_path=str(folder), tokenizer=tok,
                             labels=cfg.labels, num_labels=cfg.num_labels, config=cfg, weights=weights,
-                            source_size=file_size(params_file), notes=notes)
+                            source_size=file_size(params_file), notes=notes,
+                            # PaddleNLP's own configs carry no such flag; one that does (ours, HF-style) is read
+                            problem_type=raw_cfg.get("problem_type") if isinstance(raw_cfg.get("problem_type"), str)
+                            else None)
 
 
 def _load_pdparams(path: Path) -> dict[str, np.ndarray]:

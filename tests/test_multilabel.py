@@ -282,6 +282,49 @@ def test_hostile_or_altered_thresholds_are_refused(bundle, tmp_path):
         TextClassifier(altered, threads=1)
 
 
+def test_a_hugging_face_head_saying_multi_label_is_detected(tmp_path):
+    """all-MiniLM-L6-v2 + a BertForSequenceClassification head whose config says problem_type
+    multi_label_classification converts as multi-label without the flag, gated against the numpy float64 reference;
+    --no-multi-label converts it as softmax, with a note."""
+    import shutil
+
+    from edgetext_converters.datasets import tweets
+    from support import convert_helpers as H
+
+    if not (ASSETS / "minilm" / "model.safetensors").is_file():
+        pytest.skip("needs the MiniLM asset")
+    base = Path(H.build_cached("minilm", "--head", "fitted")["folder"])
+    test = tweets("test", ASSETS)
+    texts = tmp_path / "eval.tsv"  # single labels are label sets of one
+    texts.write_text("".join(f"{t}\t{test.labels[y]}\n" for t, y in list(zip(test.texts, test.targets))[:80]),
+                     encoding="utf-8")
+
+    def make(tmp: Path) -> dict:
+        folder = tmp / "hf"
+        shutil.copytree(base, folder)
+        cfg = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**cfg, "problem_type": "multi_label_classification"}))
+        out = {}
+        for name, extra in (("ml", ()), ("single", ("--no-multi-label",))):
+            proc = convert_cli(str(folder), "--out", str(tmp / f"{name}.etb"), "--targets", "onnx-x86", "--precision",
+                               "fp32", "--eval", str(texts), "--max-length", "64", "--json", "--quiet", *extra)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            out[name] = {"bundle": str(tmp / f"{name}.etb"), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
+        shutil.rmtree(folder)
+        return out
+
+    done = cached_folder(CACHE / f"multilabel-bundle-hf-{base.name}", "convert.json", make)
+    ml, single = done["ml"], done["single"]
+    row = ml["report"]["targets"]["onnx-x86"]
+    assert ml["report"]["source"]["reference"] == "numpy-bert" and ml["report"]["multi_label"]["thresholds"] == [0.5] * 3
+    assert row["label_decision_agreement"] == 1.0 and row["max_abs_logit_diff"] < 1e-3 and "micro_f1" in row
+    with TextClassifier(ml["bundle"], threads=1) as clf:
+        assert clf.multi_label and clf.golden_checked >= 1
+    with TextClassifier(single["bundle"], threads=1) as clf:
+        assert not clf.multi_label and clf.bundle.manifest.raw["format_version"] == 2
+    assert any("converted as single-label" in n for n in single["report"]["notes"])
+
+
 SHIPPED_TARGETS = "onnx-x86,onnx-arm64,lite-x86,openvino-x86,lite-arm"
 
 

@@ -127,6 +127,9 @@ class _Predictor:
         path = local_bundle(shared)
         cls = TextEmbedder if shared.task == EMBEDDING_TASK else TextClassifier
         self.model: Any = cls(path, backend=backend, threads=threads)
+        if getattr(self.model, "multi_label", False):  # its columns are one label/score per row
+            raise InvalidInputError("classify_dataset does not take multi-label bundles yet (one label column per "
+                                    "row); use TextClassifier.classify_batch")
         self.embedding = shared.task == EMBEDDING_TASK
         self.top_k, self.engine_batch, self.text_column, self.prefix = top_k, engine_batch, text_column, prefix
         self.worker = f"{socket.gethostname()}:{os.getpid()}"

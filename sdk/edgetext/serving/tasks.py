@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..errors import InvalidInputError
 from ..postprocess import softmax, top_k_categories
 from .batcher import BatchObserver, DynamicBatcher
 from .config import ServeConfig
@@ -45,6 +46,9 @@ def _batcher(name: str, run: Callable[[list[str]], Any], config: ServeConfig,
 
 
 def classify_task(classifier, config: ServeConfig, observe: Callable[[str], BatchObserver]) -> Task:
+    if getattr(classifier, "multi_label", False):  # softmax + top-k below would rank independent labels as one choice
+        raise InvalidInputError("edgetext serve does not serve multi-label bundles yet (its responses are softmax "
+                                "top-k); use TextClassifier.classify_batch or edgetext classify")
     labels = tuple(classifier.labels)
 
     def run(texts: list[str]):

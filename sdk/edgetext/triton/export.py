@@ -124,6 +124,9 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
         if m.text_pairs:
             raise InvalidInputError(f"{bundle} classifies text pairs: the Triton export serves single texts (not yet "
                                     "pairs)")
+        if m.multi_label:  # its post-processor is softmax + top-k: it would rank independent labels as one choice
+            raise InvalidInputError(f"{bundle} is multi-label: the Triton export's post-processing is softmax + top-k "
+                                    "(not yet a sigmoid and thresholds per label)")
         if opts.model is not None:
             spec = m.model(opts.model)
             if spec.backend != "onnxruntime":

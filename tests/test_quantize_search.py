@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
+from onnx import numpy_helper  # noqa: E402
 pytest.importorskip("onnxruntime")
 
 from edgetext_converters import quantize as recipes  # noqa: E402
@@ -87,6 +88,36 @@ def test_search_keeps_exactly_the_fragile_layer_and_the_mix_passes(fragile):
     assert _gate_on(res.model, fp32, _batches(2)) == []
     ops = {n.name: n.op_type for n in res.model.graph.node}
     assert ops["fragile"] == "MatMul" and "MatMulInteger" in ops.values()  # the rest stays int8
+
+
+def test_outlier_split_is_exact_in_fp32_and_finds_the_outlier_channel(fragile):
+    from edgetext_converters import outliers
+
+    fp32, _ = fragile
+    dec = outliers.decompose(fp32, _batches(1))
+    s = CalibScorer(fp32, _batches(2, 3), 1)
+    assert np.abs(s.logits(dec.model.SerializeToString()) - s.ref).max() < 1e-4 * np.abs(s.ref).max()
+    chans = {i.name: numpy_helper.to_array(i) for i in dec.model.graph.initializer if i.name.endswith(".channels")}
+    assert 0 in chans["h1.outlier.channels"] and len(chans["h1.outlier.channels"]) == 4  # B's input: channel 0
+    assert sorted(outliers.split_nodes(dec.model)) == ["benign", "fragile", "head"]
+    assert dec.fp32_nodes == ["benign.outlier.mm", "fragile.outlier.mm", "head.outlier.mm"]
+
+
+def test_search_splits_the_outlier_channel_off_the_fragile_layer_instead_of_keeping_it(fragile, tmp_path):
+    fp32, dyn = fragile
+    onnx.save(fp32, str(tmp_path / "fp32.onnx"))
+    rec = recipes.quantize_dynamic_outliers(tmp_path / "fp32.onnx", tmp_path / "ol.onnx", False, _batches(1))
+    assert rec["method"] == "dynamic+outliers" and rec["outlier_channels"]["matmuls"] == 3
+    res = search(fp32, {"dynamic-per-channel": dyn}, _batches(1), GateConfig(), outliers=onnx.load(str(tmp_path / "ol.onnx")))
+    assert [(k["node"], k["kept_as"]) for k in res.kept] == [("fragile", "int8+fp32-outlier-channels")]
+    assert _gate_on(res.model, fp32, _batches(2)) == []  # held-out batches pass the default gate
+    ops = {n.name: n.op_type for n in res.model.graph.node}
+    # the fragile layer is still int8 (its inlier product), beside a thin fp32 MatMul of 4 input rows
+    assert "fragile" not in ops or ops["fragile"] != "MatMul"
+    assert ops["fragile.outlier.mm"] == "MatMul" and ops["fragile.outlier.add"] == "Add"
+    thin = {i.name: i for i in res.model.graph.initializer}["fragile.outlier.weight"]
+    assert list(thin.dims) == [4, H]
+    assert sum(op == "MatMulInteger" or op == "DynamicQuantizeMatMul" for op in ops.values()) >= 3
 
 
 def test_a_base_that_passes_is_taken_without_a_search(fragile):

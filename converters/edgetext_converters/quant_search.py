@@ -5,7 +5,11 @@
 2. if it fails the gate's rules there (with a safety margin: ``search_gate``) (no labels: agreement and logit spread), each node the base
    changed is quantized alone into the fp32 graph and its logit error (mean squared, vs the fp32 graph,
    on ``ranking_batches`` batches) is its sensitivity;
-3. nodes are kept in higher precision (``hi``: fp16-stored weights with fp32 compute for MatMul/Gemm,
+3a. with an ``outliers`` variant (dynamic int8 after ``outliers.decompose``: each MatMul's largest input
+   channels split into a thin fp32 MatMul), the most sensitive nodes are taken from it instead, the smallest
+   passing prefix found as below: almost full-int8 speed (all-MiniLM-L6-v2 on tweets: 6 such nodes cost ~5%
+   of int8 throughput where keeping them fp32 cost ~30%);
+3. otherwise nodes are kept in higher precision (``hi``: fp16-stored weights with fp32 compute for MatMul/Gemm,
    fp32 for embedding Gathers) in order of sensitivity per extra byte, and the smallest such prefix that
    passes is found by doubling then bisection (``max_trials`` mixes at most, each one ORT session and a
    pass over the calibration texts); then up to ``extra_trials`` kept nodes, most bytes per unit of
@@ -33,6 +37,7 @@ from . import onnx_graph
 from . import quantize as recipes
 from .gate import GateConfig, compare, headline, problems
 from .io_names import feed_role
+from .outliers import split_nodes
 
 if TYPE_CHECKING:
     import onnx
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
     from .evaluation import Batch
 
 log = logging.getLogger(__name__)
-KEPT_AS = {"hi": "fp16-weights", "fp32": "fp32"}
+KEPT_AS = {"hi": "fp16-weights", "fp32": "fp32", "ol": "int8+fp32-outlier-channels"}
 #: The search aims at half the gate's disagreement budget on the calibration texts: their agreement is an
 #: estimate (512 texts: +-0.4 points at 0.99), and a mix that passes them exactly at the gate fails held-out
 #: texts about half the time (fine-tuned MiniLM on tweets: passed on calibration, 0.985 on the test split).
@@ -136,9 +141,10 @@ def _params(model: "onnx.ModelProto") -> dict[str, tuple[int, bool]]:
 
 
 def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: list["Batch"], gate: GateConfig,
-           *, ranking_batches: int = 4, max_trials: int = 14, extra_trials: int = 6,
-           time_budget_s: float = 900.0, task: str = "text-classification") -> SearchResult:
-    """See the module docstring. ``bases``: name -> full-int8 model (insertion order breaks ties)."""
+           *, outliers: "onnx.ModelProto | None" = None, ranking_batches: int = 4, max_trials: int = 14,
+           extra_trials: int = 6, time_budget_s: float = 900.0, task: str = "text-classification") -> SearchResult:
+    """See the module docstring. ``bases``: name -> full-int8 model (insertion order breaks ties);
+    ``outliers``: the best base's recipe applied after outlier-channel decomposition (step 3a), if any."""
     t0 = time.perf_counter()
     gate = search_gate(gate)
     scorer = CalibScorer(fp32, calib, ranking_batches, task)
@@ -178,59 +184,57 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
 
     base = bases[best.name]
     nodes = recipes.changed_nodes(fp32, base)
-    variants = {"q": base, "hi": hi}
-    sens = {n: scorer.rank_error(recipes.mix_models(fp32, variants, {n: "q"}).SerializeToString()) for n in nodes}
+    sens = {n: scorer.rank_error(recipes.mix_models(fp32, {"q": base}, {n: "q"}).SerializeToString()) for n in nodes}
     params = _params(fp32)
+    notes: list[str] = []
+    if outliers is not None:
+        # first: the sensitive nodes as int8 with their outlier input channels split off in fp32 (outliers.py),
+        # nearly full-int8 speed; most sensitive first (the extra bytes are a few weight rows)
+        # ... with the [CLS]-row MatMuls in higher precision as well (one row per text: no speed lost)
+        cls_keep = {n for n in cls_path if n in nodes and n in hi_nodes}
+        split = set(split_nodes(outliers))
+        by_sens = sorted((n for n in nodes if n in split and n not in cls_keep), key=lambda n: -sens[n])
+
+        def with_outliers(kept: set[str]) -> "onnx.ModelProto":
+            return recipes.mix_models(fp32, {"q": base, "ol": outliers, "hi": hi},
+                                      {n: "hi" if n in cls_keep else "ol" if n in kept else "q" for n in nodes})
+
+        found = _smallest_prefix(by_sens, with_outliers, scorer, gate, trials, f"{best.name} + {{k}} outlier-split",
+                                 max_trials, t0, time_budget_s)
+        if found is not None:
+            chosen, keep = found
+            kept = [{"node": n, "kept_as": KEPT_AS["hi"], "sensitivity_mse": sens[n], "why": "[CLS]-row path",
+                     "params": params.get(n, (0, False))[0], "extra_bytes": params.get(n, (0, False))[0]}
+                    for n in sorted(cls_keep)]
+            kept += [{"node": n, "kept_as": KEPT_AS["ol"], "sensitivity_mse": sens[n],
+                      "params": params.get(n, (0, False))[0], "extra_bytes": 0} for n in keep]
+            return SearchResult(with_outliers(set(keep)), best.name, kept, sens, trials, chosen.name,
+                                time.perf_counter() - t0, notes)
+        notes.append("splitting outlier channels off the sensitive nodes did not pass on the calibration texts: "
+                     "nodes kept in higher precision instead")
+    variants = {"q": base, "hi": hi}
     # extra bytes of keeping a node: fp16-stored weights 1 byte/weight more than int8, fp32 tables 3
     cost = {n: params.get(n, (0, False))[0] * (1 if n in hi_nodes else 3) for n in nodes}
     order = sorted(nodes, key=lambda n: -sens[n] / max(cost[n], 1))
-
-    def mixed(k: int) -> "onnx.ModelProto":
-        return mixed_set(set(order[:k]))
 
     def mixed_set(kept: set[str]) -> "onnx.ModelProto":
         # kept MatMul/Gemm: fp16-stored weights; kept Gathers: absent from the choice, i.e. the fp32 graph's
         return recipes.mix_models(fp32, variants, {n: "hi" if n in kept else "q" for n in nodes
                                                    if n not in kept or n in hi_nodes})
 
-    tried: dict[int, Trial] = {}
-
-    def trial(k: int) -> Trial:
-        if k not in tried:
-            data = mixed(k).SerializeToString()
-            m = scorer.metrics(data)
-            tried[k] = Trial(f"{best.name} + {k} kept", m, len(data), tuple(order[:k]), _passes(m, gate))
-            trials.append(tried[k])
-            log.info("int8 search: keep %d: calib score %.4f", k, headline(m))
-        return tried[k]
-
-    def out_of_budget() -> bool:
-        return len(tried) >= max_trials or time.perf_counter() - t0 > time_budget_s
-
-    notes = []
-    lo, hi_k, k = 0, None, 1  # lo: largest k known to fail; hi_k: smallest known to pass
-    while k < len(order) and not out_of_budget():
-        if trial(k).passed:
-            hi_k = k
-            break
-        lo, k = k, k * 2
-    if hi_k is None and not out_of_budget() and trial(len(order)).passed:
-        hi_k = len(order)
-    while hi_k is not None and hi_k - lo > 1 and not out_of_budget():
-        mid = (lo + hi_k) // 2
-        if trial(mid).passed:
-            hi_k = mid
-        else:
-            lo = mid
-    if hi_k is None:
-        chosen = max(tried.values(), key=lambda t: (headline(t.metrics), -t.metrics["mean_sq_logit_diff"]))
+    t_hi = time.perf_counter()
+    found = _smallest_prefix(order, mixed_set, scorer, gate, trials, f"{best.name} + {{k}} kept", max_trials,
+                             t_hi, time_budget_s)
+    if found is None:
+        tried = [t for t in trials if t.name.endswith(" kept")]
+        chosen = max(tried, key=lambda t: (headline(t.metrics), -t.metrics["mean_sq_logit_diff"]))
         keep = list(chosen.kept)
         notes.append(f"no mix of the {len(tried)} tried passed on the calibration texts; the best is kept")
     else:
-        chosen, keep = tried[hi_k], list(order[:hi_k])
+        chosen, keep = found
         # then drop what the prefix did not need, most bytes per unit of sensitivity first (bounded too)
         for n in sorted(keep, key=lambda n: sens[n] / max(cost[n], 1))[:extra_trials]:
-            if cost[n] == 0 or time.perf_counter() - t0 > time_budget_s:
+            if cost[n] == 0 or time.perf_counter() - t_hi > time_budget_s:
                 continue
             rest = [x for x in keep if x != n]
             data = mixed_set(set(rest)).SerializeToString()
@@ -243,3 +247,39 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
              "params": params.get(n, (0, False))[0], "extra_bytes": cost[n]} for n in keep]
     return SearchResult(mixed_set(set(keep)), best.name, kept, sens, trials, chosen.name, time.perf_counter() - t0,
                         notes)
+
+
+def _smallest_prefix(order: list[str], make, scorer: CalibScorer, gate: GateConfig, trials: list[Trial],
+                     label: str, max_trials: int, t0: float, time_budget_s: float
+                     ) -> tuple[Trial, list[str]] | None:
+    """The smallest ``k`` whose mix ``make(set(order[:k]))`` passes, by doubling then bisection (module
+    docstring), or None; every mix scored is appended to ``trials`` as ``label.format(k=k)``."""
+    tried: dict[int, Trial] = {}
+
+    def trial(k: int) -> Trial:
+        if k not in tried:
+            data = make(set(order[:k])).SerializeToString()
+            m = scorer.metrics(data)
+            tried[k] = Trial(label.format(k=k), m, len(data), tuple(order[:k]), _passes(m, gate))
+            trials.append(tried[k])
+            log.info("int8 search: %s: calib score %.4f", tried[k].name, headline(m))
+        return tried[k]
+
+    def out_of_budget() -> bool:
+        return len(tried) >= max_trials or time.perf_counter() - t0 > time_budget_s
+
+    lo, hi_k, k = 0, None, 1  # lo: largest k known to fail; hi_k: smallest known to pass
+    while k < len(order) and not out_of_budget():
+        if trial(k).passed:
+            hi_k = k
+            break
+        lo, k = k, k * 2
+    if hi_k is None and order and not out_of_budget() and trial(len(order)).passed:
+        hi_k = len(order)
+    while hi_k is not None and hi_k - lo > 1 and not out_of_budget():
+        mid = (lo + hi_k) // 2
+        if trial(mid).passed:
+            hi_k = mid
+        else:
+            lo = mid
+    return None if hi_k is None else (tried[hi_k], list(order[:hi_k]))

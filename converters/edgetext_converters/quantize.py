@@ -3,6 +3,8 @@ returning the record the manifest keeps under ``quantization``.
 
 - :func:`quantize_embeddings_rowwise`: embedding tables int8 with one scale per row (own pass);
 - :func:`quantize_dynamic_int8`: row-wise embeddings + ORT dynamic QInt8 per-channel MatMuls;
+- :func:`quantize_dynamic_outliers`: the same after splitting each MatMul's largest input channels into a
+  thin fp32 MatMul (``outliers.py``), calibrated;
 - :func:`quantize_static_int8`: row-wise embeddings + ORT static QDQ (minmax / percentile / entropy)
   on calibration batches;
 - :func:`quantize_weight_only_int8`: ORT MatMulNBits with 8 bits (int8 weights per block, fp32 or int8
@@ -23,7 +25,7 @@ quantization" in onnxruntime/quantization/quantize.py); its few named loggers li
 come from that package to this module's logger at DEBUG, and keeps ``logging.warning``'s implicit
 ``basicConfig()`` from installing a handler on the caller's root logger.
 
-May import: numpy, onnx, onnxruntime, nncf (inside quantize_nncf_int8), edgetext.errors, .io_names.
+May import: numpy, onnx, onnxruntime, nncf (inside quantize_nncf_int8), edgetext.errors, .io_names, .outliers.
 """
 from __future__ import annotations
 
@@ -143,10 +145,11 @@ def quantize_embeddings_rowwise(src: str | os.PathLike, dst: str | os.PathLike, 
 
 
 def quantize_dynamic_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce_range: bool,
-                          per_channel: bool = True) -> dict:
+                          per_channel: bool = True, exclude: Sequence[str] = ()) -> dict:
     """Dynamic QInt8: MatMul weights per-channel (activations quantized at run time, U8S8) and the
     embedding tables row-wise int8 (:func:`quantize_embeddings_rowwise`). ``reduce_range``: 7-bit
-    weights, which x86 CPUs without VNNI need (their U8S8 kernel saturates 16-bit pair sums)."""
+    weights, which x86 CPUs without VNNI need (their U8S8 kernel saturates 16-bit pair sums).
+    ``exclude``: MatMul node names left fp32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp:
@@ -155,9 +158,28 @@ def quantize_dynamic_int8(src: str | os.PathLike, dst: str | os.PathLike, reduce
         with ort_quantizer_logs():
             quantize_dynamic(str(emb), str(dst), op_types_to_quantize=["MatMul"], per_channel=per_channel,
                              reduce_range=reduce_range, weight_type=QuantType.QInt8,
-                             extra_options={"MatMulConstBOnly": True})
+                             nodes_to_exclude=list(exclude), extra_options={"MatMulConstBOnly": True})
     return {"method": "dynamic", "weight_type": "QInt8", "per_channel": per_channel, "reduce_range": reduce_range,
             "ops": ["MatMul"], "embeddings": f"{n} table(s) int8 row-wise"}
+
+
+def quantize_dynamic_outliers(src: str | os.PathLike, dst: str | os.PathLike, reduce_range: bool,
+                              batches: list[dict]) -> dict:
+    """Dynamic QInt8 per-channel after outlier-channel decomposition (``outliers.decompose``, calibrated on
+    ``batches``): each MatMul's few largest input channels stay in a thin fp32 MatMul beside the int8 one."""
+    import onnx
+
+    from . import outliers
+
+    dec = outliers.decompose(onnx.load(str(src)), batches)
+    with tempfile.TemporaryDirectory(prefix="edgetext-q-") as tmp:
+        split = Path(tmp) / "split.onnx"
+        onnx.save(dec.model, str(split))
+        q = quantize_dynamic_int8(split, dst, reduce_range, per_channel=True, exclude=dec.fp32_nodes)
+    q["method"] = "dynamic+outliers"
+    q["outlier_channels"] = {k: v for k, v in dec.record.items() if k != "channels_split"}
+    q["outlier_channels"]["channels_per_input"] = sorted(set(dec.record.get("channels_split", {}).values()))
+    return q
 
 
 STATIC_METHODS = ("minmax", "percentile", "entropy")

@@ -6,8 +6,9 @@ fp32: unchanged. fp16: ``quantize.to_fp16``. int8:
   per-tensor; static QDQ with minmax / percentile / entropy calibration unless ``static_quant`` is
   False) go to ``quant_search.search``, which scores them on the calibration texts against the fp32
   graph and, when the best misses the gate there, keeps the most sensitive nodes in higher precision
-  until it holds; the chosen model is then measured once on the held-out evaluation texts (the gate
-  in the pipeline decides);
+  until it holds (first as int8 with their few largest input channels split into a thin fp32 MatMul,
+  ``outliers.py``, calibrated on the same texts; then fp16-stored weights with fp32 compute); the chosen model
+  is then measured once on the held-out evaluation texts (the gate in the pipeline decides);
 - without: dynamic QInt8 per-channel, unsearched (the refusal then says to pass ``--calib``). An embedding
   model whose dynamic int8 misses the cosine gate on the evaluation texts gets the more precise recipe
   instead, weight-only int8 (``quantize_weight_only_int8``: MatMulNBits, 8-bit blocks of 32, accuracy level 4),
@@ -131,11 +132,23 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
         for method in recipes.STATIC_METHODS:
             add(f"static-{method}", lambda d, m=method: recipes.quantize_static_int8(
                 src, d, rr, static, method=m))
-    res = search(onnx.load(str(src)), bases, batches, ctx.options.gate, task=desc.task)
+    outliers = None
+    if "dynamic-per-channel" in bases:  # the keep form the search tries first (quant_search, step 3a)
+        dst = ctx.path("onnx", f"{t.name}.outliers.onnx")
+        try:
+            records["dynamic+outliers"] = recipes.quantize_dynamic_outliers(src, dst, rr, batches)
+            outliers = onnx.load(str(dst))
+        except Exception as e:  # noqa: BLE001  (as above: the search goes on without this keep form)
+            desc.notes.append(f"{t.name}: outlier-channel split failed ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})")
+            log.info("%s: outlier-channel split failed", t.name, exc_info=True)
+    res = search(onnx.load(str(src)), bases, batches, ctx.options.gate, outliers=outliers, task=desc.task)
     dst = ctx.path("onnx", f"{t.name}.int8.onnx")
     onnx.save(res.model, str(dst))
     q = dict(records[res.base])
-    if res.kept:
+    if any(k["kept_as"] == "int8+fp32-outlier-channels" for k in res.kept):
+        q["method"] = f"{q['method']}+outlier-channels"
+        q["outlier_channels"] = records["dynamic+outliers"]["outlier_channels"]
+    elif res.kept:
         q["method"] = f"{q['method']}+kept"
     top = sorted(res.sensitivity.items(), key=lambda kv: -kv[1])[:SENSITIVITY_SHOWN]
     q.update({

@@ -190,24 +190,20 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
     if outliers is not None:
         # first: the sensitive nodes as int8 with their outlier input channels split off in fp32 (outliers.py),
         # nearly full-int8 speed; most sensitive first (the extra bytes are a few weight rows)
-        # ... with the [CLS]-row MatMuls in higher precision as well (one row per text: no speed lost)
-        cls_keep = {n for n in cls_path if n in nodes and n in hi_nodes}
+        # (the [CLS]-row MatMuls too: fp16-stored they would cost 1 byte per weight, ~1.6 MB on MiniLM-L6)
         split = set(split_nodes(outliers))
-        by_sens = sorted((n for n in nodes if n in split and n not in cls_keep), key=lambda n: -sens[n])
+        by_sens = sorted((n for n in nodes if n in split), key=lambda n: -sens[n])
 
         def with_outliers(kept: set[str]) -> "onnx.ModelProto":
-            return recipes.mix_models(fp32, {"q": base, "ol": outliers, "hi": hi},
-                                      {n: "hi" if n in cls_keep else "ol" if n in kept else "q" for n in nodes})
+            return recipes.mix_models(fp32, {"q": base, "ol": outliers},
+                                      {n: "ol" if n in kept else "q" for n in nodes})
 
         found = _smallest_prefix(by_sens, with_outliers, scorer, gate, trials, f"{best.name} + {{k}} outlier-split",
                                  max_trials, t0, time_budget_s)
         if found is not None:
             chosen, keep = found
-            kept = [{"node": n, "kept_as": KEPT_AS["hi"], "sensitivity_mse": sens[n], "why": "[CLS]-row path",
-                     "params": params.get(n, (0, False))[0], "extra_bytes": params.get(n, (0, False))[0]}
-                    for n in sorted(cls_keep)]
-            kept += [{"node": n, "kept_as": KEPT_AS["ol"], "sensitivity_mse": sens[n],
-                      "params": params.get(n, (0, False))[0], "extra_bytes": 0} for n in keep]
+            kept = [{"node": n, "kept_as": KEPT_AS["ol"], "sensitivity_mse": sens[n],
+                     "params": params.get(n, (0, False))[0], "extra_bytes": 0} for n in keep]
             return SearchResult(with_outliers(set(keep)), best.name, kept, sens, trials, chosen.name,
                                 time.perf_counter() - t0, notes)
         notes.append("splitting outlier channels off the sensitive nodes did not pass on the calibration texts: "

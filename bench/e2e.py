@@ -113,7 +113,9 @@ def prepare(name: str, info: dict, n: int, quick: bool) -> dict:
         calib.write_text("\n".join(_texts(info["texts"][0], "calib", 300)) + "\n", encoding="utf-8")
     sets = {t: _texts(t, "test", n) for t in info["texts"]}
     bundle = d / "bundle.etb"
-    if not bundle.exists():
+    # stale when the converter changed since (a cached bundle measures what the converter made then)
+    newest = max(p.stat().st_mtime for p in (ROOT / "converters" / "edgetext_converters").rglob("*.py"))
+    if not bundle.exists() or bundle.stat().st_mtime < newest:
         eval_tsv = d / "eval.tsv"
         texts, labels = _texts(info["texts"][0], "test", 1000, labelled=True)
         eval_tsv.write_text("".join(f"{t.replace(chr(9), ' ')}\t{y}\n" for t, y in zip(texts, labels)),
@@ -460,6 +462,9 @@ def main() -> int:
                     if not m["batch1_equals_batched"]:
                         print(f"   note: {k} labels at batch 1 differ from its batched labels on the first 16 texts")
     a.out.parent.mkdir(parents=True, exist_ok=True)
+    if a.models and a.out.is_file():  # a subset re-measured: the other models' earlier rows stay
+        earlier = json.loads(a.out.read_text(encoding="utf-8")).get("results", [])
+        results = [r for r in earlier if r["model"] not in chosen] + results
     a.out.write_text(json.dumps({"cpu": _cpu(), "results": results}, indent=1), encoding="utf-8")
     print("\n" + table(results))
     print("\n" + summary(results))

@@ -1,7 +1,9 @@
 """int8 recipes side by side (issue 8): agreement, max |logit diff|, size and latency (batch 1 and 32,
 one thread) of full dynamic int8 with and without reduce_range, static QDQ int8 (minmax), weight-only
-int8 (MatMulNBits, 8 bits, fp32 compute) and the gate's chosen mix (quant_search.search, exactly what
-``edgetext convert --calib`` runs), against the fp32 ONNX graph, on held-out texts.
+int8 (MatMulNBits, 8 bits, fp32 compute), dynamic int8 with every MatMul outlier-split (outliers.py) and
+the gate's chosen mix (quant_search.search, what ``edgetext convert --calib`` runs: sensitive nodes
+outlier-split, and for comparison the older form, kept fp16-weights), against the fp32 ONNX graph, on
+held-out texts.
 
     .venv/bin/python bench/quantization.py [--models minilm,nano] [--eval 600] [--calib 512] [--quick]
 
@@ -88,12 +90,16 @@ def bench_model(key: str, n_eval: int, n_calib: int, runs: int, work: Path) -> l
     Q.quantize_static_int8(fp32, p, True, cal[:8])
     files["weight-only int8 (MatMulNBits 8 bit)"] = p = wd / "nbits8.onnx"
     Q.quantize_weight_only_int8(fp32, p)
-    t0 = time.perf_counter()
-    res = search(onnx.load(str(fp32)), {"dynamic-per-channel": onnx.load(str(files["dynamic int8, reduce_range=True"]))},
-                 cal, GateConfig())
-    files[f"gate's choice ({len(res.kept)} kept fp16-weights, {time.perf_counter() - t0:.0f} s search)"] = p = \
-        wd / "chosen.onnx"
-    onnx.save(res.model, str(p))
+    files["dynamic int8, every MatMul outlier-split"] = p = wd / "outliers.onnx"
+    Q.quantize_dynamic_outliers(fp32, p, True, cal)
+    base = {"dynamic-per-channel": onnx.load(str(files["dynamic int8, reduce_range=True"]))}
+    for form, extra in (("kept fp16-weights", {}), ("outlier-split", {"outliers": onnx.load(str(p))})):
+        t0 = time.perf_counter()
+        res = search(onnx.load(str(fp32)), base, cal, GateConfig(), **extra)
+        forms = sorted({k["kept_as"] for k in res.kept})
+        files[f"gate's choice, {form} form ({len(res.kept)} nodes {'/'.join(forms) or 'kept'}, "
+              f"{time.perf_counter() - t0:.0f} s search)"] = q = wd / f"chosen-{len(files)}.onnx"
+        onnx.save(res.model, str(q))
     rows = []
     for name, path in files.items():
         s = session(path)

@@ -6,9 +6,9 @@ topics), labelled with the union of their source labels (review + sports title -
 reviews of opposite sentiment -> {negative, positive}). Every source text is taken from its own corpus's sha1
 split, so train messages hold train texts only and no test text is ever trained on. The model starts from the
 encoder of the shipped pico student (``.cache/models/reviews-zh-pico``, ``make bundles``) with a new 12-logit
-head, and is fine-tuned with AdamW and BCE-with-logits (one sigmoid per label) for ``--steps`` steps, each label's
-positive term weighted by its negative/positive ratio in the training messages (clipped to [1, ``--max-pos-weight``]:
-a topic is on ~6% of messages, so unweighted BCE learns to say "no topic" first).
+head, and is fine-tuned with AdamW and BCE-with-logits (one sigmoid per label) for ``--steps`` steps. With
+``--max-pos-weight W`` > 1 each label's positive term is weighted by its negative/positive ratio in the training
+messages, clipped to [1, W] (tried with 8: worse on every score, training/README.md).
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python training/multilabel_zh.py --out .cache/models/multilabel-zh
 
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--train-messages", type=int, default=12800)
     ap.add_argument("--eval-messages", type=int, default=1000)
-    ap.add_argument("--max-pos-weight", type=float, default=8.0,
-                    help="cap of the per-label positive weight (1 = unweighted BCE)")
+    ap.add_argument("--max-pos-weight", type=float, default=1.0,
+                    help="cap of the per-label positive weight (default 1: unweighted BCE)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 

@@ -5,11 +5,12 @@
 2. if it fails the gate's rules there (with a safety margin: ``search_gate``) (no labels: agreement and logit spread), each node the base
    changed is quantized alone into the fp32 graph and its logit error (mean squared, vs the fp32 graph,
    on ``ranking_batches`` batches) is its sensitivity;
-3a. with an ``outliers`` variant (dynamic int8 after ``outliers.decompose``: each MatMul's largest input
+3. with an ``outliers`` variant (dynamic int8 after ``outliers.decompose``: each MatMul's largest input
    channels split into a thin fp32 MatMul), the most sensitive nodes are taken from it instead, the smallest
    passing prefix found as below: almost full-int8 speed (all-MiniLM-L6-v2 on tweets: 6 such nodes cost ~5%
    of int8 throughput where keeping them fp32 cost ~30%);
-3. otherwise nodes are kept in higher precision (``hi``: fp16-stored weights with fp32 compute for MatMul/Gemm,
+4. otherwise nodes are kept in higher precision (``hi``: fp16-stored weights with fp32 compute for MatMul/Gemm,
+   the others taken from the ``outliers`` variant when there is one, else from the base;
    fp32 for embedding Gathers) in order of sensitivity per extra byte, and the smallest such prefix that
    passes is found by doubling then bisection (``max_trials`` mixes at most, each one ORT session and a
    pass over the calibration texts); then up to ``extra_trials`` kept nodes, most bytes per unit of
@@ -92,6 +93,7 @@ class SearchResult:
     chosen: str
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    outlier_split: list[str] = field(default_factory=list)  # nodes taken from the ``outliers`` variant
 
 
 class CalibScorer:
@@ -205,10 +207,11 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
             kept = [{"node": n, "kept_as": KEPT_AS["ol"], "sensitivity_mse": sens[n],
                      "params": params.get(n, (0, False))[0], "extra_bytes": 0} for n in keep]
             return SearchResult(with_outliers(set(keep)), best.name, kept, sens, trials, chosen.name,
-                                time.perf_counter() - t0, notes)
+                                time.perf_counter() - t0, notes, sorted(keep))
         notes.append("splitting outlier channels off the sensitive nodes did not pass on the calibration texts: "
-                     "nodes kept in higher precision instead")
-    variants = {"q": base, "hi": hi}
+                     "every node split, the most sensitive kept in higher precision on top")
+    # nodes not kept come from the outlier-split variant when there is one (all split: closer to the gate)
+    variants = {"q": base if outliers is None else outliers, "hi": hi}
     # extra bytes of keeping a node: fp16-stored weights 1 byte/weight more than int8, fp32 tables 3
     cost = {n: params.get(n, (0, False))[0] * (1 if n in hi_nodes else 3) for n in nodes}
     order = sorted(nodes, key=lambda n: -sens[n] / max(cost[n], 1))
@@ -241,8 +244,9 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
                 chosen, keep = t, rest
     kept = [{"node": n, "kept_as": KEPT_AS["hi" if n in hi_nodes else "fp32"], "sensitivity_mse": sens[n],
              "params": params.get(n, (0, False))[0], "extra_bytes": cost[n]} for n in keep]
+    split_rest = [] if outliers is None else sorted(set(split_nodes(outliers)) - set(keep))
     return SearchResult(mixed_set(set(keep)), best.name, kept, sens, trials, chosen.name, time.perf_counter() - t0,
-                        notes)
+                        notes, split_rest)
 
 
 def _smallest_prefix(order: list[str], make, scorer: CalibScorer, gate: GateConfig, trials: list[Trial],

@@ -145,10 +145,10 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
     dst = ctx.path("onnx", f"{t.name}.int8.onnx")
     onnx.save(res.model, str(dst))
     q = dict(records[res.base])
-    if any(k["kept_as"] == "int8+fp32-outlier-channels" for k in res.kept):
+    if res.outlier_split:
         q["method"] = f"{q['method']}+outlier-channels"
-        q["outlier_channels"] = records["dynamic+outliers"]["outlier_channels"]
-    elif res.kept:
+        q["outlier_channels"] = dict(records["dynamic+outliers"]["outlier_channels"], split=res.outlier_split)
+    if any(k["kept_as"] != "int8+fp32-outlier-channels" for k in res.kept):
         q["method"] = f"{q['method']}+kept"
     top = sorted(res.sensitivity.items(), key=lambda kv: -kv[1])[:SENSITIVITY_SHOWN]
     q.update({

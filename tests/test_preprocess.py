@@ -57,6 +57,17 @@ def test_length_buckets_sort_stably_and_cut_batches():
         length_buckets([1], 0)
 
 
+def test_length_buckets_cap_padded_tokens_per_batch():
+    lengths = [512] * 5 + [10] * 40
+    buckets = length_buckets(lengths, 32, max_tokens=2048)
+    assert sorted(int(i) for b in buckets for i in b) == list(range(45))  # every row once
+    assert all(len(b) * max(lengths[i] for i in b) <= 2048 for b in buckets)
+    assert [len(b) for b in buckets] == [32, 8, 4, 1]  # short rows fill 32-row batches; long ones 4 per batch
+    assert [len(b) for b in length_buckets([5000, 3], 32, max_tokens=100)] == [1, 1]  # an oversize row alone
+    assert [len(b) for b in length_buckets(lengths, 32, max_tokens=None)] == [32, 13]
+
+
+
 def test_check_text_and_texts():
     assert check_text("a") == "a" and check_texts(iter(["a", "b"])) == ["a", "b"]
     for bad, error, match in [(None, InvalidInputError, "None"), (b"x", InputTypeError, "decode"),

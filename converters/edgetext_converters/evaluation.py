@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .description import ModelDescription
 
 BATCH = 32
+# padded tokens per evaluation batch: bounds what the reference and every target hold at once on 512-token texts
+# (32 such rows make 400 MB attention tensors; engines keep their peak allocations)
+EVAL_TOKENS = 4096
 BUILTIN_EVAL = (
     "这家店的菜很好吃，服务也很周到。", "房间太小了，隔音很差，不会再来。", "物流很快，包装完好。", "差评",
     "The food was great and the staff were friendly.", "Terrible service, I will never come back.",
@@ -187,7 +190,7 @@ class EvalSet:
         self.ref_ids, self.ref_types = encode_rows(tok, self.texts, self.pairs, max_length)
         self.ref_pad_id = tok.pad_id
         self.new_ids, self.new_types, self.new_pad_id = self.ref_ids, self.ref_types, self.ref_pad_id
-        self.order = length_buckets([len(x) for x in self.ref_ids], BATCH)
+        self.order = length_buckets([len(x) for x in self.ref_ids], BATCH, max_tokens=EVAL_TOKENS)
         self._batches.clear()
 
     def encode_model(self, tok: TokenizerAssets, max_length: int) -> None:

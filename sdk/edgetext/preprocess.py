@@ -20,16 +20,33 @@ from .errors import EdgeTextError, InputTypeError, InvalidInputError, PairInputE
 ROLES = ("input_ids", "token_type_ids", "attention_mask")
 
 
-def length_buckets(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices of the rows sorted by length (stable), cut into batches of ``batch_size``.
+#: A batch holds at most this many padded tokens (rows x longest row): 32 rows of 512 tokens would make each
+#: layer's attention scores a 400 MB tensor (12 heads), and engines keep their peak allocations.
+MAX_BATCH_TOKENS = 8192
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int,
+                   max_tokens: int | None = MAX_BATCH_TOKENS) -> list[np.ndarray]:
+    """Indices of the rows sorted by length (stable), cut into batches of at most ``batch_size`` rows and
+    ``max_tokens`` padded tokens (a row longer than that gets a batch of its own; None: no token limit).
 
     Padding each batch only to its longest row is what makes sorted batching cheap:
     the rows of a batch have similar lengths."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     n = len(lengths)
-    order = np.argsort(np.fromiter(lengths, dtype=np.int64, count=n), kind="stable")
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    lens = np.fromiter(lengths, dtype=np.int64, count=n)
+    order = np.argsort(lens, kind="stable")
+    if max_tokens is None:
+        return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    out, start = [], 0
+    while start < n:
+        end = start + 1  # sorted ascending: the batch's longest row is its last
+        while end < n and end - start < batch_size and (end - start + 1) * max(1, int(lens[order[end]])) <= max_tokens:
+            end += 1
+        out.append(order[start:end])
+        start = end
+    return out
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, *,

@@ -76,7 +76,8 @@ class Trial:
 
     def row(self) -> dict:
         m = self.metrics
-        return {"name": self.name, "calib_top1_agreement": m.get("top1_agreement"),
+        extra = {f"calib_{k}": m[k] for k in ("label_decision_agreement", "label_set_agreement") if k in m}
+        return {"name": self.name, "calib_top1_agreement": m.get("top1_agreement"), **extra,
                 "calib_mean_cosine": m.get("mean_cosine"),
                 "calib_max_abs_logit_diff": m.get("max_abs_logit_diff"),
                 "calib_mean_sq_logit_diff": m.get("mean_sq_logit_diff"), "size_mb": round(self.size_bytes / 1e6, 3),

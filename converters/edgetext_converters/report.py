@@ -125,9 +125,13 @@ def format_table(report: dict) -> str:
     for t, r in (report.get("targets") or {}).items():
         q = r.get("quantization") or {}
         for c in q.get("candidates") or []:  # the int8 search (quant_search.py): every recipe and mix tried
+            score = next((f"{k} {c[f'calib_{k}']:.3f}" for k in ("label_decision_agreement", "mean_cosine",
+                                                                  "top1_agreement")
+                          if c.get(f"calib_{k}") is not None), "calib score n/a")
+            diff = c.get("calib_max_abs_logit_diff")
             extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
-                         f"{c.get('name')}: calib agree {c.get('calib_top1_agreement', 0):.3f}, max |diff| "
-                         f"{c.get('calib_max_abs_logit_diff', 0):.3g}, {c.get('size_mb')} MB")
+                         f"{c.get('name')}: calib {score}"
+                         + (f", max |diff| {diff:.3g}" if diff is not None else "") + f", {c.get('size_mb')} MB")
         if r.get("waived"):
             extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
     return "\n".join(lines + [""] + extra)

@@ -125,6 +125,7 @@ bench: venv assets ## benchmarks under bench/ (competitors side by side, ratios)
 	$(PY) bench/tokenizer.py
 	$(PY) bench/classifier.py
 	$(PY) bench/serve_load.py
+	$(PY) bench/quantization.py
 
 # bench/e2e.py's Hugging Face side exports with torch: a Python 3.11 venv with the CPU torch wheel (this
 # machine keeps torch 2.13.0 for Python 3.11 on disk; elsewhere pip fetches it), used for that export only.

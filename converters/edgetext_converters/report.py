@@ -104,9 +104,7 @@ def format_table(report: dict) -> str:
                      if r.get("max_abs_logit_diff_vs_fp32_graph") is not None else "-",
                      f"{r['top1_agreement']:.3f}" if r.get("top1_agreement") is not None else "-",
                      f"{100 * acc:.2f}%" if acc is not None else "-", _verified_cell(r)))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _aligned(rows)
     tok = report.get("tokenizer", {})
     extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
              f"vocab: {tok.get('vocab_before')} -> {tok.get('vocab_after')} tokens; max_length "
@@ -122,19 +120,7 @@ def format_table(report: dict) -> str:
         extra.append(f"trim: {trim['eval_texts_covered']} eval texts fully covered by the kept vocabulary: max "
                      f"|logit diff| {trim.get('covered_max_abs_logit_diff')}, ids identical: "
                      f"{trim.get('covered_ids_identical')}")
-    for t, r in (report.get("targets") or {}).items():
-        q = r.get("quantization") or {}
-        for c in q.get("candidates") or []:  # the int8 search (quant_search.py): every recipe and mix tried
-            score = next((f"{k} {c[f'calib_{k}']:.3f}" for k in ("label_decision_agreement", "mean_cosine",
-                                                                  "top1_agreement")
-                          if c.get(f"calib_{k}") is not None), "calib score n/a")
-            diff = c.get("calib_max_abs_logit_diff")
-            extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
-                         f"{c.get('name')}: calib {score}"
-                         + (f", max |diff| {diff:.3g}" if diff is not None else "") + f", {c.get('size_mb')} MB")
-        if r.get("waived"):
-            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
-    return "\n".join(lines + [""] + extra)
+    return "\n".join(lines + [""] + extra + _target_lines(report, _calib_score))
 
 
 def _embedding_table(report: dict) -> str:
@@ -150,23 +136,15 @@ def _embedding_table(report: dict) -> str:
         rows.append((t, r.get("file", ""), r.get("precision", ""), f"{r.get('size_bytes', 0) / 1e6:.2f}",
                      f(r.get("mean_cosine"), ".6f") if r.get("mean_cosine") is not None else "not run",
                      f(r.get("min_cosine"), ".4f"), f(r.get("retrieval_top1_agreement"), ".3f"), _verified_cell(r)))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _aligned(rows)
     emb, ev = report.get("embedding") or {}, report.get("eval") or {}
     extra = [f"bundle: {report.get('bundle')} ({report.get('bundle_size_mb')} MB)",
              f"embedding: dim {emb.get('dim')}, {emb.get('pooling')} pooling, normalize {emb.get('normalize')}; "
              f"max_length {report.get('max_length')}",
              f"eval: {ev.get('n_texts')} texts from {ev.get('source')} (cosine to the {src.get('reference')} "
              "reference; retrieval: each text's nearest other text identical)"]
-    for t, r in (report.get("targets") or {}).items():
-        q = r.get("quantization") or {}
-        for c in q.get("candidates") or []:
-            extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
-                         f"{c.get('name')}: calib mean cos {c.get('calib_mean_cosine') or 0:.5f}, {c.get('size_mb')} MB")
-        if r.get("waived"):
-            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
-    return "\n".join(lines + [""] + extra)
+    return "\n".join(lines + [""] + extra + _target_lines(
+        report, lambda c: f"calib mean cos {c.get('calib_mean_cosine') or 0:.5f}, "))
 
 
 def _multi_label_table(report: dict) -> str:
@@ -185,9 +163,7 @@ def _multi_label_table(report: dict) -> str:
                      f(r.get("max_abs_logit_diff"), ".2e") if r.get("max_abs_logit_diff") is not None else "not run",
                      f(r.get("label_decision_agreement"), ".4f"), f(r.get("label_set_agreement"), ".3f"),
                      f(r.get("micro_f1"), ".4f"), f(r.get("macro_f1"), ".4f"), _verified_cell(r)))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _aligned(rows)
     ml = report["multi_label"]
     tuning = ml.get("tuning") or {}
     how = "0.5 each (default)" if tuning.get("method") != "tuned" else \
@@ -202,14 +178,37 @@ def _multi_label_table(report: dict) -> str:
         extra.append(f"reference at these thresholds: micro-F1 {r0['micro_f1']:.4f}, macro-F1 {r0['macro_f1']:.4f}, "
                      f"exact-set {r0['exact_set_accuracy']:.4f}; at 0.5: micro-F1 {r0['at_0.5']['micro_f1']:.4f}, "
                      f"macro-F1 {r0['at_0.5']['macro_f1']:.4f} ({r0['on']})")
+    return "\n".join(lines + [""] + extra + _target_lines(report, lambda c: ""))
+
+
+def _aligned(rows: list[tuple]) -> list[str]:
+    """Rows as left-aligned columns, a dashed rule under the header row."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _target_lines(report: dict, score) -> list[str]:
+    """Per target: one line per int8 candidate the search tried (``score(candidate)``: the task's calibration
+    figures, ending in ", " when not empty), then the warning of a target written despite the gate."""
+    out = []
     for t, r in (report.get("targets") or {}).items():
         q = r.get("quantization") or {}
-        for c in q.get("candidates") or []:
-            extra.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
-                         f"{c.get('name')}: {c.get('size_mb')} MB")
+        for c in q.get("candidates") or []:  # the int8 search (quant_search.py): every recipe and mix tried
+            out.append(f"{t} int8 candidate{' (chosen)' if c.get('name') == q.get('chosen') else ''}: "
+                       f"{c.get('name')}: {score(c)}{c.get('size_mb')} MB")
         if r.get("waived"):
-            extra.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
-    return "\n".join(lines + [""] + extra)
+            out.append(f"WARNING {t}: written despite: {'; '.join(r['waived'])}")
+    return out
+
+
+def _calib_score(c: dict) -> str:
+    """A classification candidate's calibration score (whichever it has) and max |logit diff|."""
+    score = next((f"{k} {c[f'calib_{k}']:.3f}" for k in ("label_decision_agreement", "mean_cosine", "top1_agreement")
+                  if c.get(f"calib_{k}") is not None), "calib score n/a")
+    diff = c.get("calib_max_abs_logit_diff")
+    return f"calib {score}" + (f", max |diff| {diff:.3g}" if diff is not None else "") + ", "
 
 
 def _verified_cell(r: dict) -> str:

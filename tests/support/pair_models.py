@@ -26,9 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from tests.support.convert_helpers import ASSETS, cached_folder, run  # noqa: E402
+from tests.support.convert_helpers import ASSETS, cached_script  # noqa: E402
 
-CACHE = ROOT / ".cache" / "convert_tests"
 BUILD_VERSION = "1"  # bump when the builder changes what it writes
 MAX_LENGTH = 64
 
@@ -36,18 +35,9 @@ MAX_LENGTH = 64
 def cached_pair_model(*opts: str) -> dict:
     """The builder's result, built once per machine (.cache/convert_tests/pairs-<key>), keyed by its arguments,
     BUILD_VERSION and the sources of paddle_ernie.py and this file."""
-    import hashlib
-
-    h = hashlib.sha256(" ".join([BUILD_VERSION, *opts]).encode())
-    for src in (ROOT / "converters" / "edgetext_converters" / "paddle_ernie.py", Path(__file__).resolve()):
-        h.update(src.read_bytes())
-    folder = CACHE / f"pairs-{h.hexdigest()[:16]}"
-
-    def make(tmp: Path) -> dict:
-        proc = run([str(Path(__file__).resolve()), str(tmp), *opts])
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-
-    return cached_folder(folder, "build.json", make)
+    me = Path(__file__).resolve()
+    return cached_script(me, "pairs", BUILD_VERSION, opts,
+                         [ROOT / "converters" / "edgetext_converters" / "paddle_ernie.py", me])
 
 
 LABELS = ("other", "overlap")

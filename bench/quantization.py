@@ -93,7 +93,7 @@ def bench_model(key: str, n_eval: int, n_calib: int, runs: int, work: Path) -> l
     files["dynamic int8, every MatMul outlier-split"] = p = wd / "outliers.onnx"
     Q.quantize_dynamic_outliers(fp32, p, True, cal)
     base = {"dynamic-per-channel": onnx.load(str(files["dynamic int8, reduce_range=True"]))}
-    for form, extra in (("kept fp16-weights", {}), ("outlier-split", {"outliers": onnx.load(str(p))})):
+    for form, extra in (("kept fp16-weights", {}), ("outlier-split", {"outliers": lambda p=p: onnx.load(str(p))})):
         t0 = time.perf_counter()
         res = search(onnx.load(str(fp32)), base, cal, GateConfig(), **extra)
         forms = sorted({k["kept_as"] for k in res.kept})

@@ -108,7 +108,8 @@ def test_search_splits_the_outlier_channel_off_the_fragile_layer_instead_of_keep
     onnx.save(fp32, str(tmp_path / "fp32.onnx"))
     rec = recipes.quantize_dynamic_outliers(tmp_path / "fp32.onnx", tmp_path / "ol.onnx", False, _batches(1))
     assert rec["method"] == "dynamic+outliers" and rec["outlier_channels"]["matmuls"] == 3
-    res = search(fp32, {"dynamic-per-channel": dyn}, _batches(1), GateConfig(), outliers=onnx.load(str(tmp_path / "ol.onnx")))
+    res = search(fp32, {"dynamic-per-channel": dyn}, _batches(1), GateConfig(),
+                 outliers=lambda: onnx.load(str(tmp_path / "ol.onnx")))
     assert [(k["node"], k["kept_as"]) for k in res.kept] == [("fragile", "int8+fp32-outlier-channels")]
     assert _gate_on(res.model, fp32, _batches(2)) == []  # held-out batches pass the default gate
     ops = {n.name: n.op_type for n in res.model.graph.node}
@@ -150,7 +151,7 @@ def test_what_splitting_cannot_fix_is_kept_on_top_of_the_split_variant(tmp_path)
     recipes.quantize_dynamic_outliers(tmp_path / "fp32.onnx", tmp_path / "ol.onnx", False, _batches(1))
     fp32, dyn, ol = (onnx.load(str(tmp_path / f"{n}.onnx")) for n in ("fp32", "dyn", "ol"))
     assert "agreement" in [p.kind for p in _gate_on(dyn, fp32, _batches(2))]
-    res = search(fp32, {"dynamic-per-channel": dyn}, _batches(1), GateConfig(), outliers=ol)
+    res = search(fp32, {"dynamic-per-channel": dyn}, _batches(1), GateConfig(), outliers=lambda: ol)
     assert any("did not pass" in n for n in res.notes)  # splitting alone was tried first and failed
     kept = {k["node"]: k["kept_as"] for k in res.kept}
     assert kept.get("wfragile") == "fp16-weights" and "fragile" not in kept

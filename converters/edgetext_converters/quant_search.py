@@ -30,7 +30,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -144,10 +144,12 @@ def _params(model: "onnx.ModelProto") -> dict[str, tuple[int, bool]]:
 
 
 def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: list["Batch"], gate: GateConfig,
-           *, outliers: "onnx.ModelProto | None" = None, ranking_batches: int = 4, max_trials: int = 14,
+           *, outliers: "Callable[[], onnx.ModelProto | None] | None" = None, ranking_batches: int = 4,
+           max_trials: int = 14,
            extra_trials: int = 6, time_budget_s: float = 900.0, task: str = "text-classification") -> SearchResult:
     """See the module docstring. ``bases``: name -> full-int8 model (insertion order breaks ties);
-    ``outliers``: the best base's recipe applied after outlier-channel decomposition (step 3a), if any."""
+    ``outliers``: makes the best base's recipe applied after outlier-channel decomposition (step 3), called only
+    when the search gets there (it costs a calibration pass and a quantization); None from it: no such variant."""
     t0 = time.perf_counter()
     gate = search_gate(gate)
     scorer = CalibScorer(fp32, calib, ranking_batches, task)
@@ -190,15 +192,16 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
     sens = {n: scorer.rank_error(recipes.mix_models(fp32, {"q": base}, {n: "q"}).SerializeToString()) for n in nodes}
     params = _params(fp32)
     notes: list[str] = []
-    if outliers is not None:
+    split_variant = outliers() if outliers is not None else None
+    if split_variant is not None:
         # first: the sensitive nodes as int8 with their outlier input channels split off in fp32 (outliers.py),
         # nearly full-int8 speed; most sensitive first (the extra bytes are a few weight rows)
         # (the [CLS]-row MatMuls too: fp16-stored they would cost 1 byte per weight, ~1.6 MB on MiniLM-L6)
-        split = set(split_nodes(outliers))
+        split = set(split_nodes(split_variant))
         by_sens = sorted((n for n in nodes if n in split), key=lambda n: -sens[n])
 
         def with_outliers(kept: set[str]) -> "onnx.ModelProto":
-            return recipes.mix_models(fp32, {"q": base, "ol": outliers},
+            return recipes.mix_models(fp32, {"q": base, "ol": split_variant},
                                       {n: "ol" if n in kept else "q" for n in nodes})
 
         found = _smallest_prefix(by_sens, with_outliers, scorer, gate, trials, f"{best.name} + {{k}} outlier-split",
@@ -212,7 +215,7 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
         notes.append("splitting outlier channels off the sensitive nodes did not pass on the calibration texts: "
                      "every node split, the most sensitive kept in higher precision on top")
     # nodes not kept come from the outlier-split variant when there is one (all split: closer to the gate)
-    variants = {"q": base if outliers is None else outliers, "hi": hi}
+    variants = {"q": base if split_variant is None else split_variant, "hi": hi}
     # extra bytes of keeping a node: fp16-stored weights 1 byte/weight more than int8, fp32 tables 3
     cost = {n: params.get(n, (0, False))[0] * (1 if n in hi_nodes else 3) for n in nodes}
     order = sorted(nodes, key=lambda n: -sens[n] / max(cost[n], 1))
@@ -245,7 +248,7 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
                 chosen, keep = t, rest
     kept = [{"node": n, "kept_as": KEPT_AS["hi" if n in hi_nodes else "fp32"], "sensitivity_mse": sens[n],
              "params": params.get(n, (0, False))[0], "extra_bytes": cost[n]} for n in keep]
-    split_rest = [] if outliers is None else sorted(set(split_nodes(outliers)) - set(keep))
+    split_rest = [] if split_variant is None else sorted(set(split_nodes(split_variant)) - set(keep))
     return SearchResult(mixed_set(set(keep)), best.name, kept, sens, trials, chosen.name, time.perf_counter() - t0,
                         notes, split_rest)
 

@@ -132,15 +132,20 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
         for method in recipes.STATIC_METHODS:
             add(f"static-{method}", lambda d, m=method: recipes.quantize_static_int8(
                 src, d, rr, static, method=m))
-    outliers = None
-    if "dynamic-per-channel" in bases:  # the keep form the search tries first (quant_search, step 3a)
+
+    def outliers() -> "onnx.ModelProto | None":
+        """The keep form the search tries first (quant_search, step 3); built only if the search gets there."""
+        if "dynamic-per-channel" not in bases:
+            return None
         dst = ctx.path("onnx", f"{t.name}.outliers.onnx")
         try:
             records["dynamic+outliers"] = recipes.quantize_dynamic_outliers(src, dst, rr, batches)
-            outliers = onnx.load(str(dst))
         except Exception as e:  # noqa: BLE001  (as above: the search goes on without this keep form)
             desc.notes.append(f"{t.name}: outlier-channel split failed ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})")
             log.info("%s: outlier-channel split failed", t.name, exc_info=True)
+            return None
+        return onnx.load(str(dst))
+
     res = search(onnx.load(str(src)), bases, batches, ctx.options.gate, outliers=outliers, task=desc.task)
     dst = ctx.path("onnx", f"{t.name}.int8.onnx")
     onnx.save(res.model, str(dst))

@@ -367,13 +367,9 @@ def test_the_shipped_multilabel_model_through_every_target():
         assert float((d == ref).mean()) >= 0.99 and float((d == ref).all(1).mean()) >= 0.95, file
 
 
-def test_serving_ray_and_triton_refuse_a_multi_label_bundle_rather_than_softmax_it(bundle, tmp_path):
-    from edgetext.serving.config import ServeConfig
-    from edgetext.serving.tasks import classify_task
+def test_triton_refuses_a_multi_label_bundle_rather_than_softmax_it(bundle, tmp_path):
+    # edgetext serve's multi-label responses: tests/test_serve_tasks.py
     from edgetext.triton.export import export_triton
 
-    with TextClassifier(bundle, threads=1) as clf:
-        with pytest.raises(InvalidInputError, match="does not serve multi-label bundles yet"):
-            classify_task(clf, ServeConfig(bundle=str(bundle)), lambda name: None)
     with pytest.raises(InvalidInputError, match="is multi-label: the Triton export"):
         export_triton(bundle, tmp_path / "repo")

@@ -3,8 +3,9 @@
     state = ServerState(config, model); state.start()     # a TextClassifier or TextEmbedder
     app = create_app(state)            # run it with aiohttp (edgetext.serving.server does)
 
-    POST /v1/classify   {"texts": [...], "top_k": k} or {"text": "..."}
-                        -> {"results": [[{"label", "score", "index"}, ...] per text], "batch": {...}}
+    POST /v1/classify   {"texts": [...], "top_k": k} or {"text": "..."} (+ "text_pairs" / "text_pair": a text-pair
+                        bundle) -> {"results": [[{"label", "score", "index"}, ...] per text], "batch": {...}}
+                        (a multi-label bundle: each text's labels at/above their thresholds, and "multi_label": true)
     POST /v1/embed      {"texts": [...]} or {"text": "..."} -> {"embeddings": [[...] per text], "dim": D, "batch"}
                         (a text-embedding bundle; the endpoint of the other task answers 404)
     GET  /healthz       {"status": "ok", bundle, model, ...}; 503 while shutting down
@@ -108,7 +109,7 @@ class ServerState:
         health = {"status": "shutting_down" if self.shutting_down else "ok", "bundle": d["name"],
                   "task": self.model.bundle.manifest.task, "backend": d["backend"], "model": d["model"],
                   "precision": d["precision"], "endpoints": sorted(self.tasks)}
-        for key in ("labels", "embedding"):
+        for key in ("labels", "multi_label", "thresholds", "text_pairs", "embedding"):
             if key in d:
                 health[key] = d[key]
         return health
@@ -178,7 +179,7 @@ def create_app(state: ServerState) -> web.Application:
             if state.shutting_down:
                 raise ShuttingDownError("the server is shutting down: send the request to another instance")
             req = task.parse(parse_json(await _read_body(request, config)), config)
-            rows, info = await task.batcher.submit(req.texts)
+            rows, info = await task.batcher.submit(req.items())
             body = task.respond(rows, req)
             body["batch"] = {"id": info.id, "texts": info.texts, "requests": info.requests, "offset": info.offset}
             return _json(body)

@@ -53,7 +53,7 @@ class BatchInfo:
 
 @dataclass
 class _Item:
-    texts: list[str]
+    texts: list[Any]  # one engine row each: a text, or a (text, pair) tuple
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
 
@@ -73,7 +73,7 @@ def _resolve(future: asyncio.Future, value: Any, error: BaseException | None) ->
 class DynamicBatcher:
     """See the module docstring. Thread-safe; `submit` must be called on a running event loop."""
 
-    def __init__(self, run: Callable[[list[str]], Sequence[Any]], *, max_batch: int, max_wait_s: float,
+    def __init__(self, run: Callable[[list[Any]], Sequence[Any]], *, max_batch: int, max_wait_s: float,
                  workers: int = 1, max_queue: int = 512, on_batch: BatchObserver | None = None,
                  name: str = "batcher"):
         self._run = run
@@ -90,7 +90,7 @@ class DynamicBatcher:
         self._threads: list[threading.Thread] = []
 
     # -- the event loop's side -------------------------------------------------------------------
-    def submit(self, texts: list[str]) -> asyncio.Future:
+    def submit(self, texts: Sequence[Any]) -> asyncio.Future:
         """A future of ``(rows, BatchInfo)`` for `texts`; QueueFullError / ShuttingDownError at once."""
         loop = asyncio.get_running_loop()
         item = _Item(list(texts), loop.create_future(), loop)

@@ -3,6 +3,8 @@
     obj = parse_json(body)                         # MalformedRequestError: not JSON, not an object
     req = classify_request(obj, config)            # texts, top_k; InputTypeError / InvalidInputError /
                                                    # PayloadTooLargeError naming the field and the limit
+    req = classify_request(obj, config, pairs=True)  # a text-pair bundle: "text_pairs" too (PairInputError
+                                                   # when missing; when sent to a single-text bundle, too)
 
 Texts are checked by ``edgetext.preprocess.check_texts`` (the checks ``classify_batch`` makes) plus
 the server's limits: texts per request, characters per text, and well-formed Unicode (a lone
@@ -15,7 +17,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..errors import InputTypeError, InvalidInputError
+from typing import Any
+
+from ..errors import InputTypeError, InvalidInputError, PairInputError
 from ..preprocess import check_text, check_texts
 from .config import ServeConfig
 
@@ -30,10 +34,16 @@ class PayloadTooLargeError(InvalidInputError):
 
 @dataclass(frozen=True)
 class TextsRequest:
-    """What a text endpoint runs: the texts, and the options of its endpoint."""
+    """What a text endpoint runs: the texts (with their second texts, for a text-pair bundle), and the options
+    of its endpoint. ``top_k`` None: the library's default (1; every label that applies, multi-label)."""
 
     texts: list[str]
-    top_k: int = 1
+    top_k: int | None = None
+    pairs: list[str] | None = None
+
+    def items(self) -> list[Any]:
+        """What the batcher queues: the texts, or (text, pair) tuples (one engine row each)."""
+        return list(self.texts) if self.pairs is None else list(zip(self.texts, self.pairs))
 
 
 def parse_json(body: bytes) -> dict:
@@ -67,26 +77,26 @@ def _check_fields(obj: dict, accepted: tuple[str, ...]) -> None:
         raise InvalidInputError(f"unknown field {unknown[0]!r} (accepted: {', '.join(accepted)})")
 
 
-def texts_of(obj: dict, config: ServeConfig) -> list[str]:
-    """`texts` (a list of str) or `text` (one str) of a request object, within the server's limits."""
-    if ("text" in obj) == ("texts" in obj):
-        raise InvalidInputError('send either "texts" (a list of strings) or "text" (one string)')
-    single = "text" in obj
+def texts_of(obj: dict, config: ServeConfig, one: str = "text", many: str = "texts") -> list[str]:
+    """`many` (a list of str) or `one` (one str) of a request object, within the server's limits."""
+    if (one in obj) == (many in obj):
+        raise InvalidInputError(f'send either "{many}" (a list of strings) or "{one}" (one string)')
+    single = one in obj
     if single:
-        if isinstance(obj["text"], list):
-            raise InputTypeError('"text" must be a string; for several texts use "texts"')
-        texts = [check_text(obj["text"])]
+        if isinstance(obj[one], list):
+            raise InputTypeError(f'"{one}" must be a string; for several texts use "{many}"')
+        texts = [check_text(obj[one])]
     else:
-        if isinstance(obj["texts"], str):
-            raise InputTypeError('"texts" must be a list of strings; for one text use "text"')
-        if isinstance(obj["texts"], list) and len(obj["texts"]) > config.max_texts:
-            raise PayloadTooLargeError(f"{len(obj['texts'])} texts in one request; this server accepts at most "
+        if isinstance(obj[many], str):
+            raise InputTypeError(f'"{many}" must be a list of strings; for one text use "{one}"')
+        if isinstance(obj[many], list) and len(obj[many]) > config.max_texts:
+            raise PayloadTooLargeError(f"{len(obj[many])} texts in one request; this server accepts at most "
                                        f"{config.max_texts} (--max-texts): split the request")
-        texts = check_texts(obj["texts"])
+        texts = check_texts(obj[many])
     if not texts:
-        raise InvalidInputError('"texts" is empty: send at least one text')
+        raise InvalidInputError(f'"{many}" is empty: send at least one text')
     for i, text in enumerate(texts):
-        name = "text" if single else f"texts[{i}]"
+        name = one if single else f"{many}[{i}]"
         if len(text) > config.max_text_chars:
             raise PayloadTooLargeError(f"{name} has {len(text):,} characters; this server accepts at most "
                                        f"{config.max_text_chars:,} per text (--max-text-chars)")
@@ -98,8 +108,27 @@ def texts_of(obj: dict, config: ServeConfig) -> list[str]:
     return texts
 
 
-def _top_k(obj: dict) -> int:
-    value = obj.get("top_k", 1)
+def _pairs_of(obj: dict, config: ServeConfig, texts: list[str], pairs: bool) -> list[str] | None:
+    """The second texts of a text-pair bundle's request: "text_pair" with "text", "text_pairs" with "texts"."""
+    sent = [f for f in ("text_pair", "text_pairs") if f in obj]
+    if not pairs:
+        if sent:
+            raise PairInputError(f'this bundle classifies single texts, not pairs: drop "{sent[0]}"')
+        return None
+    want, of = ("text_pair", "text") if "text" in obj else ("text_pairs", "texts")
+    if sent != [want]:
+        raise PairInputError(f'this bundle classifies text pairs: send "{want}" with "{of}" (the second text of '
+                             f'each pair){f", not {sent[0]!r}" if sent and sent != [want] else ""}')
+    second = texts_of({want: obj[want]}, config, one="text_pair", many="text_pairs")
+    if len(second) != len(texts):
+        raise PairInputError(f'{len(second)} "text_pairs" for {len(texts)} "texts": send one second text per text')
+    return second
+
+
+def _top_k(obj: dict) -> int | None:
+    if "top_k" not in obj:
+        return None
+    value = obj["top_k"]
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputTypeError(f'"top_k" must be an integer, not a JSON {_json_type(value)}')
     if value < 1:
@@ -107,10 +136,13 @@ def _top_k(obj: dict) -> int:
     return value
 
 
-def classify_request(obj: dict, config: ServeConfig) -> TextsRequest:
-    """POST /v1/classify: {"texts": [...], "top_k": k} or {"text": "...", "top_k": k}."""
-    _check_fields(obj, ("texts", "text", "top_k"))
-    return TextsRequest(texts_of(obj, config), _top_k(obj))
+def classify_request(obj: dict, config: ServeConfig, pairs: bool = False) -> TextsRequest:
+    """POST /v1/classify: {"texts": [...], "top_k": k} or {"text": "...", "top_k": k}; a text-pair bundle
+    (`pairs`) takes "text_pairs" with "texts" or "text_pair" with "text" as well."""
+    _check_fields(obj, ("texts", "text", "text_pairs", "text_pair", "top_k") if pairs or "text_pair" in obj
+                  or "text_pairs" in obj else ("texts", "text", "top_k"))
+    texts = texts_of(obj, config)
+    return TextsRequest(texts, _top_k(obj), _pairs_of(obj, config, texts, pairs))
 
 
 def embed_request(obj: dict, config: ServeConfig) -> TextsRequest:

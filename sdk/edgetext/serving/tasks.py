@@ -1,12 +1,16 @@
 """What each text endpoint runs: a :class:`Task` = how a body is read, the batched engine call, the response.
 
     tasks, unsupported = build_tasks(classifier, config, observe)
-    tasks["classify"].batcher.submit(texts)   # -> (probabilities rows, BatchInfo)
+    tasks["classify"].batcher.submit(req.items())   # -> (logits rows, BatchInfo)
 
-classify: the engine call is ``softmax(TextClassifier.logits(texts, batch_size=engine_batch))`` over the
-whole batch (the library sorts it by length and pads each run of `engine_batch` texts to its longest),
-then each request's rows become its top-k ``Category`` lists: exactly what
-``TextClassifier.classify_batch(batch_texts, top_k, batch_size=engine_batch)`` returns for the same batch.
+classify: the engine call is ``TextClassifier.logits(texts, batch_size=engine_batch)`` over the whole batch (the
+library sorts it by length and pads each run of `engine_batch` texts to its longest; a text-pair bundle's batch
+is of (text, pair) rows, ``logits(texts, text_pairs=pairs, ...)``), then each request's rows go through the
+library's post-processor (``ClassificationPostprocessor`` with the bundle's labels and, multi-label, thresholds):
+exactly what ``TextClassifier.classify_batch(batch_texts, top_k, batch_size=engine_batch[, text_pairs=...])``
+returns for the same batch. Single-label: the top_k (default 1) softmax categories. Multi-label: every label
+whose sigmoid probability is >= its threshold, best first, at most top_k (default: all; possibly none), and the
+response says ``"multi_label": true``.
 embed (a text-embedding bundle): ``TextEmbedder.embed(texts, batch_size=engine_batch)``, each request's
 rows as ``{"embeddings": [[...], ...], "dim": D}``. A bundle serves the endpoint of its manifest task
 (``BUILDERS``); the other answers 404 with the reason from ``build_tasks``.
@@ -19,8 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import InvalidInputError
-from ..postprocess import softmax, top_k_categories
+from ..postprocess import ClassificationPostprocessor
 from .batcher import BatchObserver, DynamicBatcher
 from .config import ServeConfig
 from .payload import TextsRequest, classify_request, embed_request
@@ -46,19 +49,27 @@ def _batcher(name: str, run: Callable[[list[str]], Any], config: ServeConfig,
 
 
 def classify_task(classifier, config: ServeConfig, observe: Callable[[str], BatchObserver]) -> Task:
-    if getattr(classifier, "multi_label", False):  # softmax + top-k below would rank independent labels as one choice
-        raise InvalidInputError("edgetext serve does not serve multi-label bundles yet (its responses are softmax "
-                                "top-k); use TextClassifier.classify_batch or edgetext classify")
-    labels = tuple(classifier.labels)
+    multi = bool(getattr(classifier, "multi_label", False))
+    pairs = bool(getattr(classifier, "text_pairs", False))
+    # the library's own post-processing, so a response equals classify_batch on the same engine batch
+    post = ClassificationPostprocessor(classifier.labels, classifier.thresholds if multi else None)
 
-    def run(texts: list[str]):
-        return softmax(classifier.logits(texts, batch_size=config.engine_batch))
+    def parse(obj: dict, cfg: ServeConfig) -> TextsRequest:
+        return classify_request(obj, cfg, pairs=pairs)
 
-    def respond(probs, req: TextsRequest) -> dict:
-        cats = top_k_categories(probs, labels, min(req.top_k, len(labels)))
-        return {"results": [[c._asdict() for c in row] for row in cats]}
+    def run(items: list):
+        if pairs:
+            return classifier.logits([t for t, _ in items], batch_size=config.engine_batch,
+                                     text_pairs=[p for _, p in items])
+        return classifier.logits(items, batch_size=config.engine_batch)
 
-    return Task("classify", classify_request, _batcher("classify", run, config, observe), respond)
+    def respond(logits, req: TextsRequest) -> dict:
+        body: dict[str, Any] = {"results": [[c._asdict() for c in row] for row in post(logits, req.top_k)]}
+        if multi:
+            body["multi_label"] = True
+        return body
+
+    return Task("classify", parse, _batcher("classify", run, config, observe), respond)
 
 
 def embed_task(embedder, config: ServeConfig, observe: Callable[[str], BatchObserver]) -> Task:

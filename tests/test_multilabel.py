@@ -365,11 +365,3 @@ def test_the_shipped_multilabel_model_through_every_target():
         with TextClassifier(built["bundle"], model=file, threads=1) as clf:
             d = clf.decide(clf.logits(texts))
         assert float((d == ref).mean()) >= 0.99 and float((d == ref).all(1).mean()) >= 0.95, file
-
-
-def test_triton_refuses_a_multi_label_bundle_rather_than_softmax_it(bundle, tmp_path):
-    # edgetext serve's multi-label responses: tests/test_serve_tasks.py
-    from edgetext.triton.export import export_triton
-
-    with pytest.raises(InvalidInputError, match="is multi-label: the Triton export"):
-        export_triton(bundle, tmp_path / "repo")

@@ -146,6 +146,97 @@ def test_python_models_execute_like_the_library(tmp_path: Path, assets: Path, cl
     tok.finalize()
 
 
+def _python_models(repo: Path, info: dict, server, backend, configs: dict | None = None) -> list:
+    """The exported tokenizer, ONNX (python backend) and post-processing models, initialized as Triton does from
+    their config.pbtxt (`configs`: other ModelConfig messages to initialize them with)."""
+    import importlib
+
+    from google.protobuf import json_format
+
+    configs = configs or _configs(repo, server.model_config_pb2())
+    out = []
+    for name, module in zip(info["models"][1:], ("tokenizer_model", "onnx_model", "postprocess_model")):
+        mod = importlib.import_module(f"edgetext.triton.{module}")
+        assert (repo / name / "1" / "model.py").read_text() == Path(mod.__file__).read_text()
+        m = mod.TritonPythonModel()
+        m.initialize(backend.model_args(repo, name, json_format.MessageToJson(configs[name],
+                                                                              preserving_proto_field_name=True)))
+        out.append(m)
+    return out
+
+
+def _multilabel_bundle() -> tuple[Path, list[str]]:
+    """tests/test_multilabel.py's tuned bundle (per-label thresholds tuned on dev) and its held-out messages."""
+    from support.convert_helpers import ASSETS as assets
+
+    if not (assets / "tnews" / "train.json").is_file():
+        pytest.skip("needs the assets (make assets)")
+    from support.multilabel_models import cached_multilabel_model
+    from test_multilabel import _bundle
+
+    model = cached_multilabel_model()
+    texts = [line.split("\t")[0] for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
+    return _bundle(model, "tuned", "--targets", "onnx-x86,lite-x86", "--eval", model["dev"], "--calib",
+                   model["calib"], "--tune-thresholds"), texts
+
+
+def _run_ensemble(pb_utils, tok, onnx, post, texts: list[str]) -> dict:
+    """TEXT [n, 1] through the three models as the ensemble wires them: {output name: array}."""
+    batch = np.array([[t.encode("utf-8")] for t in texts], dtype=object)
+    (feeds,) = tok.execute([pb_utils.InferenceRequest([pb_utils.Tensor("TEXT", batch)])])
+    (logits,) = onnx.execute([pb_utils.InferenceRequest(feeds.output_tensors())])
+    (out,) = post.execute([pb_utils.InferenceRequest([pb_utils.Tensor("LOGITS", logits.output_tensors()[0]
+                                                                      .as_numpy())])])
+    assert not out.has_error(), out.error() and out.error().message()
+    return {t.name(): t.as_numpy() for t in out.output_tensors()}
+
+
+def test_a_multi_label_bundle_exports_sigmoid_and_its_thresholds(tmp_path: Path):
+    server, backend = _support()
+    pb_utils = backend.load()
+    bundle, texts = _multilabel_bundle()
+    repo = tmp_path / "repo"
+    info = export_triton(bundle, repo, TritonOptions(onnx_backend="python"))
+    with edgetext.TextClassifier(bundle, backend="onnxruntime", threads=1) as clf:
+        n_labels = len(clf.labels)
+        # the config carries the manifest's thresholds; the outputs are wide enough for every label by default
+        assert info["multi_label"] is True and info["top_k"] == n_labels
+        configs = _configs(repo, server.model_config_pb2())
+        post_cfg = configs[info["models"][3]]
+        assert json.loads(post_cfg.parameters["thresholds"].string_value) == list(clf.thresholds)
+        assert [list(o.dims) for o in configs[info["ensemble"]].output] == [[n_labels]] * 3
+        tok, onnx, post = _python_models(repo, info, server, backend, configs)
+        start, sizes = 0, [1, 9, 32]
+        for n in sizes:
+            chunk = texts[start:start + n]
+            start += n
+            out = _run_ensemble(pb_utils, tok, onnx, post, chunk)
+            assert out["LABEL"].shape == out["SCORE"].shape == out["INDEX"].shape == (n, n_labels)
+            want = clf.classify_batch(chunk, batch_size=n)  # Triton runs each request as one batch
+            for row, lab, sc, ix in zip(want, out["LABEL"], out["SCORE"], out["INDEX"]):
+                k = len(row)  # the labels at/above threshold, then padding
+                assert [(a.decode(), float(b), int(c)) for a, b, c in zip(lab[:k], sc[:k], ix[:k])] == \
+                    [(c.label, c.score, c.index) for c in row]
+                assert list(ix[k:]) == [-1] * (n_labels - k) and list(lab[k:]) == [b""] * (n_labels - k)
+            assert n == 1 or len({len(r) for r in want}) >= 2  # label sets of several sizes
+        # the model decides with the thresholds of its config: all 0.0 there -> every label, as the library's
+        # score_threshold=0.0 (so nothing is hard-coded in the exported code)
+        post_cfg.parameters["thresholds"].string_value = json.dumps([0.0] * n_labels)
+        _, _, post0 = _python_models(repo, info, server, backend, configs)
+        out = _run_ensemble(pb_utils, tok, onnx, post0, texts[:8])
+        assert (out["INDEX"] >= 0).all()
+        assert [[int(i) for i in r] for r in out["INDEX"]] == \
+            [[c.index for c in r] for r in clf.classify_batch(texts[:8], batch_size=8, score_threshold=0.0)]
+        # --top-k caps a multi-label row, as classify's top_k does
+        info2 = export_triton(bundle, tmp_path / "top2", TritonOptions(onnx_backend="python", top_k=2))
+        tok2, onnx2, post2 = _python_models(tmp_path / "top2", info2, server, backend)
+        out = _run_ensemble(pb_utils, tok2, onnx2, post2, texts[:8])
+        want = clf.classify_batch(texts[:8], top_k=2, batch_size=8)
+        assert out["INDEX"].shape == (8, 2)
+        assert [[int(i) for i in r if i >= 0] for r in out["INDEX"]] == [[c.index for c in r] for r in want]
+        tok.finalize()
+
+
 def test_export_refuses(tmp_path: Path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
@@ -181,6 +272,26 @@ def test_tritonserver_serves_the_ensemble(tmp_path: Path, assets: Path, classifi
             assert got == _library(classifier, chunk)
         status, body = s.infer("reviews-zh", texts[:33])  # over max_batch_size: Triton's own 400
         assert status == 400 and "batch" in json.dumps(body)
+
+
+@pytest.mark.slow
+def test_tritonserver_serves_a_multi_label_ensemble(tmp_path: Path):
+    server, _ = _support()
+    bundle, texts = _multilabel_bundle()
+    repo = tmp_path / "repo"
+    info = export_triton(bundle, repo, TritonOptions(onnx_backend="python"))
+    k = info["top_k"]
+    with edgetext.TextClassifier(bundle, backend="onnxruntime", threads=1) as clf, server.TritonServer(repo) as s:
+        start = 0
+        for n in (1, 7, 32):
+            chunk = texts[start:start + n]
+            start += n
+            status, body = s.infer(info["ensemble"], chunk)
+            assert status == 200, body
+            out = {o["name"]: np.array(o["data"]).reshape(n, k).tolist() for o in body["outputs"]}
+            got = [[(a, float(b), int(c)) for a, b, c in zip(*row) if c >= 0]
+                   for row in zip(out["LABEL"], out["SCORE"], out["INDEX"])]
+            assert got == [[(c.label, c.score, c.index) for c in r] for r in clf.classify_batch(chunk, batch_size=n)]
 
 
 @pytest.mark.slow

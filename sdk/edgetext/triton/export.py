@@ -5,7 +5,9 @@
       <name>_tokenizer/               Python backend: EdgeText's tokenizer from the bundle (1/model.py, 1/bundle.etb)
       <name>_onnx/                    onnxruntime backend: 1/model.onnx, dynamic batching, N instances
                                       (--onnx-backend python: 1/model.py runs it on EdgeText's ONNX Runtime backend)
-      <name>_postprocess/             Python backend: softmax + top-k with the bundle's labels (1/model.py)
+      <name>_postprocess/             Python backend: softmax + top-k with the bundle's labels (1/model.py); a
+                                      multi-label bundle: a sigmoid per label and the bundle's per-label thresholds
+                                      (written into its config.pbtxt), the labels at/above them best first
 
 The Python models need ``edgetext`` (and numpy) importable in Triton's Python environment (pip install edgetext in
 the server image). Classification bundles of single texts only (text pairs and embeddings: not yet).
@@ -40,7 +42,7 @@ class TritonOptions:
     instances: int = 1  # ONNX model instances (each a session with `threads` intra-op threads)
     threads: int = 1
     max_queue_delay_us: int = 5000  # the ONNX model's dynamic batcher waits this long for batch-mates
-    top_k: int = 1
+    top_k: int | None = None  # labels per text: 1 by default; a multi-label bundle's default is all that apply
     onnx_backend: str = "onnxruntime"
     pad_to: str = "longest"  # "max": every request max_length wide, so the batcher can merge any requests
 
@@ -48,7 +50,9 @@ class TritonOptions:
 def _check(opts: TritonOptions) -> None:
     for field in ("max_batch", "instances", "threads", "top_k"):
         value = getattr(opts, field)
-        if not isinstance(value, int) or value < 1:
+        if field == "top_k" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"{field} must be an int >= 1, got {value!r}")
     if opts.max_queue_delay_us < 0:
         raise InvalidInputError(f"max_queue_delay_us must be >= 0, got {opts.max_queue_delay_us}")
@@ -124,9 +128,6 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
         if m.text_pairs:
             raise InvalidInputError(f"{bundle} classifies text pairs: the Triton export serves single texts (not yet "
                                     "pairs)")
-        if m.multi_label:  # its post-processor is softmax + top-k: it would rank independent labels as one choice
-            raise InvalidInputError(f"{bundle} is multi-label: the Triton export's post-processing is softmax + top-k "
-                                    "(not yet a sigmoid and thresholds per label)")
         if opts.model is not None:
             spec = m.model(opts.model)
             if spec.backend != "onnxruntime":
@@ -136,7 +137,12 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
             spec = registry.choose(m, "onnxruntime", opts.device).spec
         name = opts.name or m.name or "edgetext"
         tok, onnx, post = f"{name}_tokenizer", f"{name}_onnx", f"{name}_postprocess"
-        k = min(opts.top_k, len(m.labels))
+        # outputs are [batch, k]: a multi-label row with fewer labels at/above threshold is padded (INDEX -1)
+        k = min(opts.top_k or (len(m.labels) if m.multi_label else 1), len(m.labels))
+        post_params = {"labels": json.dumps(list(m.labels), ensure_ascii=False), "top_k": str(k)}
+        if m.multi_label:  # the bundle's own thresholds, so Triton decides as TextClassifier does
+            assert m.thresholds is not None
+            post_params["thresholds"] = json.dumps([float(t) for t in m.thresholds])
         feeds = [(i.name, _TRITON_TYPES[i.dtype], [-1]) for i in spec.inputs]
         logits = (spec.output.name, "TYPE_FP32", [len(m.labels)])
         common = {"bundle": "bundle.etb", "model_file": spec.file, "threads": str(opts.threads)}
@@ -173,8 +179,7 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
         model_dir(post, _config(post, opts.max_batch, [("LOGITS", "TYPE_FP32", [len(m.labels)])],
                                 [("LABEL", "TYPE_STRING", [k]), ("SCORE", "TYPE_FP32", [k]),
                                  ("INDEX", "TYPE_INT64", [k])], backend="python", extra=_instances(1, "cpu"),
-                                params={"labels": json.dumps(list(m.labels), ensure_ascii=False),
-                                        "top_k": str(k)}),
+                                params=post_params),
                   {"model.py": HERE / "postprocess_model.py"})
         steps = ",\n".join([
             _ensemble_step(tok, {"TEXT": "TEXT"}, {n: f"feed_{n}" for n, _, _ in feeds}),
@@ -185,7 +190,9 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
                                  ("INDEX", "TYPE_INT64", [k])],
                                 extra=f"ensemble_scheduling {{\n  step [\n{steps}\n  ]\n}}\n"), {})
         return {"repository": str(out), "ensemble": name, "models": [name, tok, onnx, post], "model_file": spec.file,
-                "inputs": [n for n, _, _ in feeds], "labels": list(m.labels), "onnx_backend": opts.onnx_backend}
+                "inputs": [n for n, _, _ in feeds], "labels": list(m.labels), "onnx_backend": opts.onnx_backend,
+                "multi_label": m.multi_label, "top_k": k,
+                "thresholds": None if m.thresholds is None else [float(t) for t in m.thresholds]}
 
 
 # -- the command ---------------------------------------------------------------------------------------
@@ -207,7 +214,8 @@ def register(sub: Any) -> None:
     t.add_argument("--instances", type=int, default=1, help="ONNX model instances (default 1)")
     t.add_argument("--threads", type=int, default=1, help="intra-op threads per instance (default 1)")
     t.add_argument("--max-queue-delay-us", type=int, default=5000, help="dynamic batching delay (default 5000)")
-    t.add_argument("--top-k", type=int, default=1, help="categories per text (default 1)")
+    t.add_argument("--top-k", type=int, default=None,
+                   help="categories per text (default 1; a multi-label bundle: every label at/above its threshold)")
     t.add_argument("--onnx-backend", default="onnxruntime", choices=list(ONNX_BACKENDS),
                    help="Triton backend of the ONNX model (default onnxruntime; python: EdgeText's ONNX Runtime "
                         "inside the Python backend)")

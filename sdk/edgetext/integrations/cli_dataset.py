@@ -1,7 +1,8 @@
 """``edgetext classify-dataset``: classify (or embed) JSON-lines / Parquet shards on a Ray cluster.
 
     edgetext classify-dataset BUNDLE --input DIR_OR_GLOB --output DIR [--address local | auto | HOST:PORT |
-        ray://HOST:PORT] [--workers N] [--threads T] [--top-k K] [--text-column text] [--format jsonl|parquet]
+        ray://HOST:PORT] [--workers N] [--threads T] [--top-k K] [--text-column text] [--pair-column COL]
+        [--format jsonl|parquet]
 
 One output shard per input shard (same name); shards already in --output are skipped, so a rerun after a failure
 does only what is left. The command registers here and imports Ray only when it runs (extra ``ray``).
@@ -34,8 +35,11 @@ def register(sub: Any, positive_int: Callable[[str], int], threads: Callable[[st
     d.add_argument("--workers", type=positive_int, default=None,
                    help="actors (default: as many as fit: cluster CPUs // --threads)")
     d.add_argument("--threads", type=threads, default=1, help="engine threads and CPUs per actor (default 1)")
-    d.add_argument("--top-k", type=positive_int, default=1, help="categories per text (default 1)")
+    d.add_argument("--top-k", type=positive_int, default=None,
+                   help="categories per text (default 1; a multi-label bundle: every label at/above its threshold)")
     d.add_argument("--text-column", default="text", help="the column holding the text (default text)")
+    d.add_argument("--pair-column", default=None,
+                   help="a text-pair bundle: the column holding the second text of each pair")
     d.add_argument("--format", dest="out_format", choices=["jsonl", "parquet"], default=None,
                    help="output format (default: each input's own)")
     d.add_argument("--prefix", default="", help="prefix of the result columns (when the input has a 'label')")
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                             "pip install edgetext[ray]") from None
     stats = er.classify_files(args.bundle, args.input, args.output, address=args.address, workers=args.workers,
                               threads=args.threads, top_k=args.top_k, text_column=args.text_column,
+                              pair_column=args.pair_column,
                               out_format=args.out_format, chunk_rows=args.chunk_rows, engine_batch=args.engine_batch,
                               backend=args.backend, via=args.via, prefix=args.prefix,
                               object_store_bytes=args.object_store_mb and args.object_store_mb * (1 << 20),

@@ -4,6 +4,8 @@
     ray.init(address="auto")
     out = er.classify_dataset(ray.data.read_parquet("reviews/"), "reviews-zh.etb", workers=4, threads=2)
     out = er.embed_dataset(ds, "minilm-embed.etb", text_column="sentence")
+    out = er.classify_dataset(ds, "tags.etb")                   # multi-label: labels / scores / indices lists
+    out = er.classify_dataset(ds, "nli.etb", pair_column="hypothesis")   # a text-pair bundle: the second texts
 
 The bundle travels once: :func:`share_bundle` puts its bytes in the object store (or names a path every node can
 read) with their sha256; each actor of the pool writes them to a node-local cache, checks the sha256, then opens
@@ -14,6 +16,9 @@ more engine threads on a node than it has cores.
 
 Each Ray batch is one ``classify_batch(texts, batch_size=engine_batch)`` call, so a row's result is bit-identical
 to that call in one process (int8 engines scale activations per batch: the batch's texts matter, not where it ran).
+A multi-label bundle's rows get list columns instead of one label: ``labels``, ``scores``, ``indices`` (every label
+at/above its threshold, best first, at most top_k; an empty list when none applies); a text-pair bundle reads its
+second texts from ``pair_column``.
 :func:`classify_files` (``edgetext classify-dataset``) fixes the batches itself (chunks of ``chunk_rows``
 consecutive rows of a shard), reads and writes the shards in the driver, and checks that every chunk comes back
 exactly once, whatever actors died and were retried.
@@ -36,10 +41,10 @@ import ray
 
 from ..bundle import Bundle, pack
 from ..embedder import TextEmbedder
-from ..errors import BackendError, BundleIntegrityError, BundleNotFoundError, InvalidInputError
+from ..errors import BackendError, BundleIntegrityError, BundleNotFoundError, InvalidInputError, PairInputError
 from ..limits import check_threads
 from ..predictor import TextClassifier
-from .shards import check_run_record, chunk_bounds, find_inputs, plan_shards, read_shard, write_shard
+from .shards import check_run_record, chunk_bounds, find_inputs, plan_shards, read_column, read_shard, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,8 @@ class SharedBundle:
     via: str
     path: str | None = None
     ref: Any = None  # an ObjectRef inside a dataclass: Ray resolves only top-level arguments, the actor ray.get()s it
+    multi_label: bool = False  # the manifest's: checked in the driver, before any actor starts
+    text_pairs: bool = False
 
 
 def _file_sha256(path: Path) -> str:
@@ -83,14 +90,24 @@ def share_bundle(bundle: str | os.PathLike, via: str = "object-store") -> Shared
             raise InvalidInputError(f"via='path' needs a bundle file on a shared filesystem; {bundle} is a folder")
         path = pack(path, Path(tempfile.mkdtemp(prefix="edgetext-pack-")) / (path.name + ".etb"))
     with Bundle.open(path) as b:  # a bundle that does not open here is refused before any worker starts
-        task = b.manifest.task
+        task, multi, pairs = b.manifest.task, bool(b.manifest.multi_label), bool(b.manifest.text_pairs)
     digest = _file_sha256(path)
     size = path.stat().st_size
     if via == "path":
-        return SharedBundle(path.name, digest, size, task, via, path=str(path.resolve()))
+        return SharedBundle(path.name, digest, size, task, via, path=str(path.resolve()), multi_label=multi,
+                            text_pairs=pairs)
     if not ray.is_initialized():
         raise InvalidInputError("share_bundle(via='object-store') needs a connected Ray cluster: ray.init() first")
-    return SharedBundle(path.name, digest, size, task, via, ref=ray.put(path.read_bytes()))
+    return SharedBundle(path.name, digest, size, task, via, ref=ray.put(path.read_bytes()), multi_label=multi,
+                        text_pairs=pairs)
+
+
+def check_pair_column(name: str, text_pairs: bool, pair_column: str | None, option: str = "pair_column") -> None:
+    """InvalidInputError (a PairInputError) when a text-pair bundle gets no second-text column, or another one does."""
+    if text_pairs and not pair_column:
+        raise PairInputError(f"{name} classifies text pairs: name the column of the second texts ({option}=...)")
+    if pair_column and not text_pairs:
+        raise PairInputError(f"{name} classifies single texts, not pairs: drop {option}={pair_column!r}")
 
 
 def local_bundle(shared: SharedBundle) -> Path:
@@ -122,25 +139,29 @@ def local_bundle(shared: SharedBundle) -> Path:
 class _Predictor:
     """One actor of the pool: one verified model, loaded once, for all the batches it is given."""
 
-    def __init__(self, shared: SharedBundle, backend: str, threads: int, top_k: int, engine_batch: int,
-                 text_column: str, prefix: str):
+    def __init__(self, shared: SharedBundle, backend: str, threads: int, top_k: int | None, engine_batch: int,
+                 text_column: str, prefix: str, pair_column: str | None = None):
         path = local_bundle(shared)
         cls = TextEmbedder if shared.task == EMBEDDING_TASK else TextClassifier
         self.model: Any = cls(path, backend=backend, threads=threads)
-        if getattr(self.model, "multi_label", False):  # its columns are one label/score per row
-            raise InvalidInputError("classify_dataset does not take multi-label bundles yet (one label column per "
-                                    "row); use TextClassifier.classify_batch")
         self.embedding = shared.task == EMBEDDING_TASK
+        self.multi_label = bool(getattr(self.model, "multi_label", False))
+        # top_k None: the library's default (1; a multi-label bundle: every label at/above its threshold)
         self.top_k, self.engine_batch, self.text_column, self.prefix = top_k, engine_batch, text_column, prefix
+        self.pair_column = pair_column
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def _texts(self, values: Any) -> list[str]:
         return [str(t) for t in values]
 
+    def _classify(self, texts: list[str], pairs: list[str] | None) -> list:
+        return self.model.classify_batch(texts, top_k=self.top_k, batch_size=self.engine_batch, text_pairs=pairs)
+
 
 class RowPredictor(_Predictor):
     """A Dataset of rows with a text column -> the same rows plus result columns (label/score/index, with
-    top_k > 1 also top_labels/top_scores/top_indices; or embedding)."""
+    top_k > 1 also top_labels/top_scores/top_indices; a multi-label bundle: labels/scores/indices lists; or
+    embedding)."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = self._texts(batch[self.text_column])
@@ -148,11 +169,16 @@ class RowPredictor(_Predictor):
         if self.embedding:
             batch[p + "embedding"] = self.model.embed(texts, batch_size=self.engine_batch)
             return batch
-        results = self.model.classify_batch(texts, top_k=self.top_k, batch_size=self.engine_batch)
+        results = self._classify(texts, self._texts(batch[self.pair_column]) if self.pair_column else None)
+        if self.multi_label:  # a set of labels per row (maybe empty), not one label
+            batch[p + "labels"] = _objects([[c.label for c in r] for r in results])
+            batch[p + "scores"] = _objects([[c.score for c in r] for r in results])
+            batch[p + "indices"] = _objects([[c.index for c in r] for r in results])
+            return batch
         batch[p + "label"] = np.array([r[0].label for r in results], dtype=object)
         batch[p + "score"] = np.array([r[0].score for r in results], dtype=np.float64)
         batch[p + "index"] = np.array([r[0].index for r in results], dtype=np.int64)
-        if self.top_k > 1:
+        if (self.top_k or 1) > 1:
             batch[p + "top_labels"] = _objects([[c.label for c in r] for r in results])
             batch[p + "top_scores"] = _objects([[c.score for c in r] for r in results])
             batch[p + "top_indices"] = _objects([[c.index for c in r] for r in results])
@@ -160,27 +186,30 @@ class RowPredictor(_Predictor):
 
 
 class ChunkPredictor(_Predictor):
-    """Rows that are chunks ``{shard, chunk, texts: list[str]}`` -> ``{shard, chunk, n, worker, index, score}``
-    (index/score flattened n x k) or ``{..., embedding: float32 bytes n x dim}``: one engine call per chunk."""
+    """Rows that are chunks ``{shard, chunk, texts: list[str]}`` (a text-pair bundle: ``pairs`` too) ->
+    ``{shard, chunk, n, worker, index, score, count}`` (index/score flattened over the rows' categories, count: how
+    many each row has) or ``{..., embedding: float32 bytes n x dim}``: one engine call per chunk."""
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        index, score, emb, n = [], [], [], []
-        for texts in batch["texts"]:
+        index, score, count, emb, n = [], [], [], [], []
+        pairs_of = batch["pairs"] if "pairs" in batch else [None] * len(batch["texts"])
+        for texts, pairs in zip(batch["texts"], pairs_of):
             texts = self._texts(texts)
             n.append(len(texts))
             if self.embedding:
                 emb.append(np.ascontiguousarray(self.model.embed(texts, batch_size=self.engine_batch),
                                                 dtype=np.float32).tobytes())
                 continue
-            results = self.model.classify_batch(texts, top_k=self.top_k, batch_size=self.engine_batch)
+            results = self._classify(texts, None if pairs is None else self._texts(pairs))
             index.append([c.index for r in results for c in r])
             score.append([c.score for r in results for c in r])
+            count.append([len(r) for r in results])  # multi-label rows differ in length
         out = {"shard": batch["shard"], "chunk": batch["chunk"], "n": np.array(n, dtype=np.int64),
                "worker": np.array([self.worker] * len(n), dtype=object)}
         if self.embedding:
             out["embedding"] = np.array(emb, dtype=object)
         else:
-            out["index"], out["score"] = _objects(index), _objects(score)
+            out["index"], out["score"], out["count"] = _objects(index), _objects(score), _objects(count)
         return out
 
 
@@ -215,11 +244,11 @@ def plan_workers(cpus: int, threads: int, workers: int | None = None) -> int:
 
 
 def _map(ds: Any, cls: type, shared: SharedBundle, *, workers: int | None, threads: int, batch_size: int,
-         engine_batch: int, top_k: int = 1, text_column: str = "text", backend: str = "auto",
-         prefix: str = "") -> Any:
+         engine_batch: int, top_k: int | None = None, text_column: str = "text", backend: str = "auto",
+         prefix: str = "", pair_column: str | None = None) -> Any:
     n = plan_workers(cluster_cpus(), threads, workers)
     kwargs = dict(shared=shared, backend=backend, threads=threads, top_k=top_k, engine_batch=engine_batch,
-                  text_column=text_column, prefix=prefix)
+                  text_column=text_column, prefix=prefix, pair_column=pair_column)
     # num_cpus=threads: Ray places an actor only where `threads` CPUs are free (the no-oversubscription rule);
     # Ray Data already restarts dead actors and retries their batches (max_restarts / max_task_retries -1).
     return ds.map_batches(cls, fn_constructor_kwargs=kwargs, batch_size=batch_size, batch_format="numpy",
@@ -231,19 +260,25 @@ def _shared(bundle: SharedBundle | str | os.PathLike, via: str) -> SharedBundle:
 
 
 def classify_dataset(ds: Any, bundle: SharedBundle | str | os.PathLike, *, text_column: str = "text",
-                     top_k: int = 1, workers: int | None = None, threads: int = 1, batch_size: int = 256,
+                     top_k: int | None = None, workers: int | None = None, threads: int = 1, batch_size: int = 256,
                      engine_batch: int = 32, backend: str = "auto", via: str = "object-store",
-                     prefix: str = "") -> Any:
+                     prefix: str = "", pair_column: str | None = None) -> Any:
     """`ds` plus the columns label, score, index (and top_labels/top_scores/top_indices for top_k > 1), lazily.
+    A multi-label bundle adds list columns instead: labels, scores, indices (every label at/above its threshold,
+    best first, at most top_k; default all). A text-pair bundle needs `pair_column` (the second texts).
 
     An actor pool of `workers` (default: as many as fit) x `threads`; each Ray batch of `batch_size` rows is one
     ``classify_batch(..., batch_size=engine_batch)``. Leave CPUs for upstream read tasks, or materialize first:
     a pool that holds every CPU starves them."""
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise InvalidInputError(f"top_k must be an int >= 1 or None, got {top_k!r}")
     shared = _shared(bundle, via)
     if shared.task == EMBEDDING_TASK:
         raise InvalidInputError(f"{shared.name} is a text-embedding bundle: use embed_dataset")
+    check_pair_column(shared.name, shared.text_pairs, pair_column)
     return _map(ds, RowPredictor, shared, workers=workers, threads=threads, batch_size=batch_size,
-                engine_batch=engine_batch, top_k=top_k, text_column=text_column, backend=backend, prefix=prefix)
+                engine_batch=engine_batch, top_k=top_k, text_column=text_column, backend=backend, prefix=prefix,
+                pair_column=pair_column)
 
 
 def embed_dataset(ds: Any, bundle: SharedBundle | str | os.PathLike, *, text_column: str = "text",
@@ -276,13 +311,18 @@ def connect(address: str | None, object_store_bytes: int | None = None) -> bool:
 
 def classify_files(bundle: str | os.PathLike, inputs: str, output: str | os.PathLike, *,
                    address: str | None = ADDRESS_LOCAL, workers: int | None = None, threads: int = 1,
-                   top_k: int = 1, text_column: str = "text", out_format: str | None = None, chunk_rows: int = 256,
-                   engine_batch: int = 32, backend: str = "auto", via: str = "object-store", prefix: str = "",
-                   object_store_bytes: int | None = None, progress: bool = True) -> dict[str, Any]:
+                   top_k: int | None = None, text_column: str = "text", out_format: str | None = None,
+                   chunk_rows: int = 256, engine_batch: int = 32, backend: str = "auto", via: str = "object-store",
+                   prefix: str = "", object_store_bytes: int | None = None, progress: bool = True,
+                   pair_column: str | None = None) -> dict[str, Any]:
     """Classify (or embed, for a text-embedding bundle) the JSON-lines / Parquet shards of `inputs` into one output
-    shard each in `output`; shards already written there are skipped (resume). Returns the run's numbers."""
+    shard each in `output`; shards already written there are skipped (resume). Returns the run's numbers.
+    `top_k` None: 1, or for a multi-label bundle every label at/above its threshold (list columns labels, scores,
+    indices); a text-pair bundle reads its second texts from `pair_column`."""
     for name, value in (("chunk_rows", chunk_rows), ("engine_batch", engine_batch), ("top_k", top_k)):
-        if not isinstance(value, int) or value < 1:
+        if value is None and name == "top_k":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"{name} must be an int >= 1, got {value!r}")
     check_threads(threads, "threads")
     out_dir = Path(output)
@@ -292,10 +332,14 @@ def classify_files(bundle: str | os.PathLike, inputs: str, output: str | os.Path
         raise BundleNotFoundError(f"bundle {bundle_path} does not exist")
     with Bundle.open(bundle_path) as b:
         task, labels = b.manifest.task, tuple(b.manifest.labels or ())
+        multi, pairs = bool(b.manifest.multi_label), bool(b.manifest.text_pairs)
+    check_pair_column(bundle_path.name, pairs, pair_column, "--pair-column")
     digest = _file_sha256(bundle_path) if bundle_path.is_file() else None
     record = {"bundle_sha256": digest, "task": task, "top_k": top_k if task != EMBEDDING_TASK else None,
               "text_column": text_column, "chunk_rows": chunk_rows, "engine_batch": engine_batch, "backend": backend,
               "prefix": prefix}
+    if pair_column:  # only when set, so that the records of earlier runs stay valid
+        record["pair_column"] = pair_column
     check_run_record(out_dir, record)
     pending = [s for s in shards if not s.done]
     stats: dict[str, Any] = {"shards": len(shards), "skipped": len(shards) - len(pending), "written": 0, "rows": 0,
@@ -306,32 +350,36 @@ def classify_files(bundle: str | os.PathLike, inputs: str, output: str | os.Path
     try:
         return _run(bundle_path, pending, stats, labels=labels, workers=workers, threads=threads, top_k=top_k,
                     text_column=text_column, chunk_rows=chunk_rows, engine_batch=engine_batch, backend=backend,
-                    via=via, prefix=prefix, progress=progress)
+                    via=via, prefix=prefix, progress=progress, multi_label=multi, pair_column=pair_column)
     finally:
         if owns:
             ray.shutdown()
 
 
 def _run(bundle_path: Path, pending: list, stats: dict[str, Any], *, labels: tuple[str, ...], workers: int | None,
-         threads: int, top_k: int, text_column: str, chunk_rows: int, engine_batch: int, backend: str, via: str,
-         prefix: str, progress: bool) -> dict[str, Any]:
+         threads: int, top_k: int | None, text_column: str, chunk_rows: int, engine_batch: int, backend: str,
+         via: str, prefix: str, progress: bool, multi_label: bool = False,
+         pair_column: str | None = None) -> dict[str, Any]:
     import pyarrow as pa
 
     cpus = cluster_cpus()
     n_workers = plan_workers(cpus, threads, workers)
     shared = share_bundle(bundle_path, via)
     embedding = shared.task == EMBEDDING_TASK
-    result_cols = ["embedding"] if embedding else ["label", "score", "index"] + (["categories"] if top_k > 1 else [])
+    result_cols = ["embedding"] if embedding else ["labels", "scores", "indices"] if multi_label else \
+        ["label", "score", "index"] + (["categories"] if (top_k or 1) > 1 else [])
     tables, n_chunks, items = [], [], []
     for si, shard in enumerate(pending):
         table, texts = read_shard(shard, text_column)
+        second = read_column(table, shard, pair_column, "--pair-column") if pair_column else None
         clash = [prefix + c for c in result_cols if prefix + c in table.column_names]
         if clash:
             raise InvalidInputError(f"{shard.input} already has the column(s) {clash}: pass a --prefix (e.g. pred_)")
         tables.append(table)
         bounds = list(chunk_bounds(len(texts), chunk_rows))
         n_chunks.append(len(bounds))
-        items += [{"shard": si, "chunk": ci, "texts": texts[a:b]} for ci, (a, b) in enumerate(bounds)]
+        items += [{"shard": si, "chunk": ci, "texts": texts[a:b], **({} if second is None else {"pairs": second[a:b]})}
+                  for ci, (a, b) in enumerate(bounds)]
     total = sum(t.num_rows for t in tables)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # ours counts rows written per shard, not Ray's operators
@@ -342,7 +390,7 @@ def _run(bundle_path: Path, pending: list, stats: dict[str, Any], *, labels: tup
     workers_seen: set[str] = set()
     for si, table in enumerate(tables):
         if table.num_rows == 0:  # no chunks: written as it is (its schema plus empty result columns)
-            _write(pa, pending[si], table, [], result_cols, labels, top_k, prefix, embedding)
+            _write(pa, pending[si], table, [], result_cols, labels, top_k, prefix, embedding, multi_label)
             stats["written"] += 1
     if items:
         ds = ray.data.from_items(items, override_num_blocks=len(items))
@@ -358,7 +406,7 @@ def _run(bundle_path: Path, pending: list, stats: dict[str, Any], *, labels: tup
             bar.update(int(row["n"]))
             if len(chunks) == n_chunks[si]:
                 _write(pa, pending[si], tables[si], [chunks[c] for c in range(n_chunks[si])], result_cols, labels,
-                       top_k, prefix, embedding)
+                       top_k, prefix, embedding, multi_label)
                 stats["written"] += 1
                 tables[si] = None  # type: ignore[call-overload]  # written: free it
                 del got[si]
@@ -373,7 +421,7 @@ def _run(bundle_path: Path, pending: list, stats: dict[str, Any], *, labels: tup
 
 
 def _write(pa: Any, shard: Any, table: Any, chunks: list[dict[str, Any]], result_cols: list[str],
-           labels: tuple[str, ...], top_k: int, prefix: str, embedding: bool) -> None:
+           labels: tuple[str, ...], top_k: int | None, prefix: str, embedding: bool, multi_label: bool = False) -> None:
     """The input table plus the result columns, rows in input order; every row's result checked present."""
     n = table.num_rows
     if sum(int(c["n"]) for c in chunks) != n:
@@ -385,8 +433,18 @@ def _write(pa: Any, shard: Any, table: Any, chunks: list[dict[str, Any]], result
         col = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), dim) if dim else \
             pa.array([], type=pa.list_(pa.float32()))
         table = table.append_column(prefix + "embedding", col)
+    elif multi_label:  # rows of `count` categories each, flattened per chunk
+        flat_index = [int(i) for c in chunks for i in c["index"]]
+        flat_score = [float(x) for c in chunks for x in c["score"]]
+        counts = [int(k) for c in chunks for k in c["count"]]
+        ends = np.cumsum([0] + counts)
+        rows = [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:])]
+        table = table.append_column(prefix + "labels", pa.array([[labels[i] for i in flat_index[r]] for r in rows],
+                                                                 type=pa.list_(pa.string())))
+        table = table.append_column(prefix + "scores", pa.array([flat_score[r] for r in rows], type=pa.list_(pa.float64())))
+        table = table.append_column(prefix + "indices", pa.array([flat_index[r] for r in rows], type=pa.list_(pa.int64())))
     else:
-        k = min(top_k, len(labels))
+        k = min(top_k or 1, len(labels))
         index = np.concatenate([np.asarray(c["index"], dtype=np.int64) for c in chunks]) if chunks else \
             np.empty(0, np.int64)
         score = np.concatenate([np.asarray(c["score"], dtype=np.float64) for c in chunks]) if chunks else \
@@ -396,7 +454,7 @@ def _write(pa: Any, shard: Any, table: Any, chunks: list[dict[str, Any]], result
         table = table.append_column(prefix + "label", pa.array([labels[i] for i in index[:, 0]], type=pa.string()))
         table = table.append_column(prefix + "score", pa.array(score[:, 0], type=pa.float64()))
         table = table.append_column(prefix + "index", pa.array(index[:, 0], type=pa.int64()))
-        if top_k > 1:
+        if (top_k or 1) > 1:
             cats = [[{"label": labels[i], "score": float(s), "index": int(i)} for i, s in zip(ri, rs)]
                     for ri, rs in zip(index, score)]
             table = table.append_column(prefix + "categories", pa.array(cats))

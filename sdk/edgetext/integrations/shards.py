@@ -103,17 +103,24 @@ def read_shard(shard: Shard, text_column: str):
             table = pajson.read_json(shard.input)
     except (OSError, pa.ArrowInvalid) as e:
         raise InvalidInputError(f"{shard.input}: not readable as {shard.in_format} ({e})") from None
-    if text_column not in table.column_names:
-        raise InvalidInputError(f"{shard.input}: no column {text_column!r} (columns: {table.column_names}); "
-                                "pick it with --text-column")
-    col = table.column(text_column)
+    return table, read_column(table, shard, text_column)
+
+
+def read_column(table: Any, shard: Shard, column: str, option: str = "--text-column") -> list[str]:
+    """The texts of `column` of a shard's table; InvalidInputError for a missing or non-text column and for nulls."""
+    import pyarrow as pa
+
+    if column not in table.column_names:
+        raise InvalidInputError(f"{shard.input}: no column {column!r} (columns: {table.column_names}); "
+                                f"pick it with {option}")
+    col = table.column(column)
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        raise InvalidInputError(f"{shard.input}: column {text_column!r} is {col.type}, not text")
+        raise InvalidInputError(f"{shard.input}: column {column!r} is {col.type}, not text")
     texts = col.to_pylist()
     for i, t in enumerate(texts):
         if t is None:
-            raise InvalidInputError(f"{shard.input}: row {i} has no {text_column!r}")
-    return table, texts
+            raise InvalidInputError(f"{shard.input}: row {i} has no {column!r}")
+    return texts
 
 
 def write_shard(table, shard: Shard) -> None:

@@ -237,6 +237,70 @@ def test_a_multi_label_bundle_exports_sigmoid_and_its_thresholds(tmp_path: Path)
         tok.finalize()
 
 
+def _pair_bundle() -> tuple[Path, list[tuple[str, str]]]:
+    """tests/test_pairs.py's int8 + lite bundle (onnx-x86 dynamic int8) and its held-out (text, pair) rows."""
+    from support.pair_models import cached_pair_model
+    from test_pairs import _bundle
+
+    model = cached_pair_model()
+    rows = [line.split("\t") for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
+    return _bundle(model, "int8-lite", "--targets", "onnx-x86,lite-x86"), [(r[0], r[1]) for r in rows]
+
+
+def _strings(texts: list[str]) -> np.ndarray:
+    return np.array([[t.encode("utf-8")] for t in texts], dtype=object)
+
+
+@pytest.mark.parametrize("pad_to", ["longest", "max"])
+def test_a_text_pair_bundle_exports_a_text_pair_input(tmp_path: Path, pad_to: str):
+    server, backend = _support()
+    pb_utils = backend.load()
+    bundle, rows = _pair_bundle()
+    repo = tmp_path / "repo"
+    info = export_triton(bundle, repo, TritonOptions(onnx_backend="python", top_k=2, pad_to=pad_to))
+    configs = _configs(repo, server.model_config_pb2())
+    ens = configs[info["ensemble"]]
+    assert info["text_pairs"] is True and [t.name for t in ens.input] == ["TEXT", "TEXT_PAIR"]
+    assert dict(ens.ensemble_scheduling.step[0].input_map) == {"TEXT": "TEXT", "TEXT_PAIR": "TEXT_PAIR"}
+    tok, onnx, post = _python_models(repo, info, server, backend, configs)
+    with edgetext.TextClassifier(bundle, backend="onnxruntime", threads=1) as clf:
+        start = 0
+        for n in (1, 6, 20):
+            texts, pairs = [r[0] for r in rows[start:start + n]], [r[1] for r in rows[start:start + n]]
+            start += n
+            (feeds,) = tok.execute([pb_utils.InferenceRequest([pb_utils.Tensor("TEXT", _strings(texts)),
+                                                               pb_utils.Tensor("TEXT_PAIR", _strings(pairs))])])
+            got = {t.name(): t.as_numpy() for t in feeds.output_tensors()}
+            want = clf._pre.feeds(*clf.encode_pairs(texts, pairs))  # what the library feeds its engine
+            names = {i.role: i.name for i in clf.spec.inputs}
+            assert set(got) == set(names.values()) and got[names["token_type_ids"]].max() == 1  # types reach it
+            for role, name in names.items():
+                width = want[role].shape[1]  # the library's: the longest pair; --pad-to max: max_length
+                assert got[name].shape == (n, clf.max_length if pad_to == "max" else width)
+                assert got[name].dtype == want[role].dtype and np.array_equal(got[name][:, :width], want[role])
+                assert (got[name][:, width:] == (clf._pre.pad_id if role == "input_ids" else 0)).all()
+            if pad_to == "longest":
+                (logits,) = onnx.execute([pb_utils.InferenceRequest(feeds.output_tensors())])
+                assert np.array_equal(logits.output_tensors()[0].as_numpy(),
+                                      clf.logits(texts, batch_size=n, text_pairs=pairs))
+                (out,) = post.execute([pb_utils.InferenceRequest([pb_utils.Tensor(
+                    "LOGITS", logits.output_tensors()[0].as_numpy())])])
+                o = {t.name(): t.as_numpy() for t in out.output_tensors()}
+                assert [[(a.decode(), float(b), int(c)) for a, b, c in zip(*r)]
+                        for r in zip(o["LABEL"], o["SCORE"], o["INDEX"])] == \
+                    [[(c.label, c.score, c.index) for c in cats]
+                     for cats in clf.classify_batch(texts, top_k=2, batch_size=n, text_pairs=pairs)]
+        # a request whose TEXT_PAIR rows do not match fails alone, with the reason
+        bad, good = tok.execute([
+            pb_utils.InferenceRequest([pb_utils.Tensor("TEXT", _strings(["a", "b"])),
+                                       pb_utils.Tensor("TEXT_PAIR", _strings(["c"]))]),
+            pb_utils.InferenceRequest([pb_utils.Tensor("TEXT", _strings(["a"])),
+                                       pb_utils.Tensor("TEXT_PAIR", _strings(["c"]))])])
+        assert bad.has_error() and "1 TEXT_PAIR rows for 2 TEXT rows" in bad.error().message()
+        assert not good.has_error()
+    tok.finalize()
+
+
 def test_export_refuses(tmp_path: Path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
@@ -292,6 +356,30 @@ def test_tritonserver_serves_a_multi_label_ensemble(tmp_path: Path):
             got = [[(a, float(b), int(c)) for a, b, c in zip(*row) if c >= 0]
                    for row in zip(out["LABEL"], out["SCORE"], out["INDEX"])]
             assert got == [[(c.label, c.score, c.index) for c in r] for r in clf.classify_batch(chunk, batch_size=n)]
+
+
+@pytest.mark.slow
+def test_tritonserver_serves_a_text_pair_ensemble(tmp_path: Path):
+    server, _ = _support()
+    bundle, rows = _pair_bundle()
+    repo = tmp_path / "repo"
+    info = export_triton(bundle, repo, TritonOptions(onnx_backend="python", top_k=2))
+    with edgetext.TextClassifier(bundle, backend="onnxruntime", threads=1) as clf, server.TritonServer(repo) as s:
+        start = 0
+        for n in (1, 7, 32):
+            texts, pairs = [r[0] for r in rows[start:start + n]], [r[1] for r in rows[start:start + n]]
+            start += n
+            status, body = s.post(f"/v2/models/{info['ensemble']}/infer", {"inputs": [
+                {"name": "TEXT", "shape": [n, 1], "datatype": "BYTES", "data": texts},
+                {"name": "TEXT_PAIR", "shape": [n, 1], "datatype": "BYTES", "data": pairs}]})
+            assert status == 200, body
+            out = {o["name"]: np.array(o["data"]).reshape(n, 2).tolist() for o in body["outputs"]}
+            got = [[(a, float(b), int(c)) for a, b, c in zip(*row)]
+                   for row in zip(out["LABEL"], out["SCORE"], out["INDEX"])]
+            assert got == [[(c.label, c.score, c.index) for c in r]
+                           for r in clf.classify_batch(texts, top_k=2, batch_size=n, text_pairs=pairs)]
+        status, body = s.infer(info["ensemble"], [r[0] for r in rows[:2]])  # no TEXT_PAIR: Triton's own 400
+        assert status == 400 and "TEXT_PAIR" in json.dumps(body)
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """``edgetext export triton BUNDLE OUT_DIR``: a Triton Inference Server model repository serving a bundle.
 
     OUT_DIR/
-      <name>/config.pbtxt             ensemble: TEXT (string) -> LABEL, SCORE, INDEX  [batch, top_k]
+      <name>/config.pbtxt             ensemble: TEXT (string; a text-pair bundle: and TEXT_PAIR) -> LABEL, SCORE,
+                                      INDEX  [batch, top_k]
       <name>_tokenizer/               Python backend: EdgeText's tokenizer from the bundle (1/model.py, 1/bundle.etb)
       <name>_onnx/                    onnxruntime backend: 1/model.onnx, dynamic batching, N instances
                                       (--onnx-backend python: 1/model.py runs it on EdgeText's ONNX Runtime backend)
@@ -10,7 +11,7 @@
                                       (written into its config.pbtxt), the labels at/above them best first
 
 The Python models need ``edgetext`` (and numpy) importable in Triton's Python environment (pip install edgetext in
-the server image). Classification bundles of single texts only (text pairs and embeddings: not yet).
+the server image). Classification bundles (single texts or text pairs); text-embedding bundles: not yet.
 """
 from __future__ import annotations
 
@@ -125,9 +126,6 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
         m = b.manifest
         if m.task != "text-classification":
             raise TaskMismatchError(f"{bundle} is a {m.task} bundle: the Triton export serves text-classification")
-        if m.text_pairs:
-            raise InvalidInputError(f"{bundle} classifies text pairs: the Triton export serves single texts (not yet "
-                                    "pairs)")
         if opts.model is not None:
             spec = m.model(opts.model)
             if spec.backend != "onnxruntime":
@@ -161,7 +159,10 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
                     dest.write_bytes(data)
 
         assert bundle_bytes is not None  # _bundle_file made it one file
-        model_dir(tok, _config(tok, opts.max_batch, [("TEXT", "TYPE_STRING", [1])], feeds, backend="python",
+        # a text-pair bundle takes its second texts as TEXT_PAIR, in the ensemble and the tokenizer model
+        text_inputs = [("TEXT", "TYPE_STRING", [1])] + ([("TEXT_PAIR", "TYPE_STRING", [1])] if m.text_pairs else [])
+        text_map = {n: n for n, _, _ in text_inputs}
+        model_dir(tok, _config(tok, opts.max_batch, text_inputs, feeds, backend="python",
                                extra=_instances(1, "cpu"), params={**common, "pad_to": opts.pad_to}),
                   {"model.py": HERE / "tokenizer_model.py", "bundle.etb": bundle_bytes})
         batching = (f"dynamic_batching {{ max_queue_delay_microseconds: {opts.max_queue_delay_us} }}\n"
@@ -182,16 +183,16 @@ def export_triton(bundle: str | Path, out_dir: str | Path, opts: TritonOptions |
                                 params=post_params),
                   {"model.py": HERE / "postprocess_model.py"})
         steps = ",\n".join([
-            _ensemble_step(tok, {"TEXT": "TEXT"}, {n: f"feed_{n}" for n, _, _ in feeds}),
+            _ensemble_step(tok, text_map, {n: f"feed_{n}" for n, _, _ in feeds}),
             _ensemble_step(onnx, {n: f"feed_{n}" for n, _, _ in feeds}, {logits[0]: "logits"}),
             _ensemble_step(post, {"LOGITS": "logits"}, {"LABEL": "LABEL", "SCORE": "SCORE", "INDEX": "INDEX"})])
-        model_dir(name, _config(name, opts.max_batch, [("TEXT", "TYPE_STRING", [1])],
+        model_dir(name, _config(name, opts.max_batch, text_inputs,
                                 [("LABEL", "TYPE_STRING", [k]), ("SCORE", "TYPE_FP32", [k]),
                                  ("INDEX", "TYPE_INT64", [k])],
                                 extra=f"ensemble_scheduling {{\n  step [\n{steps}\n  ]\n}}\n"), {})
         return {"repository": str(out), "ensemble": name, "models": [name, tok, onnx, post], "model_file": spec.file,
                 "inputs": [n for n, _, _ in feeds], "labels": list(m.labels), "onnx_backend": opts.onnx_backend,
-                "multi_label": m.multi_label, "top_k": k,
+                "multi_label": m.multi_label, "text_pairs": m.text_pairs, "top_k": k,
                 "thresholds": None if m.thresholds is None else [float(t) for t in m.thresholds]}
 
 

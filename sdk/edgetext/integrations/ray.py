@@ -335,7 +335,9 @@ def classify_files(bundle: str | os.PathLike, inputs: str, output: str | os.Path
         multi, pairs = bool(b.manifest.multi_label), bool(b.manifest.text_pairs)
     check_pair_column(bundle_path.name, pairs, pair_column, "--pair-column")
     digest = _file_sha256(bundle_path) if bundle_path.is_file() else None
-    record = {"bundle_sha256": digest, "task": task, "top_k": top_k if task != EMBEDDING_TASK else None,
+    # single-label: top_k None is 1, recorded as 1 so that runs written before the default changed still resume
+    record = {"bundle_sha256": digest, "task": task,
+              "top_k": None if task == EMBEDDING_TASK else top_k if multi else (top_k or 1),
               "text_column": text_column, "chunk_rows": chunk_rows, "engine_batch": engine_batch, "backend": backend,
               "prefix": prefix}
     if pair_column:  # only when set, so that the records of earlier runs stay valid

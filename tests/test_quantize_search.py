@@ -189,3 +189,107 @@ def test_the_search_aims_at_half_the_gates_disagreement_budget_on_calibration_te
     assert search_gate(GateConfig()).min_agreement == pytest.approx(0.995)
     assert search_gate(GateConfig(min_agreement=0.98)).min_agreement == pytest.approx(0.99)
     assert search_gate(GateConfig(max_accuracy_drop=0.3)).max_accuracy_drop == 0.3  # only agreement tightens
+
+
+def _ffn_model(act: str = "gelu") -> "onnx.ModelProto":
+    """ids -> Gather -> MatMul "ffn1" + bias -> act -> MatMul "ffn2" -> ReduceMean -> MatMul "head": the FFN's
+    neuron 0 is 60x the others after the activation (W1's column 0 scaled up) and W2's row 0 divides it back."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    F = 4 * H
+    centroids = rng.normal(0, 3, (C, H))
+    e = (centroids[np.arange(V) * C // V] + rng.normal(0, 1, (V, H))).astype(np.float32)
+    w1 = rng.normal(0, 1 / np.sqrt(H), (H, F)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, F).astype(np.float32)
+    w1[:, 0] *= 60.0
+    b1[0] = 5.0
+    w2 = rng.normal(0, 1 / np.sqrt(F), (F, H)).astype(np.float32)
+    w2[0, :] /= 60.0
+    c = rng.normal(0, 3.0, (H, C)).astype(np.float32)
+    consts = {"E": e, "W1": w1, "b1": b1, "W2": w2, "C": c, "axes": np.array([1], dtype=np.int64),
+              "sqrt2": np.array(np.sqrt(2.0), np.float32), "one": np.array(1.0, np.float32),
+              "half": np.array(0.5, np.float32)}
+    nodes = [helper.make_node("Gather", ["E", "input_ids"], ["emb"], name="embed", axis=0),
+             helper.make_node("MatMul", ["emb", "W1"], ["h_mm"], name="ffn1"),
+             helper.make_node("Add", ["h_mm", "b1"], ["h"], name="ffn1.bias")]
+    if act == "gelu":
+        nodes += [helper.make_node("Div", ["h", "sqrt2"], ["h_div"], name="act.div"),
+                  helper.make_node("Erf", ["h_div"], ["h_erf"], name="act.erf"),
+                  helper.make_node("Add", ["h_erf", "one"], ["h_erf1"], name="act.erf1"),
+                  helper.make_node("Mul", ["h", "h_erf1"], ["h_xe"], name="act.xe"),
+                  helper.make_node("Mul", ["h_xe", "half"], ["a"], name="act")]
+    else:  # sigmoid(0) = 0.5: zeroing a neuron's pre-activation does not zero it
+        nodes += [helper.make_node("Sigmoid", ["h"], ["a"], name="act")]
+    nodes += [helper.make_node("MatMul", ["a", "W2"], ["f"], name="ffn2"),
+              helper.make_node("ReduceMean", ["f", "axes"], ["pooled"], name="pool", keepdims=0),
+              helper.make_node("MatMul", ["pooled", "C"], ["logits"], name="head")]
+    g = helper.make_graph(nodes, "ffn", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "l"])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", C])],
+                          [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 8
+    return m
+
+
+def _run(model, batches) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return [s.run(None, b)[0] for b in batches]
+
+
+def test_ffn_outlier_neurons_are_split_at_their_source_exactly():
+    from edgetext_converters import outliers
+
+    fp32 = _ffn_model()
+    dec = outliers.decompose(fp32, _batches(1))
+    assert dec.record["neuron_split"] == 1
+    for ref, got in zip(_run(fp32, _batches(2)), _run(dec.model, _batches(2))):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+    nodes = {n.name: n for n in dec.model.graph.node}
+    # no mask pass over the activation: ffn2 reads the zeroed copy's activation, whose neuron 0 is off
+    assert "a.outlier.mask_mul" not in nodes and nodes["ffn2"].input[0] == "a.outlier.zeroed"
+    zeroed = {i.name: numpy_helper.to_array(i) for i in dec.model.graph.initializer}
+    assert not zeroed["W1.outlier.zeroed"][:, 0].any() and zeroed["b1.outlier.zeroed"][0] == 0.0
+    # the thin FFN: 4 neurons (max(4, 128 / 64)), neuron 0 first, with W1's column and W2's row
+    w = {i.name: numpy_helper.to_array(i) for i in fp32.graph.initializer}
+    assert zeroed["ffn2.outlier.neurons_w1"].shape == (H, 4) and zeroed["ffn2.outlier.weight"].shape == (4, H)
+    np.testing.assert_array_equal(zeroed["ffn2.outlier.neurons_w1"][:, 0], w["W1"][:, 0])
+    np.testing.assert_array_equal(zeroed["ffn2.outlier.weight"][0], w["W2"][0])
+    assert set(dec.fp32_nodes) >= {"ffn2.outlier.neurons_mm", "ffn2.outlier.mm"}
+    assert outliers.neuron_pairs(fp32, dec.model) == {"ffn2": "ffn1"}
+
+
+def test_activation_that_does_not_map_zero_to_zero_falls_back_to_the_mask_split():
+    from edgetext_converters import outliers
+
+    fp32 = _ffn_model("sigmoid")
+    dec = outliers.decompose(fp32, _batches(1))
+    assert dec.record["neuron_split"] == 0
+    assert "a.outlier.mask_mul" in {n.name for n in dec.model.graph.node}
+    for ref, got in zip(_run(fp32, _batches(2)), _run(dec.model, _batches(2))):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_mix_with_the_neuron_split_ffn_is_exact_and_drops_the_replaced_input_matmul(tmp_path):
+    from edgetext_converters import outliers
+
+    fp32 = _ffn_model()
+    onnx.save(fp32, str(tmp_path / "fp32.onnx"))
+    dec = outliers.decompose(fp32, _batches(1))
+    # in fp32 (no quantization), ffn2 taken from the split graph brings its zeroed ffn1 along
+    mixed = recipes.mix_models(fp32, {"ol": dec.model}, {"ffn2": "ol"})
+    names = [n.name for n in mixed.graph.node]
+    assert "ffn1.outlier.zeroed" in names and "ffn1" not in names  # the original ffn1 is dead and dropped
+    assert "W1" not in {i.name for i in mixed.graph.initializer}
+    for ref, got in zip(_run(fp32, _batches(2)), _run(mixed, _batches(2))):
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+    # quantized: the variant ORT's dynamic int8 makes of it keeps the thin FFN fp32 and accepts the mix
+    rec = recipes.quantize_dynamic_outliers(tmp_path / "fp32.onnx", tmp_path / "ol.onnx", False, _batches(1))
+    assert rec["outlier_channels"]["neuron_split"] == 1
+    ol = onnx.load(str(tmp_path / "ol.onnx"))
+    ops = {n.name: n.op_type for n in ol.graph.node}
+    assert ops["ffn2.outlier.neurons_mm"] == "MatMul" and ops["ffn2.outlier.mm"] == "MatMul"
+    mixed = recipes.mix_models(fp32, {"ol": ol}, {"ffn2": "ol", "ffn1": "ol"})
+    assert _gate_on(mixed, fp32, _batches(2)) == []

@@ -38,7 +38,7 @@ from . import onnx_graph
 from . import quantize as recipes
 from .gate import GateConfig, compare, headline, problems
 from .io_names import feed_role
-from .outliers import split_nodes
+from .outliers import neuron_pairs, split_nodes
 
 if TYPE_CHECKING:
     import onnx
@@ -198,6 +198,7 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
         # nearly full-int8 speed; most sensitive first (the extra bytes are a few weight rows)
         # (the [CLS]-row MatMuls too: fp16-stored they would cost 1 byte per weight, ~1.6 MB on MiniLM-L6)
         split = set(split_nodes(split_variant))
+        pairs = neuron_pairs(fp32, split_variant)
         by_sens = sorted((n for n in nodes if n in split), key=lambda n: -sens[n])
 
         def with_outliers(kept: set[str]) -> "onnx.ModelProto":
@@ -210,18 +211,27 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
             chosen, keep = found
             kept = [{"node": n, "kept_as": KEPT_AS["ol"], "sensitivity_mse": sens[n],
                      "params": params.get(n, (0, False))[0], "extra_bytes": 0} for n in keep]
+            # an FFN output MatMul split by neurons brings its FFN input MatMul's split copy along
+            split_record = sorted(set(keep) | {pairs[n] for n in keep if n in pairs})
             return SearchResult(with_outliers(set(keep)), best.name, kept, sens, trials, chosen.name,
-                                time.perf_counter() - t0, notes, sorted(keep))
+                                time.perf_counter() - t0, notes, split_record)
         notes.append("splitting outlier channels off the sensitive nodes did not pass on the calibration texts: "
                      "every node split, the most sensitive kept in higher precision on top")
     # nodes not kept come from the outlier-split variant when there is one (all split: closer to the gate)
     variants = {"q": base if split_variant is None else split_variant, "hi": hi}
+    # keeping an FFN input MatMul whose output MatMul is split by neurons keeps both (else the split's own
+    # int8 copy of the input MatMul would replace the kept one)
+    partner = {} if split_variant is None else {f: s for s, f in neuron_pairs(fp32, split_variant).items()}
+
+    def with_partners(kept: set[str]) -> set[str]:
+        return kept | {partner[n] for n in kept if n in partner}
     # extra bytes of keeping a node: fp16-stored weights 1 byte/weight more than int8, fp32 tables 3
     cost = {n: params.get(n, (0, False))[0] * (1 if n in hi_nodes else 3) for n in nodes}
     order = sorted(nodes, key=lambda n: -sens[n] / max(cost[n], 1))
 
     def mixed_set(kept: set[str]) -> "onnx.ModelProto":
         # kept MatMul/Gemm: fp16-stored weights; kept Gathers: absent from the choice, i.e. the fp32 graph's
+        kept = with_partners(kept)
         return recipes.mix_models(fp32, variants, {n: "hi" if n in kept else "q" for n in nodes
                                                    if n not in kept or n in hi_nodes})
 
@@ -246,10 +256,12 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
             trials.append(t)
             if t.passed:
                 chosen, keep = t, rest
+    model = mixed_set(set(keep))
+    keep = [n for n in nodes if n in with_partners(set(keep))]
     kept = [{"node": n, "kept_as": KEPT_AS["hi" if n in hi_nodes else "fp32"], "sensitivity_mse": sens[n],
              "params": params.get(n, (0, False))[0], "extra_bytes": cost[n]} for n in keep]
     split_rest = [] if split_variant is None else sorted(set(split_nodes(split_variant)) - set(keep))
-    return SearchResult(mixed_set(set(keep)), best.name, kept, sens, trials, chosen.name, time.perf_counter() - t0,
+    return SearchResult(model, best.name, kept, sens, trials, chosen.name, time.perf_counter() - t0,
                         notes, split_rest)
 
 

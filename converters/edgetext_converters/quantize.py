@@ -353,6 +353,8 @@ def mix_models(fp32: "onnx.ModelProto", variants: dict[str, "onnx.ModelProto"],
     :func:`weights_fp16` do)."""
     import onnx
 
+    from .outliers import drop_dead_nodes
+
     known = {i.name for i in fp32.graph.input} | {i.name for i in fp32.graph.initializer}
     for node in fp32.graph.node:
         known.update(node.output)
@@ -375,7 +377,9 @@ def mix_models(fp32: "onnx.ModelProto", variants: dict[str, "onnx.ModelProto"],
         for out in node.output:
             _transplant(out, producers[which], inits[which], known, added, added_inits, block, m)
         m.graph.node.extend(block)
-    _drop_unused_initializers(m)
+    # a node taken with its own copy of a producer (an FFN whose outlier neurons were split off, outliers.py)
+    # leaves the fp32 graph's producer unused
+    drop_dead_nodes(m)
     return m
 
 

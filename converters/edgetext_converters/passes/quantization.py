@@ -40,7 +40,7 @@ from ..writers import onnx as onnx_writer
 from .base import PassContext
 
 log = logging.getLogger(__name__)
-CALIB_TEXTS = 512  # scored against the fp32 graph (the search's gate)
+CALIB_TEXTS = 1024  # scored against the fp32 graph (the search's gate)
 CALIB_BATCH = 16
 STATIC_BATCHES = 8  # calibration batches ORT's static calibrators see (histograms are slow)
 SENSITIVITY_SHOWN = 12  # most sensitive nodes listed in the record

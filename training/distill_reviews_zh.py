@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=0.5, help="weight of the soft (teacher + peers) loss")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--augment", type=float, default=0.3, help="share of reviews replaced by a view each epoch")
+    parser.add_argument("--views", type=float, default=0.0,
+                        help="extra augmented views per review each epoch, added to the originals (soft loss only)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="folder holding reviews-zh-<student> checkpoints to continue from (same shapes)")
     parser.add_argument("--train-limit", type=int, default=0, help="use a seeded sample of N training reviews (smoke runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import edgetext
     import edgetext_converters as converters
-    from edgetext_converters import ErnieConfig, ErnieForSequenceClassification, save_checkpoint
+    from edgetext_converters import ErnieConfig, ErnieForSequenceClassification, load_checkpoint, save_checkpoint
 
     paddle.seed(args.seed)
     np.random.seed(args.seed)
@@ -186,9 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  test accuracy: {baselines}; teacher cross-fit train accuracy "
           f"{(teacher_train.argmax(1) == y_train).mean():.4f}", flush=True)
 
-    print(f"[{time.time() - started:.0f}s] PPMI-SVD embedding prior", flush=True)
-    max_dim = max(SHAPES[n][1] for n in names)
-    prior = ppmi_svd_embeddings(train_ids, tokenizer.vocab_size, max_dim, seed=args.seed)
+    fresh = [n for n in names if args.init is None]
+    if fresh:
+        print(f"[{time.time() - started:.0f}s] PPMI-SVD embedding prior", flush=True)
+        max_dim = max(SHAPES[n][1] for n in fresh)
+        prior = ppmi_svd_embeddings(train_ids, tokenizer.vocab_size, max_dim, seed=args.seed)
+    steps_per_epoch = math.ceil(len(train) * (1 + args.views) / args.batch_size)
 
     students = {}
     for name in names:
@@ -200,10 +207,17 @@ def main(argv: list[str] | None = None) -> int:
             attention_probs_dropout_prob=0.1, pad_token_id=0, num_labels=2,
             id2label={"0": LABELS[0], "1": LABELS[1]},
         ))
-        model = ErnieForSequenceClassification(config)
-        emb = model.base_model.embeddings.word_embeddings.weight
-        emb.set_value(prior[:, :hidden] / max(1e-12, prior[:, :hidden].std()) * 0.02)
-        steps_per_epoch = math.ceil(len(train) / args.batch_size)
+        if args.init is not None:
+            model = load_checkpoint(args.init / f"reviews-zh-{name}")
+            got = model.config
+            if (got.num_hidden_layers, got.hidden_size, got.num_attention_heads, got.intermediate_size) != \
+                    (layers, hidden, heads, ffn):
+                parser.error(f"{args.init / f'reviews-zh-{name}'} is not the {name} shape {SHAPES[name]}")
+            model.train()
+        else:
+            model = ErnieForSequenceClassification(config)
+            emb = model.base_model.embeddings.word_embeddings.weight
+            emb.set_value(prior[:, :hidden] / max(1e-12, prior[:, :hidden].std()) * 0.02)
         total = max(1, int(steps_per_epoch * args.epochs))
         schedule = paddle.optimizer.lr.LambdaDecay(
             args.lr, lambda s, total=total: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total))
@@ -212,9 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         params = sum(int(p.size) for p in model.parameters())
         students[name] = dict(model=model, opt=optimizer, schedule=schedule, params=params,
                               best=-1.0, best_state=None, history=[])
+        if args.init is not None:  # the starting point competes for "best" like every epoch
+            acc = float((predict(model, dev_ids).argmax(1) == dev.targets).mean())
+            students[name].update(best=acc, history=[{"epoch": 0, "step": 0, "dev_accuracy": acc, "init": True}],
+                                  best_state={k: v.numpy().copy() for k, v in model.state_dict().items()})
+            print(f"  {name} from {args.init}: dev accuracy {acc:.4f}", flush=True)
         print(f"  student {name}: {layers}L {hidden}H {heads} heads FFN {ffn}, {params / 1e6:.1f}M params")
 
-    total = max(1, int(math.ceil(len(train) / args.batch_size) * args.epochs))
+    total = max(1, int(steps_per_epoch * args.epochs))
     T = args.temperature
     step, epoch = 0, 0
     while step < total:
@@ -229,12 +248,21 @@ def main(argv: list[str] | None = None) -> int:
                 is_view[i] = True
         views = np.flatnonzero(is_view)
         soft[views] = teacher.soft_labels([texts[i] for i in views], views)
-        ids = encode(texts) if len(views) else train_ids
+        # Extra views on top: the teacher's function off the training points, the Tang et al. (2019) transfer set.
+        extra = np.asarray([i for i in range(len(train)) for _ in range(int(args.views))]
+                           + [i for i in range(len(train)) if rng.random() < args.views % 1], dtype=np.int64)
+        source = np.concatenate([np.arange(len(train)), extra])
+        if len(extra):
+            extra_texts = [augment(train.texts[i], rng) for i in extra]
+            texts += extra_texts
+            soft = np.concatenate([soft, teacher.soft_labels(extra_texts, extra)])
+            is_view = np.concatenate([is_view, np.ones(len(extra), dtype=bool)])
+        ids = encode(texts) if is_view.any() else train_ids
         peers_on = epoch > 1 and len(students) > 1
         for chunk in batches(len(ids), [len(s) for s in ids], args.batch_size, rng):
             x = paddle.to_tensor(pad([ids[i] for i in chunk]))
             tt = paddle.zeros_like(x)
-            y = paddle.to_tensor(y_train[chunk])
+            y = paddle.to_tensor(y_train[source[chunk]])
             hard_w = paddle.to_tensor((~is_view[chunk]).astype("float32"))
             teacher_p = paddle.to_tensor(soft[chunk].astype("float32"))
             logits = {n: s["model"](x, tt) for n, s in students.items()}

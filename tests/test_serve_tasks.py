@@ -17,6 +17,7 @@ import edgetext  # noqa: E402
 from edgetext.errors import PairInputError  # noqa: E402
 from edgetext.serving.config import ServeConfig  # noqa: E402
 from edgetext.serving.payload import classify_request  # noqa: E402
+from support import task_bundles  # noqa: E402
 from support.convert_helpers import ASSETS  # noqa: E402
 from test_serve import ENGINE_BATCH, Server  # noqa: E402
 
@@ -26,25 +27,14 @@ pytestmark = pytest.mark.skipif(not (ASSETS / "bert-base-chinese" / "vocab.txt")
 
 
 def multilabel_bundle() -> tuple[Path, list[str]]:
-    """tests/test_multilabel.py's tuned bundle (onnx-x86 int8 + lite-x86 fp32, per-label thresholds tuned on dev)
-    and its held-out message texts."""
-    from support.multilabel_models import cached_multilabel_model
-    from test_multilabel import _bundle
-
-    model = cached_multilabel_model()
-    texts = [line.split("\t")[0] for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "tuned", "--targets", "onnx-x86,lite-x86", "--eval", model["dev"], "--calib",
-                   model["calib"], "--tune-thresholds"), texts
+    """The tuned multi-label bundle (int8, per-label thresholds) and its held-out message texts."""
+    return task_bundles.multilabel("tuned")
 
 
 def pair_bundle() -> tuple[Path, list[tuple[str, str]]]:
-    """tests/test_pairs.py's fp32 bundle and its held-out (text, pair) rows."""
-    from support.pair_models import cached_pair_model
-    from test_pairs import _bundle
-
-    model = cached_pair_model()
-    rows = [line.split("\t") for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "fp32", "--targets", "onnx-x86", "--precision", "fp32"), [(r[0], r[1]) for r in rows]
+    """The fp32 text-pair bundle and its held-out (text, pair) rows."""
+    bundle, rows = task_bundles.pairs("fp32")
+    return bundle, [(r[0], r[1]) for r in rows]
 
 
 def _reference(clf, texts, top_k=None, pairs=None) -> list[list[dict]]:

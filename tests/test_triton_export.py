@@ -171,13 +171,9 @@ def _multilabel_bundle() -> tuple[Path, list[str]]:
 
     if not (assets / "tnews" / "train.json").is_file():
         pytest.skip("needs the assets (make assets)")
-    from support.multilabel_models import cached_multilabel_model
-    from test_multilabel import _bundle
+    from support import task_bundles
 
-    model = cached_multilabel_model()
-    texts = [line.split("\t")[0] for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "tuned", "--targets", "onnx-x86,lite-x86", "--eval", model["dev"], "--calib",
-                   model["calib"], "--tune-thresholds"), texts
+    return task_bundles.multilabel("tuned")
 
 
 def _run_ensemble(pb_utils, tok, onnx, post, texts: list[str]) -> dict:
@@ -239,12 +235,10 @@ def test_a_multi_label_bundle_exports_sigmoid_and_its_thresholds(tmp_path: Path)
 
 def _pair_bundle() -> tuple[Path, list[tuple[str, str]]]:
     """tests/test_pairs.py's int8 + lite bundle (onnx-x86 dynamic int8) and its held-out (text, pair) rows."""
-    from support.pair_models import cached_pair_model
-    from test_pairs import _bundle
+    from support import task_bundles
 
-    model = cached_pair_model()
-    rows = [line.split("\t") for line in Path(model["test"]).read_text(encoding="utf-8").splitlines()]
-    return _bundle(model, "int8-lite", "--targets", "onnx-x86,lite-x86"), [(r[0], r[1]) for r in rows]
+    bundle, rows = task_bundles.pairs("int8-lite")
+    return bundle, [(r[0], r[1]) for r in rows]
 
 
 def _strings(texts: list[str]) -> np.ndarray:

@@ -22,24 +22,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support.convert_helpers import CACHE, cached_folder, convert_cli  # noqa: E402
 from support.multilabel_models import cached_multilabel_model  # noqa: E402
 from support.pair_models import cached_pair_model  # noqa: E402
+from support.task_bundles import multilabel_bundle, pair_bundle, tsv_rows  # noqa: E402
 
-
-def _convert(model: dict, name: str, *args: str) -> Path:
-    import hashlib
-
-    key = hashlib.sha256(" ".join([model["checkpoint"], *args]).encode()).hexdigest()[:12]
-
-    def make(tmp: Path) -> dict:
-        tmp.mkdir(parents=True)
-        proc = convert_cli(model["checkpoint"], "--out", str(tmp / f"{name}.etb"), "--targets", "onnx-x86,onnx-arm64",
-                           "--max-length", str(model["max_length"]), "--json", "--quiet", *args)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return {"bundle": str(tmp / f"{name}.etb")}
-
-    return Path(cached_folder(CACHE / f"arm-tasks-{name}-{key}", "convert.json", make)["bundle"])
+ARM = ("--targets", "onnx-x86,onnx-arm64")
 
 
 def _on_aarch64(arm, bundle: Path, tmp_path: Path, texts: list[str], pairs: list[str] | None = None) -> dict:
@@ -56,15 +43,11 @@ def _on_aarch64(arm, bundle: Path, tmp_path: Path, texts: list[str], pairs: list
     return got
 
 
-def _rows(path: str) -> list[list[str]]:
-    return [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines()]
-
-
 def test_multi_label_bundle_on_aarch64_decides_as_paddle(arm, aarch64_pkg, tmp_path):
     model = cached_multilabel_model()
-    bundle = _convert(model, "multilabel", "--multi-label", "--eval", model["dev"], "--calib", model["calib"],
-                      "--tune-thresholds")
-    texts = [r[0] for r in _rows(model["test"])]
+    bundle = multilabel_bundle(model, "arm", *ARM, "--eval", model["dev"], "--calib", model["calib"],
+                               "--tune-thresholds")
+    texts = [r[0] for r in tsv_rows(model["test"])]
     got = _on_aarch64(arm, bundle, tmp_path, texts)
     thresholds = np.asarray(got["describe"]["thresholds"])
     decided = 1 / (1 + np.exp(-np.asarray(got["logits"]))) >= thresholds
@@ -79,8 +62,8 @@ def test_multi_label_bundle_on_aarch64_decides_as_paddle(arm, aarch64_pkg, tmp_p
 
 def test_text_pair_bundle_on_aarch64_agrees_with_paddle(arm, aarch64_pkg, tmp_path):
     model = cached_pair_model()
-    bundle = _convert(model, "pairs", "--pairs", "--eval", model["test"], "--calib", model["dev"])
-    rows = _rows(model["test"])
+    bundle = pair_bundle(model, "arm", *ARM, "--calib", model["dev"])
+    rows = tsv_rows(model["test"])
     got = _on_aarch64(arm, bundle, tmp_path, [r[0] for r in rows], [r[1] for r in rows])
     logits, ref = np.asarray(got["logits"]), np.load(model["reference"])
     agreement = float((logits.argmax(1) == ref.argmax(1)).mean())

@@ -190,10 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  test accuracy: {baselines}; teacher cross-fit train accuracy "
           f"{(teacher_train.argmax(1) == y_train).mean():.4f}", flush=True)
 
-    fresh = [n for n in names if args.init is None]
-    if fresh:
+    if args.init is None:  # students continued from checkpoints keep their trained embeddings
         print(f"[{time.time() - started:.0f}s] PPMI-SVD embedding prior", flush=True)
-        max_dim = max(SHAPES[n][1] for n in fresh)
+        max_dim = max(SHAPES[n][1] for n in names)
         prior = ppmi_svd_embeddings(train_ids, tokenizer.vocab_size, max_dim, seed=args.seed)
     steps_per_epoch = math.ceil(len(train) * (1 + args.views) / args.batch_size)
 

@@ -193,12 +193,13 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
     params = _params(fp32)
     notes: list[str] = []
     split_variant = outliers() if outliers is not None else None
+    # FFN output MatMul -> its input MatMul, for the pairs the split variant split by neurons (one unit in a mix)
+    pairs = {} if split_variant is None else neuron_pairs(fp32, split_variant)
     if split_variant is not None:
         # first: the sensitive nodes as int8 with their outlier input channels split off in fp32 (outliers.py),
         # nearly full-int8 speed; most sensitive first (the extra bytes are a few weight rows)
         # (the [CLS]-row MatMuls too: fp16-stored they would cost 1 byte per weight, ~1.6 MB on MiniLM-L6)
         split = set(split_nodes(split_variant))
-        pairs = neuron_pairs(fp32, split_variant)
         by_sens = sorted((n for n in nodes if n in split), key=lambda n: -sens[n])
 
         def with_outliers(kept: set[str]) -> "onnx.ModelProto":
@@ -221,7 +222,7 @@ def search(fp32: "onnx.ModelProto", bases: dict[str, "onnx.ModelProto"], calib: 
     variants = {"q": base if split_variant is None else split_variant, "hi": hi}
     # keeping an FFN input MatMul whose output MatMul is split by neurons keeps both (else the split's own
     # int8 copy of the input MatMul would replace the kept one)
-    partner = {} if split_variant is None else {f: s for s, f in neuron_pairs(fp32, split_variant).items()}
+    partner = {f: s for s, f in pairs.items()}
 
     def with_partners(kept: set[str]) -> set[str]:
         return kept | {partner[n] for n in kept if n in partner}
